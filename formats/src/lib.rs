@@ -1,0 +1,2 @@
+//! The gmvae compact weight format (filled in by the format issue).
+#![no_std]

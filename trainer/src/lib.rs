@@ -1,0 +1,1 @@
+//! gmvae trainer: trains, calibrates, evaluates and exports Gaussian-mixture VAE classifiers.

@@ -1,0 +1,3 @@
+//! The `gmvae` command-line tool.
+
+fn main() {}
