@@ -1,1 +1,4 @@
 //! gmvae trainer: trains, calibrates, evaluates and exports Gaussian-mixture VAE classifiers.
+
+pub mod cli;
+pub mod data;
