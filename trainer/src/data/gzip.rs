@@ -1,0 +1,115 @@
+//! Transparent gzip on the way in (detected by magic bytes, not by name) and deterministic,
+//! atomic gzip on the way out.
+
+use super::DataError;
+use flate2::read::MultiGzDecoder;
+use flate2::{Compression, GzBuilder};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The two bytes every gzip stream starts with.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A file opened for reading, decompressing on the fly when it is gzip.
+pub(crate) struct Source {
+    reader: Box<dyn Read>,
+    gzip: bool,
+    path: PathBuf,
+}
+
+impl Source {
+    /// Opens `path`, sniffing its first bytes for the gzip magic.
+    pub(crate) fn open(path: &Path) -> Result<Self, DataError> {
+        let io_err = |source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = BufReader::new(File::open(path).map_err(io_err)?);
+        let gzip = file.fill_buf().map_err(io_err)?.starts_with(&GZIP_MAGIC);
+        let reader: Box<dyn Read> = if gzip {
+            Box::new(MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        Ok(Self {
+            reader,
+            gzip,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Turns a read error into [`DataError::Gzip`] or [`DataError::Io`] as appropriate.
+    pub(crate) fn error(&self, source: io::Error) -> DataError {
+        let path = self.path.clone();
+        if self.gzip {
+            DataError::Gzip { path, source }
+        } else {
+            DataError::Io { path, source }
+        }
+    }
+
+    /// Reads up to `limit` bytes, stopping early only at the end of the stream.
+    pub(crate) fn read_up_to(&mut self, limit: u64) -> Result<Vec<u8>, DataError> {
+        let mut buf = Vec::new();
+        match (&mut self.reader).take(limit).read_to_end(&mut buf) {
+            Ok(_) => Ok(buf),
+            Err(source) => Err(self.error(source)),
+        }
+    }
+
+    /// Reads and discards the rest of the stream, returning how many bytes there were.
+    pub(crate) fn count_rest(&mut self) -> Result<u64, DataError> {
+        match io::copy(&mut self.reader, &mut io::sink()) {
+            Ok(n) => Ok(n),
+            Err(source) => Err(self.error(source)),
+        }
+    }
+}
+
+/// Gzip-compresses `raw` deterministically (maximum compression, mtime 0, no file name) and
+/// writes it to `path` atomically, so equal input always gives byte-identical files.
+pub fn write_gzip_atomic(path: &Path, raw: &[u8]) -> Result<(), DataError> {
+    let mut encoder = GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), Compression::best());
+    let compressed = encoder
+        .write_all(raw)
+        .and_then(|()| encoder.finish())
+        .map_err(|source| DataError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    write_atomic(path, &compressed)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
+/// renamed over `path`. Readers see either the old file or the complete new one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    let write_err = |source| DataError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| {
+        write_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "path has no file name",
+        ))
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(source) = result {
+        // Best effort: the temporary file may not exist if creation failed.
+        let _ = fs::remove_file(&tmp);
+        return Err(write_err(source));
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! Which dataset to load: the bundled fixture, Fashion-MNIST from its Debian package, or any
+//! directory in the MNIST layout.
+
+use super::dir::load_dir;
+use super::{DataError, Split};
+use std::path::PathBuf;
+
+/// Where the Debian package `dataset-fashion-mnist` installs Fashion-MNIST.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Fashion-MNIST's class names, indexed by label.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// A dataset to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasetSpec {
+    /// The 10,000 real MNIST digits shipped in `fixtures/data/mnist-10k` (9,000 train, 1,000 test).
+    Bundled,
+    /// Fashion-MNIST (60,000 train, 10,000 test) from [`FASHION_MNIST_DIR`].
+    FashionMnist,
+    /// Any directory in the MNIST layout; classes are named by number.
+    Dir(PathBuf),
+}
+
+/// The datasets that can be named on the command line with `--dataset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetName {
+    /// The bundled 10,000 real MNIST digits.
+    #[value(name = "mnist10k", alias = "mnist-10k")]
+    Mnist10k,
+    /// Fashion-MNIST from the Debian package `dataset-fashion-mnist`.
+    FashionMnist,
+}
+
+impl From<DatasetName> for DatasetSpec {
+    fn from(name: DatasetName) -> Self {
+        match name {
+            DatasetName::Mnist10k => DatasetSpec::Bundled,
+            DatasetName::FashionMnist => DatasetSpec::FashionMnist,
+        }
+    }
+}
+
+/// The directory of the bundled MNIST fixture, located from this crate's source tree.
+pub fn bundled_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/data/mnist-10k"
+    ))
+}
+
+/// Loads the training and test parts of a dataset.
+pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
+    match spec {
+        DatasetSpec::Bundled => load_dir(
+            &bundled_dir(),
+            "mnist-10k".to_string(),
+            Some(names(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"])),
+            "; the bundled fixture is missing from this checkout",
+        ),
+        DatasetSpec::FashionMnist => load_dir(
+            FASHION_MNIST_DIR.as_ref(),
+            "fashion-mnist".to_string(),
+            Some(names(&FASHION_MNIST_CLASSES)),
+            "; install it with `apt install dataset-fashion-mnist` or pass --data-dir",
+        ),
+        DatasetSpec::Dir(dir) => load_dir(dir, dir.display().to_string(), None, ""),
+    }
+}
+
+/// Owned copies of class names.
+fn names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
