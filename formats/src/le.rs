@@ -11,6 +11,14 @@ pub struct LeF32<'a> {
 }
 
 impl<'a> LeF32<'a> {
+    /// A view of no values.
+    pub const EMPTY: LeF32<'static> = LeF32 { words: &[] };
+
+    /// Views already-split little-endian words.
+    pub const fn from_words(words: &'a [[u8; 4]]) -> Self {
+        Self { words }
+    }
+
     /// Views `bytes` as little-endian `f32` values; `None` if the length is not a multiple of 4.
     pub fn new(bytes: &'a [u8]) -> Option<Self> {
         let (words, rest) = bytes.as_chunks::<4>();
