@@ -1,4 +1,15 @@
 //! gmvae trainer: trains, calibrates, evaluates and exports Gaussian-mixture VAE classifiers.
 
+pub mod atomic;
+pub mod calibrate;
+pub mod chi_square;
 pub mod cli;
 pub mod data;
+pub mod eval;
+pub mod export;
+pub mod infer;
+pub mod linalg;
+pub mod model;
+pub mod plot;
+pub mod train;
+pub mod trained;

@@ -18,9 +18,9 @@ pub enum DataCommand {
 /// Which dataset to use; flatten into any command that reads one.
 #[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {
-    /// A named dataset.
-    #[arg(long, value_enum, default_value_t = DatasetName::Mnist10k)]
-    pub dataset: DatasetName,
+    /// A named dataset [default: mnist10k, or the one a model was trained on].
+    #[arg(long, value_enum)]
+    pub dataset: Option<DatasetName>,
     /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); overrides
     /// --dataset.
     #[arg(long, value_name = "DIR")]
@@ -28,11 +28,18 @@ pub struct DatasetArgs {
 }
 
 impl DatasetArgs {
-    /// The dataset these arguments select: `--data-dir` if given, else `--dataset`.
+    /// The dataset these arguments select: `--data-dir` if given, else `--dataset`, else the
+    /// bundled digits.
     pub fn spec(&self) -> DatasetSpec {
-        match &self.data_dir {
-            Some(dir) => DatasetSpec::Dir(dir.clone()),
-            None => self.dataset.into(),
+        self.spec_or(DatasetSpec::Bundled)
+    }
+
+    /// Like [`DatasetArgs::spec`], falling back to `default` when neither flag is given.
+    pub fn spec_or(&self, default: DatasetSpec) -> DatasetSpec {
+        match (&self.data_dir, self.dataset) {
+            (Some(dir), _) => DatasetSpec::Dir(dir.clone()),
+            (None, Some(name)) => name.into(),
+            (None, None) => default,
         }
     }
 }

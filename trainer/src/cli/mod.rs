@@ -3,6 +3,11 @@
 use clap::{Parser, Subcommand};
 
 pub mod data;
+pub mod demo;
+pub mod device;
+pub mod eval;
+pub mod sample;
+pub mod train;
 
 /// Gaussian-mixture VAE classifiers that reject adversarial and fooling inputs.
 #[derive(Debug, Parser)]
@@ -16,7 +21,26 @@ pub struct Cli {
 /// The subcommands of `gmvae`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train on the bundled digits, evaluate, draw the figures and print the Table 1 row.
+    Demo(demo::DemoArgs),
+    /// Train a model, checkpointing every epoch, then calibrate and export it.
+    Train(train::TrainArgs),
+    /// Evaluate a model: accuracy, error and rejection, confusion matrix, risk–coverage curve.
+    Eval(eval::EvalArgs),
+    /// Draw decoded class means, mixture samples and reconstructions as PNG grids.
+    Sample(sample::SampleArgs),
     /// Inspect or import datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Sample(args) => sample::run(args),
+        Command::Data(command) => data::run(command),
+    }
 }

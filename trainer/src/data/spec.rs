@@ -83,3 +83,15 @@ pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
 fn names(names: &[&str]) -> Vec<String> {
     names.iter().map(|name| name.to_string()).collect()
 }
+
+impl DatasetSpec {
+    /// The named dataset a model recorded as its training data (`"mnist-10k"`,
+    /// `"fashion-mnist"`); `None` for directories and unknown names.
+    pub fn from_model_dataset(name: &str) -> Option<Self> {
+        match name {
+            "mnist-10k" => Some(DatasetSpec::Bundled),
+            "fashion-mnist" => Some(DatasetSpec::FashionMnist),
+            _ => None,
+        }
+    }
+}

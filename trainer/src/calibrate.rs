@@ -1,0 +1,230 @@
+//! Rejection thresholds from training statistics (paper §3.4).
+//!
+//! τ_enc is the chi-square critical value, with `latent` degrees of freedom at the configured
+//! confidence, for the squared Mahalanobis distance of f(x) to the mean of its predicted class.
+//! τ_dec is a statistic of the training reconstruction errors ||x − g(f(x))||².
+
+use crate::chi_square;
+use crate::infer::{nearest_means, Encoded};
+use crate::linalg::spd_inverse;
+use crate::model::ModelConfig;
+use anyhow::{bail, Result};
+use ndarray::{Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+/// Which covariance the Mahalanobis distance uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum CovarianceKind {
+    /// The fixed encoder covariance s2·I for every class (the training noise).
+    Isotropic,
+    /// Per class, the second moment of training encodings about the class mean.
+    PerClass,
+}
+
+/// How τ_dec is derived from the training reconstruction errors.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TauDecStatistic {
+    /// The empirical quantile at the confidence level (nearest rank).
+    Quantile,
+    /// Mean plus `k` standard deviations.
+    MeanPlusStd(f64),
+}
+
+/// Settings that produce the thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationSettings {
+    /// Confidence level, e.g. 0.9973 (the 3-sigma analogue).
+    pub confidence: f64,
+    /// Covariance model of the latent threshold.
+    pub covariance: CovarianceKind,
+    /// Statistic of the reconstruction threshold.
+    pub tau_dec: TauDecStatistic,
+}
+
+impl Default for CalibrationSettings {
+    fn default() -> Self {
+        Self {
+            confidence: 0.9973,
+            covariance: CovarianceKind::PerClass,
+            tau_dec: TauDecStatistic::Quantile,
+        }
+    }
+}
+
+/// Thresholds and the latent covariance model, ready to score inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The settings used.
+    pub settings: CalibrationSettings,
+    /// Encoder variance s2.
+    pub s2: f64,
+    /// Critical value for the squared Mahalanobis distance.
+    pub tau_enc: f32,
+    /// Critical value for the reconstruction error.
+    pub tau_dec: f32,
+    /// Per-class precision matrices, `classes × latent × latent`, row-major, f32 as exported.
+    pub precisions: Vec<f32>,
+    /// Number of training samples the statistics came from.
+    pub samples: usize,
+}
+
+impl Calibration {
+    /// Derives the thresholds from the training split's encodings.
+    pub fn fit(
+        config: &ModelConfig,
+        s2: f64,
+        train: &Encoded,
+        labels: ArrayView1<u8>,
+        settings: CalibrationSettings,
+    ) -> Result<Self> {
+        if !(settings.confidence > 0.0 && settings.confidence < 1.0) {
+            bail!("confidence {} must lie in (0, 1)", settings.confidence);
+        }
+        let d = config.latent;
+        let precisions = match settings.covariance {
+            CovarianceKind::Isotropic => isotropic_precisions(config, s2),
+            CovarianceKind::PerClass => per_class_precisions(config, &train.latents, labels)?,
+        };
+        let tau_enc = chi_square::quantile(d, settings.confidence) as f32;
+        let errors: Vec<f64> = train
+            .reconstruction_errors
+            .iter()
+            .map(|&e| f64::from(e))
+            .collect();
+        let tau_dec = reconstruction_threshold(&errors, settings)? as f32;
+        Ok(Self {
+            settings,
+            s2,
+            tau_enc,
+            tau_dec,
+            precisions,
+            samples: errors.len(),
+        })
+    }
+
+    /// Squared Mahalanobis distance of `z` to the mean of `class` (one-hot e_class).
+    pub fn mahalanobis_sq(&self, z: ArrayView1<f32>, class: usize) -> f32 {
+        let d = z.len();
+        let diff: Vec<f64> = z
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| f64::from(v) - if i == class { 1.0 } else { 0.0 })
+            .collect();
+        let p = &self.precisions[class * d * d..(class + 1) * d * d];
+        let mut total = 0.0;
+        for i in 0..d {
+            let row: f64 = (0..d).map(|j| f64::from(p[i * d + j]) * diff[j]).sum();
+            total += diff[i] * row;
+        }
+        total as f32
+    }
+
+    /// Scores every encoded input: predicted class, squared Mahalanobis distance to it, and
+    /// reconstruction error.
+    pub fn score(&self, encoded: &Encoded, classes: usize) -> Scores {
+        let predictions = nearest_means(&encoded.latents, classes);
+        let mahalanobis_sq = encoded
+            .latents
+            .rows()
+            .into_iter()
+            .zip(&predictions)
+            .map(|(z, &c)| self.mahalanobis_sq(z, c))
+            .collect();
+        Scores {
+            predictions,
+            mahalanobis_sq,
+            reconstruction_errors: encoded.reconstruction_errors.to_vec(),
+        }
+    }
+
+    /// Whether an input with these scores passes both thresholds.
+    pub fn accepts(&self, mahalanobis_sq: f32, reconstruction_error: f32) -> bool {
+        mahalanobis_sq <= self.tau_enc && reconstruction_error <= self.tau_dec
+    }
+}
+
+/// Per-input scores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Nearest class mean.
+    pub predictions: Vec<usize>,
+    /// Squared Mahalanobis distance to the predicted class mean.
+    pub mahalanobis_sq: Vec<f32>,
+    /// ||x − g(f(x))||².
+    pub reconstruction_errors: Vec<f32>,
+}
+
+/// (s2·I)⁻¹ for every class.
+fn isotropic_precisions(config: &ModelConfig, s2: f64) -> Vec<f32> {
+    let d = config.latent;
+    let mut out = vec![0.0; config.classes * d * d];
+    for c in 0..config.classes {
+        for i in 0..d {
+            out[c * d * d + i * d + i] = (1.0 / s2) as f32;
+        }
+    }
+    out
+}
+
+/// Inverse of each class's second moment of training encodings about its one-hot mean, with a
+/// small ridge (1e-6 of the mean variance) so rarely used latent directions stay invertible.
+fn per_class_precisions(
+    config: &ModelConfig,
+    latents: &Array2<f32>,
+    labels: ArrayView1<u8>,
+) -> Result<Vec<f32>> {
+    let d = config.latent;
+    let mut out = Vec::with_capacity(config.classes * d * d);
+    for c in 0..config.classes {
+        let mut cov = Array2::<f64>::zeros((d, d));
+        let mut n = 0usize;
+        for (z, &label) in latents.rows().into_iter().zip(labels.iter()) {
+            if usize::from(label) != c {
+                continue;
+            }
+            n += 1;
+            let diff: Vec<f64> = (0..d)
+                .map(|i| f64::from(z[i]) - if i == c { 1.0 } else { 0.0 })
+                .collect();
+            for i in 0..d {
+                for j in 0..d {
+                    cov[[i, j]] += diff[i] * diff[j];
+                }
+            }
+        }
+        if n <= d {
+            bail!("class {c} has {n} training samples; a per-class covariance in {d} dimensions needs more than {d} (use --covariance isotropic)");
+        }
+        cov /= n as f64;
+        let ridge = 1e-6 * cov.diag().sum() / d as f64;
+        for i in 0..d {
+            cov[[i, i]] += ridge.max(1e-12);
+        }
+        let Some(inv) = spd_inverse(&cov) else {
+            bail!("the covariance of class {c} is not positive definite");
+        };
+        out.extend(inv.iter().map(|&v| v as f32));
+    }
+    Ok(out)
+}
+
+/// τ_dec from training reconstruction errors.
+fn reconstruction_threshold(errors: &[f64], settings: CalibrationSettings) -> Result<f64> {
+    if errors.is_empty() {
+        bail!("no training samples to calibrate on");
+    }
+    Ok(match settings.tau_dec {
+        TauDecStatistic::Quantile => {
+            let mut sorted = errors.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let rank = (settings.confidence * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1]
+        }
+        TauDecStatistic::MeanPlusStd(k) => {
+            let n = errors.len() as f64;
+            let mean = errors.iter().sum::<f64>() / n;
+            let var = errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n;
+            mean + k * var.sqrt()
+        }
+    })
+}

@@ -1,0 +1,326 @@
+//! `gmvae train`: fit the model on a dataset, checkpoint every epoch, calibrate the rejection
+//! thresholds and export the model file.
+
+use super::data::DatasetArgs;
+use super::device::{describe, dispatch, DeviceKind, OnDevice};
+use crate::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
+use crate::data::{load, Dataset, Split};
+use crate::infer;
+use crate::model::{ModelConfig, Preset};
+use crate::train::checkpoint::Checkpoint;
+use crate::train::{LrSchedule, TrainOptions, Trainer};
+use crate::trained::TrainedModel;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dfdx::prelude::*;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `gmvae train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The dataset.
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Model sizes.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Optimisation settings.
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// Threshold settings.
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
+    /// Run directory for the checkpoint, the model file and logs [default: runs/train, or
+    /// runs/demo for `gmvae demo`].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue from the run directory's checkpoint (its sizes and hyper-parameters win;
+    /// --epochs may extend the run).
+    #[arg(long)]
+    pub resume: bool,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Auto)]
+    pub device: DeviceKind,
+    /// Train on only the first N training images (quick experiments and tests).
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+}
+
+/// Model size options.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Size preset.
+    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    pub preset: Preset,
+    /// Latent dimension (default: the number of classes); class means are zero-padded one-hots.
+    #[arg(long)]
+    pub latent: Option<usize>,
+}
+
+/// Optimisation options.
+#[derive(Debug, Clone, Args)]
+pub struct HyperArgs {
+    /// Passes over the training split.
+    #[arg(long, default_value_t = 12)]
+    pub epochs: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Weight α of the latent term ||f(x) − μ_y||² (chosen by the sweep in BENCHMARKS.md).
+    #[arg(long, default_value_t = 100.0)]
+    pub alpha: f32,
+    /// Fixed encoder variance s2, as a number or a fraction like 1/3000.
+    #[arg(long, default_value = "1/3000", value_parser = parse_fraction)]
+    pub s2: f64,
+    /// Seed for initialisation, shuffling and noise.
+    #[arg(long, default_value_t = 2019)]
+    pub seed: u64,
+    /// Largest random translation in pixels applied to training images (0 = none).
+    #[arg(long, default_value_t = 2)]
+    pub augment_shift: usize,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Cosine)]
+    pub lr_schedule: LrSchedule,
+}
+
+/// Threshold options.
+#[derive(Debug, Clone, Args)]
+pub struct CalibrationArgs {
+    /// Confidence level of both thresholds (0.9973 is the 3-sigma analogue).
+    #[arg(long, default_value_t = 0.9973)]
+    pub confidence: f64,
+    /// Covariance of the Mahalanobis distance.
+    #[arg(long, value_enum, default_value_t = CovarianceKind::PerClass)]
+    pub covariance: CovarianceKind,
+    /// τ_dec = mean + K·std of training reconstruction errors instead of their quantile at
+    /// the confidence level.
+    #[arg(long, value_name = "K")]
+    pub tau_dec_std: Option<f64>,
+}
+
+impl TrainArgs {
+    /// The run directory (`--out`, else `runs/train`).
+    pub fn run_dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs/train"))
+    }
+}
+
+impl CalibrationArgs {
+    /// The settings these arguments select.
+    pub fn settings(&self) -> CalibrationSettings {
+        CalibrationSettings {
+            confidence: self.confidence,
+            covariance: self.covariance,
+            tau_dec: self
+                .tau_dec_std
+                .map_or(TauDecStatistic::Quantile, TauDecStatistic::MeanPlusStd),
+        }
+    }
+}
+
+/// Parses `0.001` or `1/3000`.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    let value = match s.split_once('/') {
+        Some((a, b)) => {
+            let a: f64 = a.trim().parse().map_err(|e| format!("{e}"))?;
+            let b: f64 = b.trim().parse().map_err(|e| format!("{e}"))?;
+            a / b
+        }
+        None => s.trim().parse().map_err(|e| format!("{e}"))?,
+    };
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{s} is not a positive finite number"))
+    }
+}
+
+/// File names inside a run directory.
+pub mod files {
+    /// The resumable training state.
+    pub const CHECKPOINT: &str = "checkpoint.ckpt";
+    /// The exported model (weights, class means, covariances, thresholds).
+    pub const MODEL: &str = "model.gmvae";
+    /// Per-epoch statistics.
+    pub const TRAIN_LOG: &str = "train-log.json";
+}
+
+/// Runs `gmvae train`.
+pub fn run(mut args: TrainArgs) -> Result<()> {
+    args.out.get_or_insert_with(|| PathBuf::from("runs/train"));
+    let split = load(&args.dataset.spec())?;
+    let device = args.device;
+    let model = dispatch(device, TrainJob { args, split })?;
+    println!("model written to {}", model.display());
+    Ok(())
+}
+
+/// Training as a device job; returns the model file's path.
+pub struct TrainJob {
+    /// The command's arguments.
+    pub args: TrainArgs,
+    /// The loaded dataset.
+    pub split: Split,
+}
+
+impl OnDevice for TrainJob {
+    type Output = PathBuf;
+    fn run<D: Device<f32>>(self, dev: D) -> Result<PathBuf> {
+        let trained = train_and_calibrate(&self.args, &self.split, &dev)?;
+        let path = self.args.run_dir().join(files::MODEL);
+        trained.save(&path)?;
+        Ok(path)
+    }
+}
+
+/// Trains (or resumes), checkpointing each epoch, then calibrates on the training split.
+pub fn train_and_calibrate<D: Device<f32>>(
+    args: &TrainArgs,
+    split: &Split,
+    dev: &D,
+) -> Result<TrainedModel<D>> {
+    let train = match args.train_limit {
+        Some(n) => split
+            .train
+            .subset(&(0..n.min(split.train.len())).collect::<Vec<_>>()),
+        None => split.train.clone(),
+    };
+    if train.is_empty() {
+        bail!("the training split is empty");
+    }
+    let checkpoint_path = args.run_dir().join(files::CHECKPOINT);
+    let mut trainer = start(args, &train, &checkpoint_path, dev)?;
+    let epochs = args.hyper.epochs.max(trainer.options.epochs);
+    trainer.options.epochs = epochs;
+    eprintln!(
+        "training {} on {} ({} train / {} test images, {} classes) on {}: {} parameters, {} epochs",
+        preset_name(args.model.preset),
+        split.name,
+        train.len(),
+        split.test.len(),
+        train.num_classes(),
+        describe(args.device),
+        trainer.network.config().param_count(),
+        epochs
+    );
+    let bar = progress_bar();
+    while trainer.epochs_done() < epochs {
+        let stats = trainer
+            .train_epoch(&train, Some(&split.test), &bar)
+            .map_err(|e| anyhow::anyhow!("device error: {e:?}"))?;
+        Checkpoint::capture(&trainer, &split.name, &train.class_names).save(&checkpoint_path)?;
+        bar.suspend(|| {
+            eprintln!(
+                "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}  test acc {:.2}%  {:.0} img/s",
+                stats.epoch,
+                stats.total,
+                stats.reconstruction,
+                stats.latent,
+                100.0 * stats.monitor_accuracy.unwrap_or(f64::NAN),
+                stats.images_per_second
+            )
+        });
+    }
+    bar.finish_and_clear();
+    crate::atomic::write_atomically(
+        &args.run_dir().join(files::TRAIN_LOG),
+        serde_json::to_string_pretty(&trainer.history)?.as_bytes(),
+    )?;
+    let calibration = calibrate(&trainer, &train, args.calibration.settings())?;
+    Ok(TrainedModel {
+        network: trainer.network,
+        params: trainer.params,
+        calibration,
+        dataset: split.name.clone(),
+        class_names: train.class_names.clone(),
+    })
+}
+
+/// A fresh trainer, or the checkpoint's when resuming.
+fn start<D: Device<f32>>(
+    args: &TrainArgs,
+    train: &Dataset,
+    checkpoint: &Path,
+    dev: &D,
+) -> Result<Trainer<D>> {
+    if args.resume {
+        let ckpt = Checkpoint::load(checkpoint)
+            .context("--resume needs the checkpoint of an earlier run in --out")?;
+        eprintln!(
+            "resuming from {} after epoch {}",
+            checkpoint.display(),
+            ckpt.meta.history.len()
+        );
+        return Ok(ckpt.restore(dev));
+    }
+    if checkpoint.exists() {
+        bail!(
+            "{} already holds a checkpoint; pass --resume to continue it or choose another --out",
+            args.run_dir().display()
+        );
+    }
+    let shape = &train.shape;
+    let config = ModelConfig::from_preset(
+        args.model.preset,
+        (shape.channels, shape.height, shape.width),
+        train.num_classes(),
+        args.model.latent,
+    )?;
+    let h = &args.hyper;
+    if h.batch_size == 0 {
+        bail!("--batch-size must be positive");
+    }
+    let options = TrainOptions {
+        epochs: h.epochs,
+        batch_size: h.batch_size,
+        lr: h.lr,
+        alpha: h.alpha,
+        s2: h.s2,
+        seed: h.seed,
+        augment_shift: h.augment_shift,
+        schedule: h.lr_schedule,
+    };
+    Ok(Trainer::new(config, options, dev))
+}
+
+/// Thresholds from the training split.
+fn calibrate<D: Device<f32>>(
+    trainer: &Trainer<D>,
+    train: &Dataset,
+    settings: CalibrationSettings,
+) -> Result<Calibration> {
+    let encoded =
+        infer::encode_and_reconstruct(&trainer.network, &trainer.params, train.images.view());
+    Calibration::fit(
+        trainer.network.config(),
+        trainer.options.s2,
+        &encoded,
+        train.labels.view(),
+        settings,
+    )
+}
+
+fn preset_name(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Paper => "the paper-sized model",
+        Preset::Edge => "the edge model",
+        Preset::Tiny => "the tiny model",
+    }
+}
+
+/// A progress bar on stderr showing images, loss, throughput and ETA.
+pub fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}

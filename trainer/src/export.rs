@@ -1,0 +1,228 @@
+//! Conversion between the trainer's dfdx parameters and the compact `gmvae-format` file.
+//!
+//! The trainer stores dense weights `[out, in]`, encoder conv weights `[out, in·9]` and decoder
+//! up-conv weights `[9·out, in]` (rows `(tap, out)`); the file stores dense weights input-major
+//! `[in][out]` and every conv kernel `[out][in][3][3]`. Both directions are exact permutations.
+
+use crate::atomic::write_atomically;
+use crate::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
+use crate::model::params::{layer_shapes, HostLayer};
+use crate::model::{ModelConfig, Network, Params};
+use crate::trained::TrainedModel;
+use anyhow::{anyhow, Context, Result};
+use dfdx::prelude::*;
+use gmvae_format as fmt;
+use gmvae_format::{Architecture, ModelFile, ModelView, TensorId};
+use std::path::Path;
+
+/// How a layer's trainer matrix maps to the file's tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Storage {
+    /// Same order (encoder convs).
+    Same,
+    /// Transposed (dense layers).
+    Transposed,
+    /// Rows `(tap, out)` ↔ `[out][in][tap]` (decoder up-convs).
+    TapMajor,
+}
+
+/// Storage of each layer in [`crate::model::params::LAYER_NAMES`] order.
+const STORAGE: [Storage; 8] = [
+    Storage::Same,
+    Storage::Same,
+    Storage::Transposed,
+    Storage::Transposed,
+    Storage::Transposed,
+    Storage::Transposed,
+    Storage::TapMajor,
+    Storage::TapMajor,
+];
+
+/// The file's architecture record for `config`.
+pub fn architecture(config: &ModelConfig) -> Architecture {
+    Architecture {
+        in_channels: config.in_channels,
+        height: config.height,
+        width: config.width,
+        conv1: config.conv1,
+        conv2: config.conv2,
+        hidden: config.hidden,
+        latent: config.latent,
+        classes: config.classes,
+    }
+}
+
+/// The trainer's sizes for a file's architecture.
+pub fn config(arch: &Architecture) -> ModelConfig {
+    ModelConfig {
+        in_channels: arch.in_channels,
+        height: arch.height,
+        width: arch.width,
+        conv1: arch.conv1,
+        conv2: arch.conv2,
+        hidden: arch.hidden,
+        latent: arch.latent,
+        classes: arch.classes,
+    }
+}
+
+/// The model as a format file (validated by the writer).
+pub fn to_model_file<D: Device<f32>>(model: &TrainedModel<D>) -> Result<ModelFile> {
+    let config = model.network.config();
+    let arch = architecture(config);
+    let c = &model.calibration;
+    let calibration = fmt::Calibration {
+        s2: c.s2 as f32,
+        covariance: match c.settings.covariance {
+            CovarianceKind::Isotropic => fmt::CovarianceKind::Isotropic,
+            CovarianceKind::PerClass => fmt::CovarianceKind::PerClass,
+        },
+        tau_enc: c.tau_enc,
+        tau_dec: c.tau_dec,
+        confidence: c.settings.confidence as f32,
+        tau_dec_statistic: match c.settings.tau_dec {
+            TauDecStatistic::Quantile => fmt::TauDecStatistic::Quantile {
+                level: c.settings.confidence as f32,
+            },
+            TauDecStatistic::MeanPlusStd(k) => fmt::TauDecStatistic::MeanPlusKStd { k: k as f32 },
+        },
+        samples: c.samples as u64,
+    };
+    let mut file = ModelFile::new(arch, calibration).map_err(|e| anyhow!("{e:?}"))?;
+    file.precisions = c.precisions.clone();
+    file.dataset_name = model.dataset.clone();
+    file.class_names = model.class_names.clone();
+    for (i, ((rows, cols, weight, bias), storage)) in
+        model.params.to_host().into_iter().zip(STORAGE).enumerate()
+    {
+        *file.tensor_mut(TensorId::ALL[2 * i]) = to_file_layout(storage, rows, cols, &weight);
+        *file.tensor_mut(TensorId::ALL[2 * i + 1]) = bias;
+    }
+    Ok(file)
+}
+
+/// Writes the model file atomically.
+pub fn save<D: Device<f32>>(model: &TrainedModel<D>, path: &Path) -> Result<()> {
+    let bytes = to_model_file(model)?
+        .to_bytes()
+        .map_err(|e| anyhow!("the model cannot be exported: {e:?}"))?;
+    write_atomically(path, &bytes)
+}
+
+/// Reads a model file into dfdx parameters on `dev`.
+pub fn load<D: Device<f32>>(path: &Path, dev: &D) -> Result<TrainedModel<D>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+    let view = ModelView::parse(&bytes)
+        .map_err(|e| anyhow!("{} is not a valid gmvae model: {e}", path.display()))?;
+    Ok(from_view(&view, dev))
+}
+
+/// Builds the trainer-side model from a parsed file.
+pub fn from_view<D: Device<f32>>(view: &ModelView<'_>, dev: &D) -> TrainedModel<D> {
+    let config = config(&view.architecture());
+    let shapes = layer_shapes(&config);
+    let layers: [HostLayer; 8] = std::array::from_fn(|i| {
+        let s = shapes[i];
+        let weight: Vec<f32> = view.tensor(TensorId::ALL[2 * i]).iter().collect();
+        let bias = view.tensor(TensorId::ALL[2 * i + 1]).iter().collect();
+        let weight = from_file_layout(STORAGE[i], s.rows, s.cols, &weight);
+        (s.rows, s.cols, weight, bias)
+    });
+    let fc = view.calibration();
+    let calibration = Calibration {
+        settings: CalibrationSettings {
+            confidence: f64::from(fc.confidence),
+            covariance: match fc.covariance {
+                fmt::CovarianceKind::Isotropic => CovarianceKind::Isotropic,
+                fmt::CovarianceKind::PerClass => CovarianceKind::PerClass,
+            },
+            tau_dec: match fc.tau_dec_statistic {
+                fmt::TauDecStatistic::Quantile { .. } => TauDecStatistic::Quantile,
+                fmt::TauDecStatistic::MeanPlusKStd { k } => {
+                    TauDecStatistic::MeanPlusStd(f64::from(k))
+                }
+            },
+        },
+        s2: f64::from(fc.s2),
+        tau_enc: fc.tau_enc,
+        tau_dec: fc.tau_dec,
+        precisions: view.precisions().iter().collect(),
+        samples: fc.samples as usize,
+    };
+    TrainedModel {
+        network: Network::new(config, dev),
+        params: Params::from_host(dev, layers),
+        calibration,
+        dataset: view.dataset_name().to_owned(),
+        class_names: (0..config.classes)
+            .map(|c| view.class_name(c).unwrap_or_default().to_owned())
+            .collect(),
+    }
+}
+
+/// Trainer matrix `rows × cols` → file tensor.
+fn to_file_layout(storage: Storage, rows: usize, cols: usize, w: &[f32]) -> Vec<f32> {
+    match storage {
+        Storage::Same => w.to_vec(),
+        Storage::Transposed => (0..rows * cols)
+            .map(|n| w[(n % rows) * cols + n / rows])
+            .collect(),
+        Storage::TapMajor => {
+            // File index ((o·cin + i)·9 + k) ← trainer row k·cout + o, column i.
+            let cout = rows / 9;
+            (0..rows * cols)
+                .map(|n| {
+                    let (o, i, k) = (n / (cols * 9), n / 9 % cols, n % 9);
+                    w[(k * cout + o) * cols + i]
+                })
+                .collect()
+        }
+    }
+}
+
+/// File tensor → trainer matrix `rows × cols` (inverse of [`to_file_layout`]).
+fn from_file_layout(storage: Storage, rows: usize, cols: usize, f: &[f32]) -> Vec<f32> {
+    match storage {
+        Storage::Same => f.to_vec(),
+        Storage::Transposed => (0..rows * cols)
+            .map(|n| f[(n % cols) * rows + n / cols])
+            .collect(),
+        Storage::TapMajor => {
+            let cout = rows / 9;
+            (0..rows * cols)
+                .map(|n| {
+                    let (row, i) = (n / cols, n % cols);
+                    let (k, o) = (row / cout, row % cout);
+                    f[(o * cols + i) * 9 + k]
+                })
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_round_trip_and_transpose_correctly() {
+        let (rows, cols) = (18, 4); // an up-conv with 2 outputs, or a 18×4 dense layer
+        let w: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+        for storage in [Storage::Same, Storage::Transposed, Storage::TapMajor] {
+            let file = to_file_layout(storage, rows, cols, &w);
+            assert_eq!(
+                from_file_layout(storage, rows, cols, &file),
+                w,
+                "{storage:?}"
+            );
+        }
+        // Dense: file (i, o) at i·rows + o holds trainer (o, i).
+        let t = to_file_layout(Storage::Transposed, rows, cols, &w);
+        assert_eq!(t[3 * rows + 5], w[5 * cols + 3]);
+        // Up-conv: file [o][i][k] holds trainer row k·cout + o, column i.
+        let u = to_file_layout(Storage::TapMajor, rows, cols, &w);
+        let (o, i, k) = (1, 2, 7);
+        assert_eq!(u[(o * cols + i) * 9 + k], w[(k * 2 + o) * cols + i]);
+    }
+}

@@ -1,0 +1,197 @@
+//! Model sizes: the paper's architecture family with a paper-sized default and an edge preset.
+
+use serde::{Deserialize, Serialize};
+
+/// Sizes of one member of the model family.
+///
+/// Encoder: conv3×3 (`in_channels`→`conv1`) ReLU, max-pool 2 → conv3×3 (`conv1`→`conv2`) ReLU,
+/// max-pool 2 → dense (`flat_features`→`hidden`) ReLU → dense (`hidden`→`latent`).
+/// Decoder: dense (`latent`→`hidden`) ReLU → dense (`hidden`→`flat_features`) ReLU → reshape →
+/// nearest upsample 2× → conv3×3 (`conv2`→`conv1`) ReLU → upsample 2× → conv3×3
+/// (`conv1`→`in_channels`) → sigmoid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Image channels (1 for MNIST).
+    pub in_channels: usize,
+    /// Image height; divisible by 4.
+    pub height: usize,
+    /// Image width; divisible by 4.
+    pub width: usize,
+    /// Channels of the first encoder convolution (and of the last decoder hidden convolution).
+    pub conv1: usize,
+    /// Channels of the second encoder convolution (and of the decoder's reshaped dense output).
+    pub conv2: usize,
+    /// Hidden units of the dense layers.
+    pub hidden: usize,
+    /// Latent dimension; at least `classes`.
+    pub latent: usize,
+    /// Number of classes (mixture components).
+    pub classes: usize,
+}
+
+/// Named size presets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+pub enum Preset {
+    /// The paper's sizes: 3×3 convolutions with 32/64 channels, 256 hidden units.
+    Paper,
+    /// A small model for microcontrollers: 8/16 channels, 64 hidden units (≈0.4 MB of f32).
+    Edge,
+    /// A tiny model for tests: 4/8 channels, 16 hidden units.
+    Tiny,
+}
+
+/// Why a configuration cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Height or width is zero or not divisible by 4.
+    #[error("image size {height}x{width} must be non-zero and divisible by 4")]
+    ImageSize {
+        /// Requested height.
+        height: usize,
+        /// Requested width.
+        width: usize,
+    },
+    /// Fewer latent dimensions than classes.
+    #[error("latent dimension {latent} must be at least the number of classes {classes}")]
+    LatentTooSmall {
+        /// Requested latent dimension.
+        latent: usize,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// A size that must be positive is zero.
+    #[error("{0} must be positive")]
+    Zero(&'static str),
+}
+
+impl ModelConfig {
+    /// The sizes of `preset` for images of the given shape and class count; latent = classes
+    /// unless `latent` is given.
+    pub fn from_preset(
+        preset: Preset,
+        (in_channels, height, width): (usize, usize, usize),
+        classes: usize,
+        latent: Option<usize>,
+    ) -> Result<Self, ConfigError> {
+        let (conv1, conv2, hidden) = match preset {
+            Preset::Paper => (32, 64, 256),
+            Preset::Edge => (8, 16, 64),
+            Preset::Tiny => (4, 8, 16),
+        };
+        let config = Self {
+            in_channels,
+            height,
+            width,
+            conv1,
+            conv2,
+            hidden,
+            latent: latent.unwrap_or(classes),
+            classes,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the invariants the model relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.height == 0
+            || self.width == 0
+            || !self.height.is_multiple_of(4)
+            || !self.width.is_multiple_of(4)
+        {
+            return Err(ConfigError::ImageSize {
+                height: self.height,
+                width: self.width,
+            });
+        }
+        for (name, value) in [
+            ("in_channels", self.in_channels),
+            ("conv1", self.conv1),
+            ("conv2", self.conv2),
+            ("hidden", self.hidden),
+            ("classes", self.classes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        if self.latent < self.classes {
+            return Err(ConfigError::LatentTooSmall {
+                latent: self.latent,
+                classes: self.classes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Pixels per image (`in_channels·height·width`).
+    pub fn pixels(&self) -> usize {
+        self.in_channels * self.height * self.width
+    }
+
+    /// Features after the second pooling: `conv2·(height/4)·(width/4)`.
+    pub fn flat_features(&self) -> usize {
+        self.conv2 * (self.height / 4) * (self.width / 4)
+    }
+
+    /// Number of trainable parameters.
+    pub fn param_count(&self) -> usize {
+        let conv = |cin: usize, cout: usize| cout * cin * 9 + cout;
+        let dense = |i: usize, o: usize| i * o + o;
+        let f = self.flat_features();
+        conv(self.in_channels, self.conv1)
+            + conv(self.conv1, self.conv2)
+            + dense(f, self.hidden)
+            + dense(self.hidden, self.latent)
+            + dense(self.latent, self.hidden)
+            + dense(self.hidden, f)
+            + conv(self.conv2, self.conv1)
+            + conv(self.conv1, self.in_channels)
+    }
+
+    /// Class mean `k`: the one-hot vector e_k, zero-padded to the latent dimension.
+    pub fn class_mean(&self, class: usize) -> Vec<f32> {
+        let mut mean = vec![0.0; self.latent];
+        if let Some(slot) = mean.get_mut(class) {
+            *slot = 1.0;
+        }
+        mean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_preset_has_the_papers_parameter_count() {
+        let c = ModelConfig::from_preset(Preset::Paper, (1, 28, 28), 10, None).unwrap();
+        // 320 + 18,496 + 803,072 + 2,570 + 2,816 + 805,952 + 18,464 + 289
+        assert_eq!(c.param_count(), 1_651_979);
+        assert_eq!(c.flat_features(), 3136);
+    }
+
+    #[test]
+    fn edge_preset_stays_well_under_a_megabyte() {
+        let c = ModelConfig::from_preset(Preset::Edge, (1, 28, 28), 10, None).unwrap();
+        assert!(c.param_count() * 4 < 512 * 1024, "{}", c.param_count() * 4);
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        assert!(matches!(
+            ModelConfig::from_preset(Preset::Tiny, (1, 30, 28), 10, None),
+            Err(ConfigError::ImageSize { .. })
+        ));
+        assert!(matches!(
+            ModelConfig::from_preset(Preset::Tiny, (1, 28, 28), 10, Some(4)),
+            Err(ConfigError::LatentTooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn class_means_are_zero_padded_one_hots() {
+        let c = ModelConfig::from_preset(Preset::Tiny, (1, 8, 8), 3, Some(5)).unwrap();
+        assert_eq!(c.class_mean(1), vec![0.0, 1.0, 0.0, 0.0, 0.0]);
+    }
+}

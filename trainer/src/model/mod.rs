@@ -1,0 +1,10 @@
+//! The Gaussian-mixture VAE: sizes, parameters and the dfdx forward pass.
+
+pub mod config;
+pub mod indices;
+pub mod network;
+pub mod params;
+
+pub use config::{ModelConfig, Preset};
+pub use network::Network;
+pub use params::Params;

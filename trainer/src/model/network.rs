@@ -1,0 +1,163 @@
+//! The forward pass of encoder f and decoder g, built from stable dfdx ops only (gather,
+//! matmul, reshape, max, sum), so it runs unchanged on the CPU and CUDA devices.
+//!
+//! Activations are `[features, batch]` matrices (batch innermost).
+
+use super::config::ModelConfig;
+use super::indices;
+use super::params::{Affine, Matrix, Params, Vector};
+use dfdx::prelude::*;
+
+/// Index tables for one model size, kept on the device.
+#[derive(Clone, Debug)]
+pub struct Network<D: Device<f32>> {
+    config: ModelConfig,
+    dev: D,
+    enc_conv1: Tensor<(usize,), usize, D>,
+    enc_conv2: Tensor<(usize,), usize, D>,
+    dec_conv1: Tensor<(usize,), usize, D>,
+    dec_conv2: Tensor<(usize,), usize, D>,
+}
+
+impl<D: Device<f32>> Network<D> {
+    /// Builds the index tables for `config` on `dev`.
+    pub fn new(config: ModelConfig, dev: &D) -> Self {
+        let c = &config;
+        let (h, w) = (c.height, c.width);
+        let table = |rows: Vec<usize>| {
+            let n = rows.len();
+            dev.tensor_from_vec(rows, (n,))
+        };
+        Self {
+            config,
+            dev: dev.clone(),
+            enc_conv1: table(indices::im2col(c.in_channels, h, w)),
+            enc_conv2: table(indices::im2col(c.conv1, h / 2, w / 2)),
+            dec_conv1: table(indices::upsample_conv(c.conv1, h / 4, w / 4)),
+            dec_conv2: table(indices::upsample_conv(c.in_channels, h / 2, w / 2)),
+        }
+    }
+
+    /// The model sizes.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The device the tables live on.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
+    /// Encoder f: images `[pixels, batch]` → latent means `[latent, batch]`.
+    pub fn encode<T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        p: &Params<D>,
+        x: Matrix<D, T>,
+    ) -> Matrix<D, T> {
+        let c = &self.config;
+        let (h, w) = (c.height, c.width);
+        let e = &p.encoder;
+        let x = self.conv_relu_pool(x, &e.conv1, &self.enc_conv1, (c.in_channels, h, w));
+        let x = self.conv_relu_pool(x, &e.conv2, &self.enc_conv2, (c.conv1, h / 2, w / 2));
+        let x = dense(&e.fc1, x).relu();
+        dense(&e.fc2, x)
+    }
+
+    /// Decoder g: latent codes `[latent, batch]` → images `[pixels, batch]` in (0, 1).
+    pub fn decode<T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        p: &Params<D>,
+        z: Matrix<D, T>,
+    ) -> Matrix<D, T> {
+        let c = &self.config;
+        let (h, w) = (c.height, c.width);
+        let d = &p.decoder;
+        let x = dense(&d.fc1, z).relu();
+        let x = dense(&d.fc2, x).relu();
+        let x = self
+            .upsample_conv(
+                x,
+                &d.conv1,
+                &self.dec_conv1,
+                (c.conv2, c.conv1, h / 4, w / 4),
+            )
+            .relu();
+        self.upsample_conv(
+            x,
+            &d.conv2,
+            &self.dec_conv2,
+            (c.conv1, c.in_channels, h / 2, w / 2),
+        )
+        .sigmoid()
+    }
+
+    /// 3×3 "same" conv (im2col gather + matmul), ReLU, 2×2 max-pool.
+    fn conv_relu_pool<T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        x: Matrix<D, T>,
+        layer: &Affine<D>,
+        rows: &Tensor<(usize,), usize, D>,
+        (channels, h, w): (usize, usize, usize),
+    ) -> Matrix<D, T> {
+        let batch = x.shape().1;
+        let out = layer.bias.shape().0;
+        let cols = self
+            .with_zero_row(x)
+            .gather(rows.clone())
+            .reshape_like(&(channels * 9, h * w * batch));
+        let y = layer.weight.retaped::<T>().matmul(cols);
+        let y = add_bias(y, &layer.bias).relu();
+        let y = y
+            .reshape_like(&(out * h / 2, 2usize, w, batch))
+            .max::<_, Axis<1>>()
+            .reshape_like(&(out * h / 2 * w / 2, 2usize, batch))
+            .max::<_, Axis<1>>();
+        y.reshape_like(&(out * (h / 2) * (w / 2), batch))
+    }
+
+    /// Nearest 2× upsample followed by a 3×3 "same" conv, computed as matmul on the small grid,
+    /// then one gather that upsamples, shifts and pads, and a sum over the nine taps.
+    fn upsample_conv<T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        x: Matrix<D, T>,
+        layer: &Affine<D>,
+        rows: &Tensor<(usize,), usize, D>,
+        (channels_in, channels_out, small_h, small_w): (usize, usize, usize, usize),
+    ) -> Matrix<D, T> {
+        let batch = x.shape().1;
+        let small = small_h * small_w;
+        let big = 4 * small;
+        let x = x.reshape_like(&(channels_in, small * batch));
+        let y = layer
+            .weight
+            .retaped::<T>()
+            .matmul(x)
+            .reshape_like(&(9 * channels_out * small, batch));
+        let taps = self
+            .with_zero_row(y)
+            .gather(rows.clone())
+            .reshape_like(&(9usize, channels_out * big * batch))
+            .sum::<_, Axis<0>>()
+            .reshape_like(&(channels_out, big * batch));
+        add_bias(taps, &layer.bias).reshape_like(&(channels_out * big, batch))
+    }
+
+    /// Appends one all-zero row (the padding source of the gather tables).
+    fn with_zero_row<T: Tape<f32, D> + Merge<NoneTape>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
+        let batch = x.shape().1;
+        let zeros: Matrix<D> = self.dev.zeros_like(&(1, batch));
+        (x, zeros).concat_along(Axis::<0>)
+    }
+}
+
+/// `weight · x + bias` for `x` of shape `[in, batch]`.
+fn dense<D: Device<f32>, T: Tape<f32, D>>(layer: &Affine<D>, x: Matrix<D, T>) -> Matrix<D, T> {
+    add_bias(layer.weight.retaped::<T>().matmul(x), &layer.bias)
+}
+
+/// Adds a per-row bias to `[rows, cols]`.
+fn add_bias<D: Device<f32>, T: Tape<f32, D>>(y: Matrix<D, T>, bias: &Vector<D>) -> Matrix<D, T> {
+    let shape = *y.shape();
+    let b = bias.retaped::<T>().broadcast_like::<_, Axis<1>>(&shape);
+    y + b
+}

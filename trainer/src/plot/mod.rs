@@ -1,0 +1,4 @@
+//! Pictures: SVG line charts and heat maps, PNG image grids.
+
+pub mod grid;
+pub mod svg;

@@ -1,0 +1,184 @@
+//! Training: the supervised objective, Adam, seeded batches, progress and checkpoints.
+
+pub mod adam;
+pub mod batch;
+pub mod checkpoint;
+pub mod loss;
+
+use crate::data::Dataset;
+use crate::infer;
+use crate::model::{ModelConfig, Network, Params};
+use adam::Adam;
+use batch::HostBatch;
+use dfdx::prelude::*;
+use indicatif::ProgressBar;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Hyper-parameters of a training run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Weight α of the latent term ||f(x) − μ_y||².
+    pub alpha: f32,
+    /// Fixed encoder variance s2 (noise ε ~ N(0, s2·I)).
+    pub s2: f64,
+    /// Seed for initialisation, shuffling and noise.
+    pub seed: u64,
+    /// Largest random translation (pixels) applied to training images; 0 disables it.
+    pub augment_shift: usize,
+    /// Learning-rate schedule over the whole run.
+    pub schedule: LrSchedule,
+}
+
+/// How the learning rate changes over a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum LrSchedule {
+    /// The same rate throughout.
+    Constant,
+    /// Cosine decay from the rate to zero over all epochs' steps.
+    Cosine,
+}
+
+impl TrainOptions {
+    /// The learning rate for optimizer step `step` (0-based) of a run of `total` steps.
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        match self.schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let t = step as f64 / total.max(1) as f64;
+                0.5 * self.lr * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
+            }
+        }
+    }
+}
+
+/// What one epoch did.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean loss terms over the epoch's batches.
+    pub reconstruction: f32,
+    /// Mean latent term.
+    pub latent: f32,
+    /// Mean total loss.
+    pub total: f32,
+    /// Training throughput.
+    pub images_per_second: f64,
+    /// Accuracy of the nearest class mean on the monitoring split, if one was given.
+    pub monitor_accuracy: Option<f64>,
+}
+
+/// A model being trained and everything needed to continue it.
+pub struct Trainer<D: Device<f32>> {
+    /// Index tables and sizes.
+    pub network: Network<D>,
+    /// The parameters.
+    pub params: Params<D>,
+    /// The optimizer.
+    pub adam: Adam<D>,
+    /// The hyper-parameters.
+    pub options: TrainOptions,
+    /// Per-epoch statistics so far.
+    pub history: Vec<EpochStats>,
+}
+
+impl<D: Device<f32>> Trainer<D> {
+    /// A fresh model initialised from `options.seed`.
+    pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        Self {
+            network: Network::new(config, dev),
+            params: Params::init(&config, dev, &mut rng),
+            adam: Adam::new(options.lr),
+            options,
+            history: Vec::new(),
+        }
+    }
+
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Runs one epoch over `train`, reporting progress on `bar`; `monitor` (if any) is
+    /// evaluated afterwards for the accuracy column.
+    pub fn train_epoch(
+        &mut self,
+        train: &Dataset,
+        monitor: Option<&Dataset>,
+        bar: &ProgressBar,
+    ) -> Result<EpochStats, D::Err> {
+        let epoch = self.epochs_done() + 1;
+        let config = *self.network.config();
+        let dev = self.network.device().clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.options.seed);
+        rng.set_stream(epoch as u64);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut rng);
+
+        bar.set_length(train.len() as u64);
+        bar.set_position(0);
+        bar.set_prefix(format!("epoch {epoch}/{}", self.options.epochs));
+        let start = Instant::now();
+        let mut sums = loss::LossTerms::default();
+        let mut batches = 0usize;
+        let steps_per_epoch = train.len().div_ceil(self.options.batch_size);
+        let total_steps = steps_per_epoch * self.options.epochs;
+        for (k, chunk) in order.chunks(self.options.batch_size).enumerate() {
+            let step = (epoch - 1) * steps_per_epoch + k;
+            self.adam.set_lr(self.options.lr_at(step, total_steps));
+            let host = HostBatch::gather(train, chunk, &config, self.options.augment_shift, &mut rng);
+            let shape = |rows: usize| (rows, host.size);
+            let images = dev.tensor_from_vec(host.images, shape(config.pixels()));
+            let targets = dev.tensor_from_vec(host.targets, shape(config.latent));
+            let eps = batch::noise(&mut rng, self.options.s2, config.latent, host.size);
+            let eps = dev.tensor_from_vec(eps, shape(config.latent));
+            let (terms, mut grads) = loss::supervised(
+                &self.network,
+                &self.params,
+                images,
+                targets,
+                eps,
+                self.options.alpha,
+            );
+            self.adam.update(&mut self.params, &mut grads)?;
+            sums.reconstruction += terms.reconstruction;
+            sums.latent += terms.latent;
+            sums.total += terms.total;
+            batches += 1;
+            bar.inc(chunk.len() as u64);
+            bar.set_message(format!(
+                "loss {:.3} (rec {:.3}, lat {:.4})",
+                sums.total / batches as f32,
+                sums.reconstruction / batches as f32,
+                sums.latent / batches as f32
+            ));
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let n = batches.max(1) as f32;
+        let monitor_accuracy = monitor.map(|data| {
+            let latents = infer::encode_all(&self.network, &self.params, data);
+            infer::accuracy(&infer::nearest_means(&latents, config.classes), data)
+        });
+        let stats = EpochStats {
+            epoch,
+            reconstruction: sums.reconstruction / n,
+            latent: sums.latent / n,
+            total: sums.total / n,
+            images_per_second: train.len() as f64 / seconds,
+            monitor_accuracy,
+        };
+        self.history.push(stats);
+        Ok(stats)
+    }
+}
