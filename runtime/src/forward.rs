@@ -1,0 +1,203 @@
+//! The network's forward passes over the workspace: the encoder `z = f(x)` and the decoder
+//! `x̂ = g(z)`. Buffer placement comes from [`crate::layout`]; the arithmetic from
+//! [`crate::kernels`].
+
+use gmvae_format::TensorId;
+
+use crate::error::Error;
+use crate::kernels::conv3x3::conv3x3_same;
+use crate::kernels::dense::{compact_nonzero, dense};
+use crate::kernels::maxpool::relu_maxpool2;
+use crate::kernels::pad::{copy_into_planes, zero_border};
+use crate::kernels::relu::{relu, relu_in_place};
+use crate::kernels::sigmoid::sigmoid;
+use crate::kernels::upconv::upsample_conv3x3;
+use crate::kernels::Planes;
+use crate::layout::{Dims, Span};
+use crate::model::Model;
+
+/// Where the decoder writes the reconstruction.
+pub(crate) enum Sink<'o> {
+    /// The workspace's `recon` span.
+    Workspace,
+    /// A caller buffer of `C·H·W` values.
+    Caller(&'o mut [f32]),
+}
+
+/// Disjoint mutable views of `K` workspace spans.
+fn spans<const K: usize>(ws: &mut [f32], s: [Span; K]) -> Result<[&mut [f32]; K], Error> {
+    ws.get_disjoint_mut(s.map(Span::range))
+        .map_err(|_| Error::Internal)
+}
+
+fn geometry(p: Option<Planes>) -> Result<Planes, Error> {
+    p.ok_or(Error::Internal)
+}
+
+impl Model<'_> {
+    /// The little-endian words of network tensor `id`.
+    fn weights(&self, id: TensorId) -> &[[u8; 4]] {
+        self.view().tensor(id).words()
+    }
+
+    /// `compact(input) → dense(weights, bias) → out`, with `vals`/`idx` as the compaction
+    /// scratch.
+    fn dense_layer(
+        &self,
+        ws: &mut [f32],
+        input: Span,
+        scratch: (Span, Span),
+        out: Span,
+        weight: TensorId,
+        bias: TensorId,
+    ) -> Result<(), Error> {
+        let [x, vals, idx, y] = spans(ws, [input, scratch.0, scratch.1, out])?;
+        let n = compact_nonzero(x, vals, idx)?;
+        let (vals, idx) = vals.get(..n).zip(idx.get(..n)).ok_or(Error::Internal)?;
+        dense(
+            vals,
+            idx,
+            input.len,
+            self.weights(weight),
+            self.weights(bias),
+            y,
+        )?;
+        Ok(())
+    }
+
+    /// Runs the encoder on a validated image; leaves `z` in the layout's `z` span.
+    pub(crate) fn encode_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
+        let [in_pad] = spans(ws, [l.in_pad])?;
+        zero_border(in_pad, d.c, d.h, d.w)?;
+        copy_into_planes(
+            image,
+            d.c,
+            d.h,
+            d.w,
+            in_pad,
+            geometry(Dims::padded(d.h, d.w))?,
+            |v| v,
+        )?;
+
+        let [in_pad, c1_out] = spans(ws, [l.in_pad, l.c1_out])?;
+        let (w, b) = (
+            self.weights(TensorId::EncConv1Weight),
+            self.weights(TensorId::EncConv1Bias),
+        );
+        conv3x3_same(in_pad, d.c, d.h, d.w, w, b, c1_out, d.c1)?;
+
+        let [c1_out, p1_pad] = spans(ws, [l.c1_out, l.p1_pad])?;
+        zero_border(p1_pad, d.c1, d.h2, d.w2)?;
+        let (src, dst) = (
+            geometry(Dims::flat_out(d.h, d.w))?,
+            geometry(Dims::padded(d.h2, d.w2))?,
+        );
+        relu_maxpool2(c1_out, src, d.c1, d.h2, d.w2, p1_pad, dst)?;
+
+        let [p1_pad, c2_out] = spans(ws, [l.p1_pad, l.c2_out])?;
+        let (w, b) = (
+            self.weights(TensorId::EncConv2Weight),
+            self.weights(TensorId::EncConv2Bias),
+        );
+        conv3x3_same(p1_pad, d.c1, d.h2, d.w2, w, b, c2_out, d.c2)?;
+
+        let [c2_out, flat] = spans(ws, [l.c2_out, l.flat])?;
+        let (src, dst) = (
+            geometry(Dims::flat_out(d.h2, d.w2))?,
+            geometry(Dims::dense(d.h4, d.w4))?,
+        );
+        relu_maxpool2(c2_out, src, d.c2, d.h4, d.w4, flat, dst)?;
+
+        let flat_scratch = (l.flat_vals, l.flat_idx);
+        self.dense_layer(
+            ws,
+            l.flat,
+            flat_scratch,
+            l.h1,
+            TensorId::EncFc1Weight,
+            TensorId::EncFc1Bias,
+        )?;
+        let [h1] = spans(ws, [l.h1])?;
+        relu_in_place(h1);
+        let small_scratch = (l.sparse_vals, l.sparse_idx);
+        self.dense_layer(
+            ws,
+            l.h1,
+            small_scratch,
+            l.z,
+            TensorId::EncFc2Weight,
+            TensorId::EncFc2Bias,
+        )
+    }
+
+    /// Runs the decoder on the `z` span and writes the reconstruction to `sink`.
+    pub(crate) fn decode_ws(&self, ws: &mut [f32], sink: Sink<'_>) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
+        let small_scratch = (l.sparse_vals, l.sparse_idx);
+        self.dense_layer(
+            ws,
+            l.z,
+            small_scratch,
+            l.dh,
+            TensorId::DecFc1Weight,
+            TensorId::DecFc1Bias,
+        )?;
+        let [dh] = spans(ws, [l.dh])?;
+        relu_in_place(dh);
+        self.dense_layer(
+            ws,
+            l.dh,
+            small_scratch,
+            l.dflat,
+            TensorId::DecFc2Weight,
+            TensorId::DecFc2Bias,
+        )?;
+
+        let [dflat, d_pad] = spans(ws, [l.dflat, l.d_pad])?;
+        zero_border(d_pad, d.c2, d.h4, d.w4)?;
+        copy_into_planes(
+            dflat,
+            d.c2,
+            d.h4,
+            d.w4,
+            d_pad,
+            geometry(Dims::padded(d.h4, d.w4))?,
+            relu,
+        )?;
+
+        let [d_pad, fold, tmp, u_pad] = spans(ws, [l.d_pad, l.fold, l.tmp, l.u_pad])?;
+        zero_border(u_pad, d.c1, d.h2, d.w2)?;
+        let (w, b) = (
+            self.weights(TensorId::DecConv1Weight),
+            self.weights(TensorId::DecConv1Bias),
+        );
+        let dst = geometry(Dims::padded(d.h2, d.w2))?;
+        upsample_conv3x3(
+            d_pad, d.c2, d.h4, d.w4, w, b, d.c1, fold, tmp, u_pad, dst, relu,
+        )?;
+
+        let (w, b) = (
+            self.weights(TensorId::DecConv2Weight),
+            self.weights(TensorId::DecConv2Bias),
+        );
+        let dst = geometry(Dims::dense(d.h, d.w))?;
+        match sink {
+            Sink::Workspace => {
+                let [u_pad, fold, tmp, out] = spans(ws, [l.u_pad, l.fold, l.tmp, l.recon])?;
+                upsample_conv3x3(
+                    u_pad, d.c1, d.h2, d.w2, w, b, d.c, fold, tmp, out, dst, sigmoid,
+                )?;
+            }
+            Sink::Caller(out) => {
+                let [u_pad, fold, tmp] = spans(ws, [l.u_pad, l.fold, l.tmp])?;
+                upsample_conv3x3(
+                    u_pad, d.c1, d.h2, d.w2, w, b, d.c, fold, tmp, out, dst, sigmoid,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
