@@ -35,7 +35,15 @@ fn train_resume_eval_and_sample_a_tiny_model() {
     let run = dir.path().join("run");
     let run = run.to_str().unwrap();
     let train = [
-        "train", "--preset", "tiny", "--epochs", "1", "--train-limit", "400", "--out", run,
+        "train",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "400",
+        "--out",
+        run,
     ];
     ok(&train);
     let model = Path::new(run).join("model.gmvae");
@@ -45,7 +53,15 @@ fn train_resume_eval_and_sample_a_tiny_model() {
     let err = one_error_line(&train);
     assert!(err.contains("--resume"), "{err}");
     ok(&[
-        "train", "--preset", "tiny", "--epochs", "2", "--train-limit", "400", "--out", run,
+        "train",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "2",
+        "--train-limit",
+        "400",
+        "--out",
+        run,
         "--resume",
     ]);
     let log = std::fs::read_to_string(Path::new(run).join("train-log.json")).unwrap();
@@ -84,6 +100,10 @@ fn bad_inputs_give_one_clear_error_line() {
     assert!(err.contains("cannot read model"), "{err}");
     let err = one_error_line(&["train", "--resume", "--out", dir.path().to_str().unwrap()]);
     assert!(err.contains("checkpoint"), "{err}");
-    let err = one_error_line(&["train", "--data-dir", dir.path().join("nowhere").to_str().unwrap()]);
+    let err = one_error_line(&[
+        "train",
+        "--data-dir",
+        dir.path().join("nowhere").to_str().unwrap(),
+    ]);
     assert!(err.contains("does not exist"), "{err}");
 }

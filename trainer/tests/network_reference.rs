@@ -131,7 +131,12 @@ fn dfdx_network_matches_the_naive_reference() {
             .map(|&v| f64::from(v))
             .collect();
         let a = pool(
-            &relu(conv(&x, (1, h, w), t(TensorId::EncConv1Weight), t(TensorId::EncConv1Bias))),
+            &relu(conv(
+                &x,
+                (1, h, w),
+                t(TensorId::EncConv1Weight),
+                t(TensorId::EncConv1Bias),
+            )),
             (c.conv1, h, w),
         );
         let a = pool(
@@ -143,14 +148,29 @@ fn dfdx_network_matches_the_naive_reference() {
             )),
             (c.conv2, h / 2, w / 2),
         );
-        let a = relu(dense(&a, t(TensorId::EncFc1Weight), t(TensorId::EncFc1Bias)));
+        let a = relu(dense(
+            &a,
+            t(TensorId::EncFc1Weight),
+            t(TensorId::EncFc1Bias),
+        ));
         let zr = dense(&a, t(TensorId::EncFc2Weight), t(TensorId::EncFc2Bias));
         for (k, want) in zr.iter().enumerate() {
             let got = f64::from(z[k * batch + n]);
-            assert!((got - want).abs() < 1e-4 * want.abs().max(1.0), "z[{k}] {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                "z[{k}] {got} vs {want}"
+            );
         }
-        let a = relu(dense(&zr, t(TensorId::DecFc1Weight), t(TensorId::DecFc1Bias)));
-        let a = relu(dense(&a, t(TensorId::DecFc2Weight), t(TensorId::DecFc2Bias)));
+        let a = relu(dense(
+            &zr,
+            t(TensorId::DecFc1Weight),
+            t(TensorId::DecFc1Bias),
+        ));
+        let a = relu(dense(
+            &a,
+            t(TensorId::DecFc2Weight),
+            t(TensorId::DecFc2Bias),
+        ));
         let a = upsample(&a, (c.conv2, h / 4, w / 4));
         let a = relu(conv(
             &a,
@@ -159,10 +179,15 @@ fn dfdx_network_matches_the_naive_reference() {
             t(TensorId::DecConv1Bias),
         ));
         let a = upsample(&a, (c.conv1, h / 2, w / 2));
-        let xr: Vec<f64> = conv(&a, (c.conv1, h, w), t(TensorId::DecConv2Weight), t(TensorId::DecConv2Bias))
-            .into_iter()
-            .map(|v| 1.0 / (1.0 + (-v).exp()))
-            .collect();
+        let xr: Vec<f64> = conv(
+            &a,
+            (c.conv1, h, w),
+            t(TensorId::DecConv2Weight),
+            t(TensorId::DecConv2Bias),
+        )
+        .into_iter()
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect();
         for (p, want) in xr.iter().enumerate() {
             let got = f64::from(recon[p * batch + n]);
             assert!((got - want).abs() < 1e-5, "x̂[{p}] {got} vs {want}");

@@ -5,6 +5,7 @@ use dfdx::prelude::*;
 use gmvae_trainer::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
 use gmvae_trainer::data::{Dataset, ImageShape};
 use gmvae_trainer::model::{ModelConfig, Preset};
+use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::checkpoint::Checkpoint;
 use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
 use gmvae_trainer::trained::TrainedModel;
@@ -43,8 +44,13 @@ fn options(epochs: usize) -> TrainOptions {
         alpha: 10.0,
         s2: 1.0 / 3000.0,
         seed: 5,
-        augment_shift: 1,
+        augment: Augment {
+            shift: 1.0,
+            rotate: 5.0,
+            scale: 0.05,
+        },
         schedule: LrSchedule::Cosine,
+        shards: 2,
     }
 }
 
@@ -64,7 +70,7 @@ fn weights(t: &Trainer<Cpu>) -> Vec<Vec<f32>> {
 fn training_lowers_the_loss_and_learns_the_classes() {
     let data = bars(96);
     let dev = Cpu::default();
-    let mut trainer = Trainer::new(config(), options(12), &dev);
+    let mut trainer = Trainer::new(config(), options(12), &dev).unwrap();
     let bar = ProgressBar::hidden();
     let first = trainer.train_epoch(&data, Some(&data), &bar).unwrap();
     let mut last = first;
@@ -81,19 +87,19 @@ fn resuming_from_a_checkpoint_continues_bit_for_bit() {
     let dev = Cpu::default();
     let bar = ProgressBar::hidden();
 
-    let mut straight = Trainer::new(config(), options(2), &dev);
+    let mut straight = Trainer::new(config(), options(2), &dev).unwrap();
     straight.train_epoch(&data, None, &bar).unwrap();
     straight.train_epoch(&data, None, &bar).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.ckpt");
-    let mut first = Trainer::new(config(), options(2), &dev);
+    let mut first = Trainer::new(config(), options(2), &dev).unwrap();
     first.train_epoch(&data, None, &bar).unwrap();
     Checkpoint::capture(&first, "bars", &data.class_names)
         .save(&path)
         .unwrap();
     drop(first);
-    let mut resumed = Checkpoint::load(&path).unwrap().restore(&dev);
+    let mut resumed = Checkpoint::load(&path).unwrap().restore(&dev).unwrap();
     assert_eq!(resumed.epochs_done(), 1);
     resumed.train_epoch(&data, None, &bar).unwrap();
 
@@ -106,7 +112,7 @@ fn resuming_from_a_checkpoint_continues_bit_for_bit() {
 fn corrupt_checkpoints_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.ckpt");
-    let trainer = Trainer::new(config(), options(1), &Cpu::default());
+    let trainer = Trainer::new(config(), options(1), &Cpu::default()).unwrap();
     Checkpoint::capture(&trainer, "bars", &["a".into(), "b".into(), "c".into()])
         .save(&path)
         .unwrap();
@@ -122,7 +128,7 @@ fn corrupt_checkpoints_are_clear_errors() {
 #[test]
 fn exported_models_reload_with_identical_weights_and_thresholds() {
     let dev = Cpu::default();
-    let trainer = Trainer::new(config(), options(1), &dev);
+    let trainer = Trainer::new(config(), options(1), &dev).unwrap();
     let model = TrainedModel {
         network: trainer.network,
         params: trainer.params,
@@ -154,6 +160,11 @@ fn exported_models_reload_with_identical_weights_and_thresholds() {
     assert_eq!(back.calibration.tau_enc, 26.9);
     assert_eq!(back.class_names, model.class_names);
     assert_eq!(back.network.config(), model.network.config());
-    let err = format!("{:#}", TrainedModel::load(&dir.path().join("missing"), &dev).err().unwrap());
+    let err = format!(
+        "{:#}",
+        TrainedModel::load(&dir.path().join("missing"), &dev)
+            .err()
+            .unwrap()
+    );
     assert!(err.contains("cannot read model"), "{err}");
 }

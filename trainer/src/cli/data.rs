@@ -21,15 +21,15 @@ pub struct DatasetArgs {
     /// A named dataset [default: mnist10k, or the one a model was trained on].
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetName>,
-    /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); overrides
-    /// --dataset.
+    /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); with
+    /// --dataset, that dataset's files (and class names) are read from it.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
 
 impl DatasetArgs {
-    /// The dataset these arguments select: `--data-dir` if given, else `--dataset`, else the
-    /// bundled digits.
+    /// The dataset these arguments select: `--data-dir` (named by `--dataset` if given), else
+    /// `--dataset`, else the bundled digits.
     pub fn spec(&self) -> DatasetSpec {
         self.spec_or(DatasetSpec::Bundled)
     }
@@ -37,7 +37,8 @@ impl DatasetArgs {
     /// Like [`DatasetArgs::spec`], falling back to `default` when neither flag is given.
     pub fn spec_or(&self, default: DatasetSpec) -> DatasetSpec {
         match (&self.data_dir, self.dataset) {
-            (Some(dir), _) => DatasetSpec::Dir(dir.clone()),
+            (Some(dir), Some(name)) => DatasetSpec::NamedDir(name, dir.clone()),
+            (Some(dir), None) => DatasetSpec::Dir(dir.clone()),
             (None, Some(name)) => name.into(),
             (None, None) => default,
         }

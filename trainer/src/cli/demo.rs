@@ -44,7 +44,7 @@ struct DemoJob {
 
 impl OnDevice for DemoJob {
     type Output = String;
-    fn run<D: Device<f32>>(self, dev: D) -> Result<String> {
+    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<String> {
         let dir = self.args.run_dir();
         let start = Instant::now();
         let model = train_and_calibrate(&self.args, &self.split, &dev)?;

@@ -19,7 +19,7 @@ pub trait OnDevice {
     /// What the work produces.
     type Output;
     /// Runs the work on `dev`.
-    fn run<D: Device<f32>>(self, dev: D) -> Result<Self::Output>;
+    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<Self::Output>;
 }
 
 /// Runs `job` on the device `kind` names.

@@ -50,7 +50,7 @@ struct EvalJob {
 
 impl OnDevice for EvalJob {
     type Output = EvalOutcome;
-    fn run<D: Device<f32>>(self, dev: D) -> Result<EvalOutcome> {
+    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<EvalOutcome> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
         let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
         let out = self

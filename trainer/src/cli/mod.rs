@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod device;
@@ -29,6 +30,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Draw decoded class means, mixture samples and reconstructions as PNG grids.
     Sample(sample::SampleArgs),
+    /// Measure training throughput, optionally beside a PyTorch peer.
+    Bench(bench::BenchArgs),
     /// Inspect or import datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Data(command) => data::run(command),
     }
 }

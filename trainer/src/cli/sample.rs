@@ -58,7 +58,7 @@ struct SampleJob {
 
 impl OnDevice for SampleJob {
     type Output = Vec<PathBuf>;
-    fn run<D: Device<f32>>(self, dev: D) -> Result<Vec<PathBuf>> {
+    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<Vec<PathBuf>> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
         let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
         let out = self

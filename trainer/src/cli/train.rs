@@ -7,6 +7,7 @@ use crate::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecS
 use crate::data::{load, Dataset, Split};
 use crate::infer;
 use crate::model::{ModelConfig, Preset};
+use crate::train::batch::Augment;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::{LrSchedule, TrainOptions, Trainer};
 use crate::trained::TrainedModel;
@@ -62,7 +63,7 @@ pub struct ModelArgs {
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
     /// Passes over the training split.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 25)]
     pub epochs: usize,
     /// Images per step.
     #[arg(long, default_value_t = 64)]
@@ -71,7 +72,7 @@ pub struct HyperArgs {
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Weight α of the latent term ||f(x) − μ_y||² (chosen by the sweep in BENCHMARKS.md).
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 200.0)]
     pub alpha: f32,
     /// Fixed encoder variance s2, as a number or a fraction like 1/3000.
     #[arg(long, default_value = "1/3000", value_parser = parse_fraction)]
@@ -79,12 +80,22 @@ pub struct HyperArgs {
     /// Seed for initialisation, shuffling and noise.
     #[arg(long, default_value_t = 2019)]
     pub seed: u64,
-    /// Largest random translation in pixels applied to training images (0 = none).
-    #[arg(long, default_value_t = 2)]
-    pub augment_shift: usize,
+    /// Largest random translation of training images, in pixels (0 = none).
+    #[arg(long, default_value_t = 2.0)]
+    pub augment_shift: f32,
+    /// Largest random rotation of training images, in degrees (0 = none).
+    #[arg(long, default_value_t = 10.0)]
+    pub augment_rotate: f32,
+    /// Largest random relative scaling of training images (0.1 = ±10 %; 0 = none).
+    #[arg(long, default_value_t = 0.1)]
+    pub augment_scale: f32,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = LrSchedule::Cosine)]
     pub lr_schedule: LrSchedule,
+    /// Split each batch into N parts computed in parallel [default: 2 on the CPU, 1 on CUDA].
+    /// Results depend on N (summation order), never on thread timing.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
 }
 
 /// Threshold options.
@@ -171,7 +182,7 @@ pub struct TrainJob {
 
 impl OnDevice for TrainJob {
     type Output = PathBuf;
-    fn run<D: Device<f32>>(self, dev: D) -> Result<PathBuf> {
+    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<PathBuf> {
         let trained = train_and_calibrate(&self.args, &self.split, &dev)?;
         let path = self.args.run_dir().join(files::MODEL);
         trained.save(&path)?;
@@ -180,7 +191,7 @@ impl OnDevice for TrainJob {
 }
 
 /// Trains (or resumes), checkpointing each epoch, then calibrates on the training split.
-pub fn train_and_calibrate<D: Device<f32>>(
+pub fn train_and_calibrate<D: Device<f32> + Send + Sync>(
     args: &TrainArgs,
     split: &Split,
     dev: &D,
@@ -243,7 +254,7 @@ pub fn train_and_calibrate<D: Device<f32>>(
 }
 
 /// A fresh trainer, or the checkpoint's when resuming.
-fn start<D: Device<f32>>(
+fn start<D: Device<f32> + Send + Sync>(
     args: &TrainArgs,
     train: &Dataset,
     checkpoint: &Path,
@@ -257,7 +268,7 @@ fn start<D: Device<f32>>(
             checkpoint.display(),
             ckpt.meta.history.len()
         );
-        return Ok(ckpt.restore(dev));
+        return ckpt.restore(dev);
     }
     if checkpoint.exists() {
         bail!(
@@ -283,14 +294,19 @@ fn start<D: Device<f32>>(
         alpha: h.alpha,
         s2: h.s2,
         seed: h.seed,
-        augment_shift: h.augment_shift,
+        augment: Augment {
+            shift: h.augment_shift,
+            rotate: h.augment_rotate,
+            scale: h.augment_scale,
+        },
         schedule: h.lr_schedule,
+        shards: h.shards.unwrap_or(default_shards(args.device)).max(1),
     };
-    Ok(Trainer::new(config, options, dev))
+    Trainer::new(config, options, dev)
 }
 
 /// Thresholds from the training split.
-fn calibrate<D: Device<f32>>(
+fn calibrate<D: Device<f32> + Send + Sync>(
     trainer: &Trainer<D>,
     train: &Dataset,
     settings: CalibrationSettings,
@@ -304,6 +320,15 @@ fn calibrate<D: Device<f32>>(
         train.labels.view(),
         settings,
     )
+}
+
+/// Two CPU shards (this project's 2-core target) or one on a GPU.
+fn default_shards(device: DeviceKind) -> usize {
+    if describe(device) == "cuda" {
+        1
+    } else {
+        2
+    }
 }
 
 fn preset_name(preset: Preset) -> &'static str {

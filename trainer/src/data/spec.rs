@@ -31,6 +31,8 @@ pub enum DatasetSpec {
     FashionMnist,
     /// Any directory in the MNIST layout; classes are named by number.
     Dir(PathBuf),
+    /// A named dataset's files read from another directory (e.g. a copy of Fashion-MNIST).
+    NamedDir(DatasetName, PathBuf),
 }
 
 /// The datasets that can be named on the command line with `--dataset`.
@@ -52,8 +54,20 @@ impl From<DatasetName> for DatasetSpec {
     }
 }
 
-/// The directory of the bundled MNIST fixture, located from this crate's source tree.
+/// Environment variable that points at the bundled fixture when the binary runs elsewhere.
+pub const BUNDLED_DIR_VAR: &str = "GMVAE_BUNDLED_DATA";
+
+/// The directory of the bundled MNIST fixture: `$GMVAE_BUNDLED_DATA` if set, else
+/// `fixtures/data/mnist-10k` under the current directory if it exists (a checkout's root),
+/// else the copy in the source tree this binary was built from.
 pub fn bundled_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(BUNDLED_DIR_VAR) {
+        return PathBuf::from(dir);
+    }
+    let local = PathBuf::from("fixtures/data/mnist-10k");
+    if local.is_dir() {
+        return local;
+    }
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../fixtures/data/mnist-10k"
@@ -63,19 +77,36 @@ pub fn bundled_dir() -> PathBuf {
 /// Loads the training and test parts of a dataset.
 pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
     match spec {
-        DatasetSpec::Bundled => load_dir(
+        DatasetSpec::Bundled => load_named(
+            DatasetName::Mnist10k,
             &bundled_dir(),
-            "mnist-10k".to_string(),
-            Some(names(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"])),
-            "; the bundled fixture is missing from this checkout",
+            "; the bundled fixture is missing (run from the checkout's root or set GMVAE_BUNDLED_DATA)",
         ),
-        DatasetSpec::FashionMnist => load_dir(
+        DatasetSpec::FashionMnist => load_named(
+            DatasetName::FashionMnist,
             FASHION_MNIST_DIR.as_ref(),
-            "fashion-mnist".to_string(),
-            Some(names(&FASHION_MNIST_CLASSES)),
             "; install it with `apt install dataset-fashion-mnist` or pass --data-dir",
         ),
+        DatasetSpec::NamedDir(name, dir) => load_named(*name, dir, ""),
         DatasetSpec::Dir(dir) => load_dir(dir, dir.display().to_string(), None, ""),
+    }
+}
+
+/// Loads a named dataset's files from `dir` with its name and class names.
+fn load_named(name: DatasetName, dir: &std::path::Path, hint: &str) -> Result<Split, DataError> {
+    match name {
+        DatasetName::Mnist10k => load_dir(
+            dir,
+            "mnist-10k".to_string(),
+            Some(names(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"])),
+            hint,
+        ),
+        DatasetName::FashionMnist => load_dir(
+            dir,
+            "fashion-mnist".to_string(),
+            Some(names(&FASHION_MNIST_CLASSES)),
+            hint,
+        ),
     }
 }
 

@@ -53,7 +53,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Captures `trainer`'s state.
-    pub fn capture<D: Device<f32>>(
+    pub fn capture<D: Device<f32> + Send + Sync>(
         trainer: &Trainer<D>,
         dataset: &str,
         class_names: &[String],
@@ -74,16 +74,16 @@ impl Checkpoint {
     }
 
     /// Rebuilds a trainer on `dev`.
-    pub fn restore<D: Device<f32>>(&self, dev: &D) -> Trainer<D> {
+    pub fn restore<D: Device<f32> + Send + Sync>(&self, dev: &D) -> Result<Trainer<D>> {
         let params = Params::from_host(dev, self.layers.clone());
         let adam = Adam::from_host(self.meta.options.lr, &params, &self.adam);
-        Trainer {
-            network: Network::new(self.meta.config, dev),
+        Trainer::resume(
+            Network::new(self.meta.config, dev),
             params,
             adam,
-            options: self.meta.options,
-            history: self.meta.history.clone(),
-        }
+            self.meta.options,
+            self.meta.history.clone(),
+        )
     }
 
     /// Writes the checkpoint atomically (temporary file, fsync, rename).

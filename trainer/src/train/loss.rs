@@ -16,7 +16,7 @@ pub struct LossTerms {
 }
 
 /// Loss of Eq. 7 for a batch, `||x − g(f(x)+ε)||² + α·||f(x) − μ_y||²` averaged over the batch,
-/// with its gradients.
+/// with the gradients of `weight` times it (a shard of a larger batch passes its share).
 pub fn supervised<D: Device<f32>>(
     network: &Network<D>,
     params: &Params<D>,
@@ -24,6 +24,7 @@ pub fn supervised<D: Device<f32>>(
     targets: Matrix<D>,
     noise: Matrix<D>,
     alpha: f32,
+    weight: f32,
 ) -> (LossTerms, Gradients<f32, D>) {
     let z = network.encode(params, images.clone().traced(Gradients::leaky()));
     let latent = (z.with_empty_tape() - targets).square().sum::<_, Axis<0>>();
@@ -36,7 +37,7 @@ pub fn supervised<D: Device<f32>>(
     );
     let loss = (reconstruction + latent * alpha).mean();
     let total = scalar(&loss.retaped::<NoneTape>());
-    let grads = loss.backward();
+    let grads = (loss * weight).backward();
     (
         LossTerms {
             reconstruction: r,

@@ -4,6 +4,7 @@ pub mod adam;
 pub mod batch;
 pub mod checkpoint;
 pub mod loss;
+pub mod shards;
 
 use crate::data::Dataset;
 use crate::infer;
@@ -15,6 +16,7 @@ use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use shards::ShardPools;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -33,10 +35,13 @@ pub struct TrainOptions {
     pub s2: f64,
     /// Seed for initialisation, shuffling and noise.
     pub seed: u64,
-    /// Largest random translation (pixels) applied to training images; 0 disables it.
-    pub augment_shift: usize,
+    /// Random transforms applied to training images.
+    pub augment: batch::Augment,
     /// Learning-rate schedule over the whole run.
     pub schedule: LrSchedule,
+    /// Parts each batch is split into and computed in parallel (CPU threads); the result
+    /// depends on this number but not on thread timing.
+    pub shards: usize,
 }
 
 /// How the learning rate changes over a run.
@@ -90,24 +95,62 @@ pub struct Trainer<D: Device<f32>> {
     pub options: TrainOptions,
     /// Per-epoch statistics so far.
     pub history: Vec<EpochStats>,
+    /// Worker pools of the data-parallel shards.
+    pools: ShardPools,
 }
 
-impl<D: Device<f32>> Trainer<D> {
+impl<D: Device<f32> + Send + Sync> Trainer<D> {
     /// A fresh model initialised from `options.seed`.
-    pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> Self {
+    pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> anyhow::Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        Self {
-            network: Network::new(config, dev),
-            params: Params::init(&config, dev, &mut rng),
-            adam: Adam::new(options.lr),
+        let params = Params::init(&config, dev, &mut rng);
+        Self::resume(Network::new(config, dev), params, Adam::new(options.lr), options, Vec::new())
+    }
+
+    /// A trainer continuing from saved state.
+    pub fn resume(
+        network: Network<D>,
+        params: Params<D>,
+        adam: Adam<D>,
+        options: TrainOptions,
+        history: Vec<EpochStats>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            network,
+            params,
+            adam,
             options,
-            history: Vec::new(),
-        }
+            history,
+            pools: ShardPools::new(options.shards)?,
+        })
     }
 
     /// Epochs completed so far.
     pub fn epochs_done(&self) -> usize {
         self.history.len()
+    }
+
+    /// One optimizer step on the training images at `indices` (augmented, with fresh encoder
+    /// noise, both drawn from `rng`); returns the batch's loss terms.
+    pub fn step(
+        &mut self,
+        train: &Dataset,
+        indices: &[usize],
+        rng: &mut impl rand::Rng,
+    ) -> Result<loss::LossTerms, D::Err> {
+        let config = *self.network.config();
+        let host = HostBatch::gather(train, indices, &config, &self.options.augment, rng);
+        let eps = batch::noise(rng, self.options.s2, config.latent, host.size);
+        let (terms, mut grads) = shards::loss_and_gradients(
+            &self.network,
+            &self.params,
+            &host,
+            &eps,
+            self.options.alpha,
+            &self.pools,
+        );
+        self.adam.update(&mut self.params, &mut grads)?;
+        Ok(terms)
     }
 
     /// Runs one epoch over `train`, reporting progress on `bar`; `monitor` (if any) is
@@ -120,7 +163,6 @@ impl<D: Device<f32>> Trainer<D> {
     ) -> Result<EpochStats, D::Err> {
         let epoch = self.epochs_done() + 1;
         let config = *self.network.config();
-        let dev = self.network.device().clone();
         let mut rng = ChaCha8Rng::seed_from_u64(self.options.seed);
         rng.set_stream(epoch as u64);
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -137,21 +179,7 @@ impl<D: Device<f32>> Trainer<D> {
         for (k, chunk) in order.chunks(self.options.batch_size).enumerate() {
             let step = (epoch - 1) * steps_per_epoch + k;
             self.adam.set_lr(self.options.lr_at(step, total_steps));
-            let host = HostBatch::gather(train, chunk, &config, self.options.augment_shift, &mut rng);
-            let shape = |rows: usize| (rows, host.size);
-            let images = dev.tensor_from_vec(host.images, shape(config.pixels()));
-            let targets = dev.tensor_from_vec(host.targets, shape(config.latent));
-            let eps = batch::noise(&mut rng, self.options.s2, config.latent, host.size);
-            let eps = dev.tensor_from_vec(eps, shape(config.latent));
-            let (terms, mut grads) = loss::supervised(
-                &self.network,
-                &self.params,
-                images,
-                targets,
-                eps,
-                self.options.alpha,
-            );
-            self.adam.update(&mut self.params, &mut grads)?;
+            let terms = self.step(train, chunk, &mut rng)?;
             sums.reconstruction += terms.reconstruction;
             sums.latent += terms.latent;
             sums.total += terms.total;

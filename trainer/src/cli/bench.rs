@@ -1,0 +1,486 @@
+//! `gmvae bench train`: CPU training throughput of the dfdx trainer, optionally beside a PyTorch
+//! peer (`benches/peers/torch_train.py`) run with the same model, batch size, step counts and
+//! thread count right after our measurement.
+//!
+//! Each timed step is the body of [`Trainer::train_epoch`](crate::train::Trainer::train_epoch):
+//! assemble a host batch, upload it, draw the encoder noise, [`loss::supervised`] and
+//! [`Adam::update`](crate::train::adam::Adam::update). The images are synthetic (seeded
+//! uniform bytes), which costs the same as real digits.
+
+use crate::data::{Dataset, ImageShape};
+use crate::model::{ModelConfig, Preset};
+use crate::train::batch::Augment;
+use crate::train::{LrSchedule, TrainOptions, Trainer};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use clap::{Args, Subcommand};
+use dfdx::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Arguments of `gmvae bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// What to time.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// The benchmarks of `gmvae bench`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchCommand {
+    /// Time training steps on the CPU (images/s), optionally beside the PyTorch peer.
+    Train(TrainBenchArgs),
+}
+
+/// Arguments of `gmvae bench train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainBenchArgs {
+    /// Model size preset.
+    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    pub preset: Preset,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    /// Untimed steps first (allocator and cache warm-up).
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Threads: our data-parallel shards, and the peer's intra-op threads [default: all
+    /// logical CPUs].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Python interpreter with PyTorch (e.g. /opt/peer/bin/python); runs the peer after us.
+    #[arg(long, value_name = "PATH")]
+    pub peer_python: Option<PathBuf>,
+    /// The peer script [default: benches/peers/torch_train.py of this checkout].
+    #[arg(long, value_name = "PATH")]
+    pub peer_script: Option<PathBuf>,
+    /// Seed for the initial weights, the synthetic images and the noise.
+    #[arg(long, default_value_t = 2019)]
+    pub seed: u64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Our side of the measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct OursResult {
+    /// What was timed.
+    pub implementation: String,
+    /// Images per second over all timed steps.
+    pub images_per_second: f64,
+    /// Wall-clock seconds of the timed steps.
+    pub seconds: f64,
+    /// Median step time in milliseconds.
+    pub median_step_ms: f64,
+    /// Fastest step time in milliseconds.
+    pub min_step_ms: f64,
+    /// Loss of the last step (a sanity check that training ran).
+    pub last_loss: f32,
+}
+
+/// The peer's JSON line, as far as this report uses it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerResult {
+    /// The peer's name (e.g. "pytorch").
+    pub peer: String,
+    /// The peer's library version.
+    pub version: String,
+    /// Threads the peer reports using.
+    pub threads: Option<u64>,
+    /// Images per second over the peer's timed steps.
+    pub images_per_second: f64,
+}
+
+/// The whole report of `gmvae bench train`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBenchReport {
+    /// Model size preset.
+    pub preset: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Untimed warm-up steps.
+    pub warmup: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// UTC start time, RFC 3339.
+    pub date: String,
+    /// CPU model from /proc/cpuinfo, if readable.
+    pub cpu: Option<String>,
+    /// Logical CPUs visible to this process.
+    pub logical_cpus: usize,
+    /// 1-minute load average before the measurement, if readable (a busy machine skews both).
+    pub load_average: Option<f64>,
+    /// Whether this binary was built with optimisations.
+    pub release_build: bool,
+    /// Our trainer.
+    pub ours: OursResult,
+    /// The peer, if one was run.
+    pub peer: Option<PeerResult>,
+    /// ours / peer images per second.
+    pub ratio: Option<f64>,
+}
+
+/// Runs `gmvae bench`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.command {
+        BenchCommand::Train(args) => train(args),
+    }
+}
+
+/// Runs `gmvae bench train` and prints its report.
+fn train(args: TrainBenchArgs) -> Result<()> {
+    ensure!(args.batch_size > 0, "--batch-size must be positive");
+    ensure!(args.steps > 0, "--steps must be positive");
+    let logical_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or(logical_cpus);
+    ensure!(threads > 0, "--threads must be positive");
+    let peer_script = match (&args.peer_python, &args.peer_script) {
+        (None, _) => None,
+        (Some(_), Some(script)) => Some(script.clone()),
+        (Some(_), None) => Some(default_peer_script()?),
+    };
+    let config = ModelConfig::from_preset(args.preset, (1, 28, 28), 10, None)?;
+    let preset = preset_name(args.preset);
+    let mut report = TrainBenchReport {
+        preset: preset.to_owned(),
+        params: config.param_count(),
+        batch: args.batch_size,
+        steps: args.steps,
+        warmup: args.warmup,
+        threads,
+        date: utc_now(),
+        cpu: cpu_model(),
+        logical_cpus,
+        load_average: load_average(),
+        release_build: !cfg!(debug_assertions),
+        ours: measure(&args, config, threads)?,
+        peer: None,
+        ratio: None,
+    };
+    if !report.release_build {
+        eprintln!("warning: debug build; build with `cargo build --release` for real figures");
+    }
+    if !args.json {
+        print_header(&report);
+        print_row(
+            "ours",
+            &report.ours.implementation,
+            report.ours.images_per_second,
+        );
+    }
+    if let (Some(python), Some(script)) = (&args.peer_python, &peer_script) {
+        let peer = run_peer(python, script, &args, threads)?;
+        if peer.threads.is_some_and(|t| t != threads as u64) {
+            eprintln!(
+                "warning: the peer reports {:?} threads, we used {threads}",
+                peer.threads
+            );
+        }
+        report.ratio = Some(report.ours.images_per_second / peer.images_per_second);
+        report.peer = Some(peer);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if let (Some(peer), Some(ratio)) = (&report.peer, report.ratio) {
+        let name = format!("{} {}", peer.peer, peer.version);
+        print_row("peer", &name, peer.images_per_second);
+        println!("ratio ours/peer   {ratio:.2}");
+    }
+    Ok(())
+}
+
+/// Times our steps with one data-parallel shard per thread (each shard's matmuls run on its
+/// own thread, see `train::shards`).
+fn measure(args: &TrainBenchArgs, config: ModelConfig, threads: usize) -> Result<OursResult> {
+    let mut bench = StepBench::new(config, args.batch_size, threads, args.seed)?;
+    for _ in 0..args.warmup {
+        bench.step()?;
+    }
+    let mut times = Vec::with_capacity(args.steps);
+    let mut last_loss = f32::NAN;
+    let start = Instant::now();
+    for _ in 0..args.steps {
+        let t = Instant::now();
+        last_loss = bench.step()?;
+        times.push(t.elapsed());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    ensure!(last_loss.is_finite(), "training diverged: loss {last_loss}");
+    times.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(OursResult {
+        implementation: format!("gmvae {} (dfdx 0.13, cpu)", env!("CARGO_PKG_VERSION")),
+        images_per_second: (args.steps * args.batch_size) as f64 / seconds,
+        seconds,
+        median_step_ms: times.get(times.len() / 2).copied().map_or(f64::NAN, ms),
+        min_step_ms: times.first().copied().map_or(f64::NAN, ms),
+        last_loss,
+    })
+}
+
+/// A CPU trainer on seeded synthetic data, stepped exactly as
+/// [`Trainer::train_epoch`](crate::train::Trainer::train_epoch) steps it (no augmentation,
+/// constant learning rate). Shared by `gmvae bench train` and `benches/train_step.rs`.
+pub struct StepBench {
+    trainer: Trainer<Cpu>,
+    data: Dataset,
+    rng: ChaCha8Rng,
+    batch_size: usize,
+    next: usize,
+}
+
+/// Synthetic images per benchmark (the steps cycle through them).
+const SYNTHETIC_IMAGES: usize = 1024;
+
+impl StepBench {
+    /// A fresh model of `config` (seeded by `seed`) with the paper's hyper-parameters and
+    /// batches of `batch_size` synthetic images.
+    pub fn new(config: ModelConfig, batch_size: usize, shards: usize, seed: u64) -> Result<Self> {
+        ensure!(batch_size > 0, "batch size must be positive");
+        let options = TrainOptions {
+            epochs: 1,
+            batch_size,
+            lr: 1e-3,
+            alpha: 100.0,
+            s2: 1.0 / 3000.0,
+            seed,
+            augment: Augment::NONE,
+            schedule: LrSchedule::Constant,
+            shards,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let count = SYNTHETIC_IMAGES.max(batch_size);
+        let shape = ImageShape {
+            channels: config.in_channels,
+            height: config.height,
+            width: config.width,
+        };
+        let pixels: Vec<u8> = (0..count * shape.pixels()).map(|_| rng.gen()).collect();
+        let labels = (0..count)
+            .map(|_| rng.gen_range(0..config.classes as u8))
+            .collect();
+        let names = (0..config.classes).map(|k| k.to_string()).collect();
+        let data = Dataset::from_bytes(&pixels, labels, shape, names)?;
+        Ok(Self {
+            trainer: Trainer::new(config, options, &Cpu::seed_from_u64(seed))?,
+            data,
+            rng,
+            batch_size,
+            next: 0,
+        })
+    }
+
+    /// Images per step.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// One optimizer step on the next batch; returns its loss.
+    pub fn step(&mut self) -> Result<f32> {
+        let indices: Vec<usize> = (0..self.batch_size)
+            .map(|k| (self.next + k) % self.data.len())
+            .collect();
+        self.next = (self.next + self.batch_size) % self.data.len();
+        let terms = self
+            .trainer
+            .step(&self.data, &indices, &mut self.rng)
+            .map_err(|e| anyhow!("training step failed: {e:?}"))?;
+        Ok(terms.total)
+    }
+}
+
+/// Runs the peer script and parses the last JSON line of its stdout.
+fn run_peer(
+    python: &Path,
+    script: &Path,
+    args: &TrainBenchArgs,
+    threads: usize,
+) -> Result<PeerResult> {
+    let mut command = Command::new(python);
+    command.arg(script);
+    for (flag, value) in [
+        ("--threads", threads.to_string()),
+        ("--batch", args.batch_size.to_string()),
+        ("--steps", args.steps.to_string()),
+        ("--warmup", args.warmup.to_string()),
+        ("--preset", preset_name(args.preset).to_owned()),
+        ("--seed", args.seed.to_string()),
+    ] {
+        command.arg(flag).arg(value);
+    }
+    let shown = format!("{} {}", python.display(), script.display());
+    let output = command
+        .output()
+        .with_context(|| format!("cannot start the peer `{shown}`"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!(
+            "the peer `{shown}` failed ({}); last lines of its stderr:\n{}",
+            output.status,
+            tail(&stderr, 20)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| {
+            anyhow!(
+                "the peer `{shown}` printed no JSON line; stdout:\n{}\nstderr:\n{}",
+                tail(&stdout, 10),
+                tail(&stderr, 10)
+            )
+        })?;
+    parse_peer_line(line).with_context(|| format!("bad JSON line from the peer `{shown}`"))
+}
+
+/// Parses the peer's JSON line.
+fn parse_peer_line(line: &str) -> Result<PeerResult> {
+    let value: serde_json::Value = serde_json::from_str(line.trim())?;
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let images_per_second = value
+        .get("images_per_second")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| anyhow!("no positive `images_per_second` in {line}"))?;
+    Ok(PeerResult {
+        peer: text("peer").unwrap_or_else(|| "peer".into()),
+        version: text("version").unwrap_or_else(|| "?".into()),
+        threads: value.get("threads").and_then(serde_json::Value::as_u64),
+        images_per_second,
+    })
+}
+
+/// The peer script of this checkout: `benches/peers/torch_train.py` under the current directory,
+/// else under the workspace this binary was built from.
+fn default_peer_script() -> Result<PathBuf> {
+    let relative = Path::new("benches/peers/torch_train.py");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
+    [relative.to_path_buf(), built]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow!("cannot find {}; pass --peer-script", relative.display()))
+}
+
+/// The preset's command-line name, as the peer script spells it.
+fn preset_name(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Paper => "paper",
+        Preset::Edge => "edge",
+        Preset::Tiny => "tiny",
+    }
+}
+
+fn print_header(r: &TrainBenchReport) {
+    println!(
+        "gmvae bench train: preset {} ({} params), batch {}, {} steps after {} warm-up, {} threads",
+        r.preset, r.params, r.batch, r.steps, r.warmup, r.threads
+    );
+    println!(
+        "{} | cpu {} | {} logical CPUs | load {}",
+        r.date,
+        r.cpu.as_deref().unwrap_or("unknown"),
+        r.logical_cpus,
+        r.load_average.map_or("?".into(), |l| format!("{l:.2}"))
+    );
+    println!(
+        "ours: median step {:.1} ms, fastest {:.1} ms, last loss {:.3}",
+        r.ours.median_step_ms, r.ours.min_step_ms, r.ours.last_loss
+    );
+}
+
+fn print_row(side: &str, name: &str, images_per_second: f64) {
+    println!("{side:<5} {images_per_second:>10.1} images/s  {name}");
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The first "model name" of /proc/cpuinfo.
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(key, _)| key.trim() == "model name")
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// The 1-minute load average from /proc/loadavg.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_peer_line() {
+        let line = r#"{"peer":"pytorch","version":"2.5","threads":2,"images_per_second":812.5}"#;
+        let peer = parse_peer_line(line).unwrap();
+        assert_eq!((peer.peer.as_str(), peer.threads), ("pytorch", Some(2)));
+        assert_eq!(peer.images_per_second, 812.5);
+        assert!(parse_peer_line(r#"{"images_per_second":0}"#).is_err());
+        assert!(parse_peer_line("not json").is_err());
+    }
+
+    #[test]
+    fn tails_and_dates() {
+        assert_eq!(tail("a\nb\nc", 2), "b\nc");
+        assert_eq!(tail("", 2), "");
+        let date = utc_now();
+        assert_eq!((date.len(), &date[10..11]), (20, "T"), "{date}");
+    }
+
+    #[test]
+    fn a_tiny_step_trains() {
+        let config = ModelConfig::from_preset(Preset::Tiny, (1, 28, 28), 10, None).unwrap();
+        let mut bench = StepBench::new(config, 4, 2, 1).unwrap();
+        let first = bench.step().unwrap();
+        assert!(first.is_finite());
+        assert_eq!(bench.trainer.adam.steps(), 1);
+    }
+}
