@@ -5,7 +5,7 @@
 /// The view needs no alignment: every element is a `[u8; 4]`, decoded with
 /// [`f32::from_le_bytes`], which compiles to a plain load on little-endian targets and to a
 /// byte swap on big-endian ones, so the same bytes give the same values everywhere.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct LeF32<'a> {
     words: &'a [[u8; 4]],
 }
@@ -54,5 +54,20 @@ impl<'a> LeF32<'a> {
     /// Iterates over the decoded values in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = f32> + 'a {
         self.words.iter().map(|w| f32::from_le_bytes(*w))
+    }
+}
+
+/// Prints the length and the first few values, not megabytes of weights.
+impl core::fmt::Debug for LeF32<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const SHOWN: usize = 4;
+        write!(f, "LeF32(len {}: [", self.len())?;
+        for (i, v) in self.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        f.write_str(if self.len() > SHOWN { ", …])" } else { "])" })
     }
 }

@@ -4,7 +4,7 @@
 use super::DataError;
 use flate2::read::MultiGzDecoder;
 use flate2::{Compression, GzBuilder};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -80,36 +80,8 @@ pub fn write_gzip_atomic(path: &Path, raw: &[u8]) -> Result<(), DataError> {
             path: path.to_path_buf(),
             source,
         })?;
-    write_atomic(path, &compressed)
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over `path`. Readers see either the old file or the complete new one.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let write_err = |source| DataError::Write {
+    crate::atomic::write(path, &compressed).map_err(|source| DataError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        write_err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "path has no file name",
-        ))
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = File::create(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(source) = result {
-        // Best effort: the temporary file may not exist if creation failed.
-        let _ = fs::remove_file(&tmp);
-        return Err(write_err(source));
-    }
-    Ok(())
+    })
 }

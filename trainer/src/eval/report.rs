@@ -169,7 +169,10 @@ impl EvalReport {
 
     fn risk_coverage_svg(&self) -> String {
         let to_points = |c: &[CurvePoint]| -> Vec<(f64, f64)> {
-            c.iter().skip(1).map(|p| (p.coverage, p.risk)).collect()
+            c.iter()
+                .skip(1)
+                .map(|p| (100.0 * p.coverage, 100.0 * p.risk))
+                .collect()
         };
         let max_risk = self
             .curve_combined
@@ -179,10 +182,10 @@ impl EvalReport {
         let m = &self.metrics;
         LineChart {
             title: format!("Risk–coverage on {}", self.dataset),
-            x_label: "coverage (fraction accepted)".into(),
-            y_label: "selective risk (error among accepted)".into(),
-            x_range: (0.0, 1.0),
-            y_range: (0.0, max_risk * 1.2),
+            x_label: "coverage: % of inputs accepted".into(),
+            y_label: "selective risk: % wrong among accepted".into(),
+            x_range: (0.0, 100.0),
+            y_range: (0.0, 120.0 * max_risk),
             series: vec![
                 Series {
                     name: "both scores: max(d²/τ_enc, e/τ_dec)".into(),
@@ -209,7 +212,7 @@ impl EvalReport {
                     100.0 * (1.0 - m.rejection),
                     100.0 * m.selective_risk
                 ),
-                at: (1.0 - m.rejection, m.selective_risk),
+                at: (100.0 * (1.0 - m.rejection), 100.0 * m.selective_risk),
                 color: PALETTE[1],
             }],
         }

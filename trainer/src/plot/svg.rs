@@ -74,9 +74,7 @@ impl LineChart {
             WIDTH / 2.0,
             escape(&self.title)
         );
-        for i in 0..=5 {
-            let fx = x0 + (x1 - x0) * i as f64 / 5.0;
-            let fy = y0 + (y1 - y0) * i as f64 / 5.0;
+        for fx in nice_ticks(x0, x1) {
             let _ = writeln!(
                 s,
                 r##"<line x1="{x}" y1="{t}" x2="{x}" y2="{b}" stroke="#e5e5e5"/><text x="{x}" y="{ty}" text-anchor="middle" font-size="11">{fx}</text>"##,
@@ -86,6 +84,8 @@ impl LineChart {
                 ty = TOP + ph + 16.0,
                 fx = tick(fx)
             );
+        }
+        for fy in nice_ticks(y0, y1) {
             let _ = writeln!(
                 s,
                 r##"<line x1="{l}" y1="{y}" x2="{r}" y2="{y}" stroke="#e5e5e5"/><text x="{tx}" y="{ty}" text-anchor="end" font-size="11">{fy}</text>"##,
@@ -141,11 +141,16 @@ impl LineChart {
         }
         for m in &self.markers {
             let (x, y) = (sx(m.at.0), sy(m.at.1.clamp(y0, y1)));
+            // Labels of points in the right half go to their left so they stay on the canvas.
+            let (tx, anchor) = if x > LEFT + pw / 2.0 {
+                (x - 8.0, "end")
+            } else {
+                (x + 8.0, "start")
+            };
             let _ = writeln!(
                 s,
-                r##"<circle cx="{x:.2}" cy="{y:.2}" r="5" fill="none" stroke="{c}" stroke-width="2"/><text x="{tx:.2}" y="{ty:.2}" font-size="11" fill="{c}">{l}</text>"##,
+                r##"<circle cx="{x:.2}" cy="{y:.2}" r="5" fill="none" stroke="{c}" stroke-width="2"/><text x="{tx:.2}" y="{ty:.2}" font-size="11" text-anchor="{anchor}" fill="{c}">{l}</text>"##,
                 c = m.color,
-                tx = x + 8.0,
                 ty = y - 8.0,
                 l = escape(&m.label)
             );
@@ -250,9 +255,32 @@ fn short(name: &str) -> String {
     name.chars().take(11).collect()
 }
 
+/// Round tick positions (steps of 1, 2 or 5 times a power of ten) covering `lo..=hi`.
+fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = hi - lo;
+    if !(span > 0.0) || !span.is_finite() {
+        return vec![lo];
+    }
+    let raw = span / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
 fn tick(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// Escapes text for SVG.
@@ -291,6 +319,16 @@ mod tests {
         assert!(svg.contains("risk &lt;vs&gt; coverage") && svg.contains("a &amp; b"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("<circle").count(), 4);
+    }
+
+    #[test]
+    fn ticks_are_round_numbers_inside_the_range() {
+        assert_eq!(nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(nice_ticks(0.0, 1.3), vec![0.0, 0.5, 1.0]);
+        let t = nice_ticks(0.0, 0.013);
+        assert_eq!(t.len(), 7, "{t:?}");
+        assert_eq!(tick(t[3]), "0.006");
+        assert_eq!(nice_ticks(1.0, 1.0), vec![1.0]);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use shards::ShardPools;
 use serde::{Deserialize, Serialize};
+use shards::ShardPools;
 use std::time::Instant;
 
 /// Hyper-parameters of a training run.
@@ -104,7 +104,13 @@ impl<D: Device<f32> + Send + Sync> Trainer<D> {
     pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> anyhow::Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let params = Params::init(&config, dev, &mut rng);
-        Self::resume(Network::new(config, dev), params, Adam::new(options.lr), options, Vec::new())
+        Self::resume(
+            Network::new(config, dev),
+            params,
+            Adam::new(options.lr),
+            options,
+            Vec::new(),
+        )
     }
 
     /// A trainer continuing from saved state.

@@ -66,9 +66,8 @@ pub fn loss_and_gradients<D: Device<f32> + Send + Sync>(
                 let weight = len as f32 / n as f32;
                 scope.spawn(move || {
                     pool.install(|| {
-                        let (terms, grads) = loss::supervised(
-                            network, params, images, targets, eps, alpha, weight,
-                        );
+                        let (terms, grads) =
+                            loss::supervised(network, params, images, targets, eps, alpha, weight);
                         (terms, grads, len)
                     })
                 })
