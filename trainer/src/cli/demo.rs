@@ -7,9 +7,9 @@ use super::eval::evaluate;
 use super::sample::{write_figures, SampleOptions};
 use super::train::{files, train_and_calibrate, TrainArgs};
 use crate::data::{load, Split};
+use crate::train::TrainDevice;
 use anyhow::Result;
 use clap::Args;
-use dfdx::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ struct DemoJob {
 
 impl OnDevice for DemoJob {
     type Output = String;
-    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<String> {
+    fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let dir = self.args.run_dir();
         let start = Instant::now();
         let model = train_and_calibrate(&self.args, &self.split, &dev)?;

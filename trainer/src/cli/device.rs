@@ -1,5 +1,6 @@
 //! Choosing the dfdx device a command runs on.
 
+use crate::train::TrainDevice;
 use anyhow::Result;
 use dfdx::prelude::*;
 
@@ -19,7 +20,7 @@ pub trait OnDevice {
     /// What the work produces.
     type Output;
     /// Runs the work on `dev`.
-    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<Self::Output>;
+    fn run<D: TrainDevice>(self, dev: D) -> Result<Self::Output>;
 }
 
 /// Runs `job` on the device `kind` names.

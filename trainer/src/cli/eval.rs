@@ -6,6 +6,7 @@ use super::device::{dispatch, DeviceKind, OnDevice};
 use crate::data::{load, DatasetSpec, Split};
 use crate::eval::report::EvalReport;
 use crate::infer;
+use crate::train::TrainDevice;
 use crate::trained::TrainedModel;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -50,7 +51,7 @@ struct EvalJob {
 
 impl OnDevice for EvalJob {
     type Output = EvalOutcome;
-    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<EvalOutcome> {
+    fn run<D: TrainDevice>(self, dev: D) -> Result<EvalOutcome> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
         let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
         let out = self

@@ -8,6 +8,7 @@ use super::eval::{dataset_for, parent_dir};
 use crate::data::{load, Dataset};
 use crate::infer;
 use crate::plot::grid::{write_png, GridShape};
+use crate::train::TrainDevice;
 use crate::trained::TrainedModel;
 use anyhow::Result;
 use clap::Args;
@@ -58,7 +59,7 @@ struct SampleJob {
 
 impl OnDevice for SampleJob {
     type Output = Vec<PathBuf>;
-    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<Vec<PathBuf>> {
+    fn run<D: TrainDevice>(self, dev: D) -> Result<Vec<PathBuf>> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
         let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
         let out = self

@@ -9,11 +9,11 @@ use crate::infer;
 use crate::model::{ModelConfig, Preset};
 use crate::train::batch::Augment;
 use crate::train::checkpoint::Checkpoint;
+use crate::train::TrainDevice;
 use crate::train::{LrSchedule, TrainOptions, Trainer};
 use crate::trained::TrainedModel;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -182,7 +182,7 @@ pub struct TrainJob {
 
 impl OnDevice for TrainJob {
     type Output = PathBuf;
-    fn run<D: Device<f32> + Send + Sync>(self, dev: D) -> Result<PathBuf> {
+    fn run<D: TrainDevice>(self, dev: D) -> Result<PathBuf> {
         let trained = train_and_calibrate(&self.args, &self.split, &dev)?;
         let path = self.args.run_dir().join(files::MODEL);
         trained.save(&path)?;
@@ -191,17 +191,12 @@ impl OnDevice for TrainJob {
 }
 
 /// Trains (or resumes), checkpointing each epoch, then calibrates on the training split.
-pub fn train_and_calibrate<D: Device<f32> + Send + Sync>(
+pub fn train_and_calibrate<D: TrainDevice>(
     args: &TrainArgs,
     split: &Split,
     dev: &D,
 ) -> Result<TrainedModel<D>> {
-    let train = match args.train_limit {
-        Some(n) => split
-            .train
-            .subset(&(0..n.min(split.train.len())).collect::<Vec<_>>()),
-        None => split.train.clone(),
-    };
+    let train = first_images(&split.train, args.train_limit);
     if train.is_empty() {
         bail!("the training split is empty");
     }
@@ -243,18 +238,25 @@ pub fn train_and_calibrate<D: Device<f32> + Send + Sync>(
         &args.run_dir().join(files::TRAIN_LOG),
         serde_json::to_string_pretty(&trainer.history)?.as_bytes(),
     )?;
-    let calibration = calibrate(&trainer, &train, args.calibration.settings())?;
-    Ok(TrainedModel {
-        network: trainer.network,
-        params: trainer.params,
-        calibration,
-        dataset: split.name.clone(),
-        class_names: train.class_names.clone(),
-    })
+    calibrated(
+        trainer,
+        &train,
+        args.calibration.settings(),
+        split.name.clone(),
+        train.class_names.clone(),
+    )
+}
+
+/// The first `limit` images of `data` (`--train-limit`), or all of them.
+pub fn first_images(data: &Dataset, limit: Option<usize>) -> Dataset {
+    match limit {
+        Some(n) => data.subset(&(0..n.min(data.len())).collect::<Vec<_>>()),
+        None => data.clone(),
+    }
 }
 
 /// A fresh trainer, or the checkpoint's when resuming.
-fn start<D: Device<f32> + Send + Sync>(
+fn start<D: TrainDevice>(
     args: &TrainArgs,
     train: &Dataset,
     checkpoint: &Path,
@@ -305,21 +307,32 @@ fn start<D: Device<f32> + Send + Sync>(
     Trainer::new(config, options, dev)
 }
 
-/// Thresholds from the training split.
-fn calibrate<D: Device<f32> + Send + Sync>(
-    trainer: &Trainer<D>,
+/// The calibration step shared by `gmvae train` and `gmvae export`: fits the thresholds on
+/// `train` (the training split, or the part of it that was trained on) and returns the
+/// trainer's network as a model ready to save under `dataset` with `class_names`.
+pub fn calibrated<D: TrainDevice>(
+    trainer: Trainer<D>,
     train: &Dataset,
     settings: CalibrationSettings,
-) -> Result<Calibration> {
+    dataset: String,
+    class_names: Vec<String>,
+) -> Result<TrainedModel<D>> {
     let encoded =
         infer::encode_and_reconstruct(&trainer.network, &trainer.params, train.images.view());
-    Calibration::fit(
+    let calibration = Calibration::fit(
         trainer.network.config(),
         trainer.options.s2,
         &encoded,
         train.labels.view(),
         settings,
-    )
+    )?;
+    Ok(TrainedModel {
+        network: trainer.network,
+        params: trainer.params,
+        calibration,
+        dataset,
+        class_names,
+    })
 }
 
 /// Two CPU shards (this project's 2-core target) or one on a GPU.

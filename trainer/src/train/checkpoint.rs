@@ -7,13 +7,12 @@
 //! second bias per layer).
 
 use super::adam::{Adam, HostAdam};
-use super::{EpochStats, TrainOptions, Trainer};
+use super::{EpochStats, TrainDevice, TrainOptions, Trainer};
 use crate::atomic::write_atomically;
 use crate::model::params::{layer_shapes, HostLayer};
 use crate::model::{ModelConfig, Network, Params};
 use anyhow::{bail, ensure, Context, Result};
 use byteorder::{LittleEndian, ReadBytesExt, WriteBytesExt};
-use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -53,7 +52,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Captures `trainer`'s state.
-    pub fn capture<D: Device<f32> + Send + Sync>(
+    pub fn capture<D: TrainDevice>(
         trainer: &Trainer<D>,
         dataset: &str,
         class_names: &[String],
@@ -74,7 +73,7 @@ impl Checkpoint {
     }
 
     /// Rebuilds a trainer on `dev`.
-    pub fn restore<D: Device<f32> + Send + Sync>(&self, dev: &D) -> Result<Trainer<D>> {
+    pub fn restore<D: TrainDevice>(&self, dev: &D) -> Result<Trainer<D>> {
         let params = Params::from_host(dev, self.layers.clone());
         let adam = Adam::from_host(self.meta.options.lr, &params, &self.adam);
         Trainer::resume(

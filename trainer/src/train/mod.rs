@@ -18,6 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use shards::ShardPools;
+pub use shards::TrainDevice;
 use std::time::Instant;
 
 /// Hyper-parameters of a training run.
@@ -99,7 +100,7 @@ pub struct Trainer<D: Device<f32>> {
     pools: ShardPools,
 }
 
-impl<D: Device<f32> + Send + Sync> Trainer<D> {
+impl<D: TrainDevice> Trainer<D> {
     /// A fresh model initialised from `options.seed`.
     pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> anyhow::Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
@@ -147,7 +148,7 @@ impl<D: Device<f32> + Send + Sync> Trainer<D> {
         let config = *self.network.config();
         let host = HostBatch::gather(train, indices, &config, &self.options.augment, rng);
         let eps = batch::noise(rng, self.options.s2, config.latent, host.size);
-        let (terms, mut grads) = shards::loss_and_gradients(
+        let (terms, mut grads) = D::loss_and_gradients(
             &self.network,
             &self.params,
             &host,

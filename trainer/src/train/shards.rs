@@ -1,5 +1,5 @@
-//! Data-parallel training steps on the CPU: a batch is split into shards whose losses and
-//! gradients are computed at the same time on separate threads, then summed.
+//! Data-parallel training steps: a batch is split into shards whose losses and gradients are
+//! computed at the same time on separate CPU threads, then summed.
 //!
 //! dfdx runs its element-wise kernels on the calling thread and only its matrix products use
 //! rayon, so one training step keeps a single core busy most of the time. Each shard runs on
@@ -9,6 +9,7 @@
 
 use super::batch::{self, HostBatch};
 use super::loss::{self, LossTerms};
+use crate::model::params::Matrix;
 use crate::model::{Network, Params};
 use dfdx::prelude::*;
 
@@ -37,51 +38,128 @@ impl ShardPools {
     }
 }
 
-/// The loss terms and summed gradients of `host` (with encoder noise `noise`, `[latent, n]`)
-/// split column-wise into `pools.len()` shards.
-pub fn loss_and_gradients<D: Device<f32> + Send + Sync>(
+/// A dfdx device the trainer can run a sharded training step on: in parallel threads on the
+/// CPU, one shard after another where the device is not thread-safe (CUDA streams are not
+/// `Send`), which gives the same numbers.
+pub trait TrainDevice: Device<f32> {
+    /// The loss terms and summed gradients of `host` (with encoder noise `noise`,
+    /// `[latent, n]`) split column-wise into `pools.len()` shards.
+    fn loss_and_gradients(
+        network: &Network<Self>,
+        params: &Params<Self>,
+        host: &HostBatch,
+        noise: &[f32],
+        alpha: f32,
+        pools: &ShardPools,
+    ) -> (LossTerms, Gradients<f32, Self>);
+}
+
+impl TrainDevice for Cpu {
+    fn loss_and_gradients(
+        network: &Network<Self>,
+        params: &Params<Self>,
+        host: &HostBatch,
+        noise: &[f32],
+        alpha: f32,
+        pools: &ShardPools,
+    ) -> (LossTerms, Gradients<f32, Self>) {
+        let shards = shard_inputs(network, host, noise, pools.len());
+        let results = std::thread::scope(|scope| {
+            let handles: Vec<_> = shards
+                .into_iter()
+                .zip(&pools.pools)
+                .map(|(shard, pool)| {
+                    scope.spawn(move || pool.install(|| shard.run(network, params, alpha)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        combine(params, results)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl TrainDevice for Cuda {
+    fn loss_and_gradients(
+        network: &Network<Self>,
+        params: &Params<Self>,
+        host: &HostBatch,
+        noise: &[f32],
+        alpha: f32,
+        pools: &ShardPools,
+    ) -> (LossTerms, Gradients<f32, Self>) {
+        let results = shard_inputs(network, host, noise, pools.len())
+            .into_iter()
+            .map(|shard| shard.run(network, params, alpha))
+            .collect();
+        combine(params, results)
+    }
+}
+
+/// One shard's device inputs and its share of the batch.
+struct Shard<D: Device<f32>> {
+    images: Matrix<D>,
+    targets: Matrix<D>,
+    noise: Matrix<D>,
+    weight: f32,
+}
+
+impl<D: Device<f32>> Shard<D> {
+    /// Loss terms and the gradients of `weight` times the shard's mean loss.
+    fn run(self, network: &Network<D>, params: &Params<D>, alpha: f32) -> ShardResult<D> {
+        let (terms, grads) = loss::supervised(
+            network,
+            params,
+            self.images,
+            self.targets,
+            self.noise,
+            alpha,
+            self.weight,
+        );
+        (terms, grads, self.weight)
+    }
+}
+
+/// A shard's loss terms, gradients and weight.
+type ShardResult<D> = (LossTerms, Gradients<f32, D>, f32);
+
+/// Splits the batch's columns into `shards` device inputs.
+fn shard_inputs<D: Device<f32>>(
     network: &Network<D>,
-    params: &Params<D>,
     host: &HostBatch,
     noise: &[f32],
-    alpha: f32,
-    pools: &ShardPools,
-) -> (LossTerms, Gradients<f32, D>) {
+    shards: usize,
+) -> Vec<Shard<D>> {
     let config = network.config();
     let dev = network.device();
     let n = host.size;
-    let parts = batch::split_columns(n, pools.len());
-    let results: Vec<(LossTerms, Gradients<f32, D>, usize)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .zip(&pools.pools)
-            .map(|(&(start, len), pool)| {
-                let columns = |m: &[f32], rows: usize| {
-                    let part = batch::columns(m, rows, n, start, len);
-                    dev.tensor_from_vec(part, (rows, len))
-                };
-                let images = columns(&host.images, config.pixels());
-                let targets = columns(&host.targets, config.latent);
-                let eps = columns(noise, config.latent);
-                let weight = len as f32 / n as f32;
-                scope.spawn(move || {
-                    pool.install(|| {
-                        let (terms, grads) =
-                            loss::supervised(network, params, images, targets, eps, alpha, weight);
-                        (terms, grads, len)
-                    })
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    batch::split_columns(n, shards)
+        .into_iter()
+        .map(|(start, len)| {
+            let columns = |m: &[f32], rows: usize| {
+                dev.tensor_from_vec(batch::columns(m, rows, n, start, len), (rows, len))
+            };
+            Shard {
+                images: columns(&host.images, config.pixels()),
+                targets: columns(&host.targets, config.latent),
+                noise: columns(noise, config.latent),
+                weight: len as f32 / n as f32,
+            }
+        })
+        .collect()
+}
+
+/// Weighted loss terms and summed gradients of all shards, in shard order.
+fn combine<D: Device<f32>>(
+    params: &Params<D>,
+    results: Vec<ShardResult<D>>,
+) -> (LossTerms, Gradients<f32, D>) {
     let mut terms = LossTerms::default();
     let mut total: Option<Gradients<f32, D>> = None;
-    for (t, grads, len) in results {
-        let w = len as f32 / n as f32;
+    for (t, grads, w) in results {
         terms.reconstruction += w * t.reconstruction;
         terms.latent += w * t.latent;
         terms.total += w * t.total;
