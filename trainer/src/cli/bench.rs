@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod classify;
+
 /// Arguments of `gmvae bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -34,6 +36,8 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Time training steps on the CPU (images/s), optionally beside the PyTorch peer.
     Train(TrainBenchArgs),
+    /// Time the runtime's batch-1 classify on one thread, optionally beside onnxruntime.
+    Classify(classify::ClassifyBenchArgs),
 }
 
 /// Arguments of `gmvae bench train`.
@@ -136,6 +140,7 @@ pub struct TrainBenchReport {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Train(args) => train(args),
+        BenchCommand::Classify(args) => classify::run(args),
     }
 }
 
@@ -149,7 +154,7 @@ fn train(args: TrainBenchArgs) -> Result<()> {
     let peer_script = match (&args.peer_python, &args.peer_script) {
         (None, _) => None,
         (Some(_), Some(script)) => Some(script.clone()),
-        (Some(_), None) => Some(default_peer_script()?),
+        (Some(_), None) => Some(default_peer_script(TORCH_PEER)?),
     };
     let config = ModelConfig::from_preset(args.preset, (1, 28, 28), 10, None)?;
     let preset = preset_name(args.preset);
@@ -301,15 +306,14 @@ impl StepBench {
     }
 }
 
-/// Runs the peer script and parses the last JSON line of its stdout.
+/// Runs the PyTorch peer script and parses the last JSON line of its stdout.
 fn run_peer(
     python: &Path,
     script: &Path,
     args: &TrainBenchArgs,
     threads: usize,
 ) -> Result<PeerResult> {
-    let mut command = Command::new(python);
-    command.arg(script);
+    let mut peer_args = Vec::new();
     for (flag, value) in [
         ("--threads", threads.to_string()),
         ("--batch", args.batch_size.to_string()),
@@ -318,8 +322,18 @@ fn run_peer(
         ("--preset", preset_name(args.preset).to_owned()),
         ("--seed", args.seed.to_string()),
     ] {
-        command.arg(flag).arg(value);
+        peer_args.extend([flag.to_owned(), value]);
     }
+    let line = run_peer_script(python, script, &peer_args)?;
+    let shown = format!("{} {}", python.display(), script.display());
+    parse_peer_line(&line).with_context(|| format!("bad JSON line from the peer `{shown}`"))
+}
+
+/// Runs `python script args…` and returns the last line of its stdout that starts with `{`;
+/// a failed run's error carries the tail of its stderr.
+fn run_peer_script(python: &Path, script: &Path, args: &[String]) -> Result<String> {
+    let mut command = Command::new(python);
+    command.arg(script).args(args);
     let shown = format!("{} {}", python.display(), script.display());
     let output = command
         .output()
@@ -344,7 +358,7 @@ fn run_peer(
                 tail(&stderr, 10)
             )
         })?;
-    parse_peer_line(line).with_context(|| format!("bad JSON line from the peer `{shown}`"))
+    Ok(line.to_owned())
 }
 
 /// Parses the peer's JSON line.
@@ -364,10 +378,13 @@ fn parse_peer_line(line: &str) -> Result<PeerResult> {
     })
 }
 
-/// The peer script of this checkout: `benches/peers/torch_train.py` under the current directory,
-/// else under the workspace this binary was built from.
-fn default_peer_script() -> Result<PathBuf> {
-    let relative = Path::new("benches/peers/torch_train.py");
+/// The PyTorch training peer, relative to the checkout's root.
+const TORCH_PEER: &str = "benches/peers/torch_train.py";
+
+/// A peer script of this checkout (`relative` to its root): under the current directory, else
+/// under the workspace this binary was built from.
+fn default_peer_script(relative: &str) -> Result<PathBuf> {
+    let relative = Path::new(relative);
     let built = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(relative);

@@ -3,12 +3,18 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod classify;
 pub mod data;
 pub mod demo;
 pub mod device;
 pub mod eval;
+pub mod export;
+pub mod input;
+pub mod inspect;
+pub mod model_bytes;
 pub mod sample;
 pub mod train;
+pub mod workspace;
 
 /// Gaussian-mixture VAE classifiers that reject adversarial and fooling inputs.
 #[derive(Debug, Parser)]
@@ -28,6 +34,12 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Evaluate a model: accuracy, error and rejection, confusion matrix, risk–coverage curve.
     Eval(eval::EvalArgs),
+    /// Write a model file from a training checkpoint (calibrating its thresholds).
+    Export(export::ExportArgs),
+    /// Verify a model file and describe it (layers, sizes, thresholds, runtime workspace).
+    Inspect(inspect::InspectArgs),
+    /// Classify PNG files or IDX entries with the heap-free runtime and print each verdict.
+    Classify(classify::ClassifyArgs),
     /// Draw decoded class means, mixture samples and reconstructions as PNG grids.
     Sample(sample::SampleArgs),
     /// Measure training throughput, optionally beside a PyTorch peer.
@@ -43,6 +55,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Classify(args) => classify::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Data(command) => data::run(command),

@@ -258,7 +258,7 @@ fn short(name: &str) -> String {
 /// Round tick positions (steps of 1, 2 or 5 times a power of ten) covering `lo..=hi`.
 fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || !span.is_finite() {
         return vec![lo];
     }
     let raw = span / 5.0;

@@ -137,6 +137,57 @@ fn transpose_warped(
     out
 }
 
+/// The images at `indices` as a `[pixels, indices.len()]` matrix.
+pub fn transpose_rows(data: &Dataset, indices: &[usize]) -> Vec<f32> {
+    let size = indices.len();
+    let pixels = data.images.ncols();
+    let mut out = vec![0.0; pixels * size];
+    for (column, &i) in indices.iter().enumerate() {
+        for (p, &v) in data.images.row(i).iter().enumerate() {
+            out[p * size + column] = v;
+        }
+    }
+    out
+}
+
+/// `(start, len)` of `parts` nearly equal, contiguous, non-empty column ranges of `0..n`
+/// (fewer parts when `n < parts`).
+pub fn split_columns(n: usize, parts: usize) -> Vec<(usize, usize)> {
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts)
+        .map(|k| {
+            let start = k * n / parts;
+            (start, (k + 1) * n / parts - start)
+        })
+        .filter(|&(_, len)| len > 0)
+        .collect()
+}
+
+/// Columns `start..start + len` of a `[rows, n]` matrix, as a `[rows, len]` matrix.
+pub fn columns(m: &[f32], rows: usize, n: usize, start: usize, len: usize) -> Vec<f32> {
+    (0..rows)
+        .flat_map(|r| &m[r * n + start..r * n + start + len])
+        .copied()
+        .collect()
+}
+
+/// Zero-padded one-hot class means of `labels` as a `[latent, size]` matrix.
+pub fn one_hot_columns(labels: impl Iterator<Item = u8>, latent: usize, size: usize) -> Vec<f32> {
+    let mut out = vec![0.0; latent * size];
+    for (column, label) in labels.enumerate() {
+        out[usize::from(label) * size + column] = 1.0;
+    }
+    out
+}
+
+/// Encoder noise ε ~ N(0, s2·I), `[latent, size]`.
+pub fn noise(rng: &mut impl Rng, s2: f64, latent: usize, size: usize) -> Vec<f32> {
+    let normal = Normal::new(0.0, s2.sqrt()).expect("s2 is validated positive and finite");
+    (0..latent * size)
+        .map(|_| normal.sample(rng) as f32)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,55 +271,4 @@ mod tests {
         assert!(batch.images.iter().all(|v| (0.0..=1.0 + 1e-6).contains(v)));
         assert_eq!(batch.targets, vec![1.0, 1.0]);
     }
-}
-
-/// The images at `indices` as a `[pixels, indices.len()]` matrix.
-pub fn transpose_rows(data: &Dataset, indices: &[usize]) -> Vec<f32> {
-    let size = indices.len();
-    let pixels = data.images.ncols();
-    let mut out = vec![0.0; pixels * size];
-    for (column, &i) in indices.iter().enumerate() {
-        for (p, &v) in data.images.row(i).iter().enumerate() {
-            out[p * size + column] = v;
-        }
-    }
-    out
-}
-
-/// `(start, len)` of `parts` nearly equal, contiguous, non-empty column ranges of `0..n`
-/// (fewer parts when `n < parts`).
-pub fn split_columns(n: usize, parts: usize) -> Vec<(usize, usize)> {
-    let parts = parts.clamp(1, n.max(1));
-    (0..parts)
-        .map(|k| {
-            let start = k * n / parts;
-            (start, (k + 1) * n / parts - start)
-        })
-        .filter(|&(_, len)| len > 0)
-        .collect()
-}
-
-/// Columns `start..start + len` of a `[rows, n]` matrix, as a `[rows, len]` matrix.
-pub fn columns(m: &[f32], rows: usize, n: usize, start: usize, len: usize) -> Vec<f32> {
-    (0..rows)
-        .flat_map(|r| &m[r * n + start..r * n + start + len])
-        .copied()
-        .collect()
-}
-
-/// Zero-padded one-hot class means of `labels` as a `[latent, size]` matrix.
-pub fn one_hot_columns(labels: impl Iterator<Item = u8>, latent: usize, size: usize) -> Vec<f32> {
-    let mut out = vec![0.0; latent * size];
-    for (column, label) in labels.enumerate() {
-        out[usize::from(label) * size + column] = 1.0;
-    }
-    out
-}
-
-/// Encoder noise ε ~ N(0, s2·I), `[latent, size]`.
-pub fn noise(rng: &mut impl Rng, s2: f64, latent: usize, size: usize) -> Vec<f32> {
-    let normal = Normal::new(0.0, s2.sqrt()).expect("s2 is validated positive and finite");
-    (0..latent * size)
-        .map(|_| normal.sample(rng) as f32)
-        .collect()
 }

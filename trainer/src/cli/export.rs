@@ -1,0 +1,133 @@
+//! `gmvae export`: writes a model file from a training checkpoint (for example of a run that
+//! was interrupted before it exported), calibrating the thresholds on the training split of
+//! the checkpoint's dataset exactly as `gmvae train` does.
+
+use super::data::DatasetArgs;
+use super::device::{dispatch, DeviceKind, OnDevice};
+use super::train::{calibrated, files, first_images, CalibrationArgs};
+use crate::data::{load, DatasetSpec, Split};
+use crate::train::checkpoint::Checkpoint;
+use crate::train::TrainDevice;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `gmvae export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// A run directory (its `checkpoint.ckpt` is read) or a checkpoint file.
+    pub source: PathBuf,
+    /// The model file to write [default: model.gmvae beside the checkpoint].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The dataset to calibrate on [default: the one recorded in the checkpoint].
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Threshold settings.
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
+    /// Calibrate on only the first N training images (the run's --train-limit, to reproduce
+    /// its thresholds).
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+    /// Where to run the network.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Auto)]
+    pub device: DeviceKind,
+}
+
+/// Runs `gmvae export`.
+pub fn run(args: ExportArgs) -> Result<()> {
+    let checkpoint_path = if args.source.is_dir() {
+        args.source.join(files::CHECKPOINT)
+    } else {
+        args.source.clone()
+    };
+    let checkpoint = Checkpoint::load(&checkpoint_path)?;
+    let split = load(&dataset_spec(&args.dataset, &checkpoint.meta.dataset)?)?;
+    check_fits(&checkpoint, &split)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| super::eval::parent_dir(&checkpoint_path).join(files::MODEL));
+    let epochs = checkpoint.meta.history.len();
+    let device = args.device;
+    dispatch(
+        device,
+        ExportJob {
+            args,
+            checkpoint,
+            split,
+            out: out.clone(),
+        },
+    )?;
+    println!(
+        "model written to {} (checkpoint {} after epoch {epochs})",
+        out.display(),
+        checkpoint_path.display()
+    );
+    Ok(())
+}
+
+/// The dataset to calibrate on: the flags, else the checkpoint's named dataset, else the
+/// directory it names.
+fn dataset_spec(args: &DatasetArgs, recorded: &str) -> Result<DatasetSpec> {
+    if args.dataset.is_some() || args.data_dir.is_some() {
+        return Ok(args.spec());
+    }
+    if let Some(spec) = DatasetSpec::from_model_dataset(recorded) {
+        return Ok(spec);
+    }
+    if Path::new(recorded).is_dir() {
+        return Ok(DatasetSpec::Dir(PathBuf::from(recorded)));
+    }
+    bail!("the checkpoint was trained on `{recorded}`, which is not a known dataset or an existing directory; pass --dataset or --data-dir")
+}
+
+/// Fails unless the training split has the checkpoint's image shape and classes.
+fn check_fits(checkpoint: &Checkpoint, split: &Split) -> Result<()> {
+    let config = &checkpoint.meta.config;
+    let shape = split.train.shape;
+    if (shape.channels, shape.height, shape.width)
+        != (config.in_channels, config.height, config.width)
+        || split.train.num_classes() > config.classes
+    {
+        bail!(
+            "{} ({shape} images, {} classes) does not fit the checkpoint's model ({}x{}x{}, {} classes)",
+            split.name,
+            split.train.num_classes(),
+            config.in_channels,
+            config.height,
+            config.width,
+            config.classes
+        );
+    }
+    Ok(())
+}
+
+/// Restores the checkpoint on a device, calibrates and saves.
+struct ExportJob {
+    args: ExportArgs,
+    checkpoint: Checkpoint,
+    split: Split,
+    out: PathBuf,
+}
+
+impl OnDevice for ExportJob {
+    type Output = ();
+    fn run<D: TrainDevice>(self, dev: D) -> Result<()> {
+        let train = first_images(&self.split.train, self.args.train_limit);
+        if train.is_empty() {
+            bail!("the training split is empty");
+        }
+        let trainer = self.checkpoint.restore(&dev)?;
+        let meta = &self.checkpoint.meta;
+        let model = calibrated(
+            trainer,
+            &train,
+            self.args.calibration.settings(),
+            meta.dataset.clone(),
+            meta.class_names.clone(),
+        )?;
+        model.save(&self.out)
+    }
+}
