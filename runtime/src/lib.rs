@@ -58,6 +58,8 @@
 //! the paper's MNIST model, 11 586 (45 KiB) for the `edge` preset (c1 = 8, c2 = 16,
 //! hidden = 64). The model's weights are read in place from the file bytes; nothing is
 //! copied at parse time.
+//!
+#![doc = include_str!("../FIRMWARE.md")]
 #![no_std]
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod device;
 pub mod eval;
 pub mod export;
+pub mod fixtures;
 pub mod input;
 pub mod inspect;
 pub mod model_bytes;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Inspect or import datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Regenerate the golden and broken fixture files (maintainers; see fixtures/README.md).
+    #[command(hide = true)]
+    Fixtures(fixtures::FixturesArgs),
 }
 
 /// Runs a parsed command line.
@@ -61,5 +65,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Data(command) => data::run(command),
+        Command::Fixtures(args) => fixtures::run(args),
     }
 }
