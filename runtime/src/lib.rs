@@ -59,7 +59,9 @@
 //! hidden = 64). The model's weights are read in place from the file bytes; nothing is
 //! copied at parse time.
 //!
-#![doc = include_str!("../FIRMWARE.md")]
+//! A complete firmware example (parse from flash, a `static` workspace, matching on the
+//! decision, typed errors) is in the repository README's "Use the runtime in firmware"
+//! section; it is compiled and run as a doctest of this crate.
 #![no_std]
 
 #[cfg(test)]
@@ -77,6 +79,11 @@ pub use error::Error;
 pub use gmvae_format::{Architecture, Calibration, FormatError};
 pub use model::Model;
 pub use workspace::Workspace;
+
+/// The README's Rust examples, compiled and run by `cargo test` (rustdoc's `cfg(doctest)`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// Largest latent dimension the runtime supports (the size of [`Latent`]).
 pub const MAX_LATENT: usize = 256;
