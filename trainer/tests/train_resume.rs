@@ -168,3 +168,28 @@ fn exported_models_reload_with_identical_weights_and_thresholds() {
     );
     assert!(err.contains("cannot read model"), "{err}");
 }
+
+#[test]
+fn invalid_options_are_errors_not_panics() {
+    let dev = Cpu::default();
+    for broken in [
+        TrainOptions {
+            s2: -1.0,
+            ..options(1)
+        },
+        TrainOptions {
+            batch_size: 0,
+            ..options(1)
+        },
+        TrainOptions {
+            shards: 0,
+            ..options(1)
+        },
+        TrainOptions {
+            lr: f64::NAN,
+            ..options(1)
+        },
+    ] {
+        assert!(Trainer::new(config(), broken, &dev).is_err(), "{broken:?}");
+    }
+}

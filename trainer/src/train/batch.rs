@@ -180,7 +180,8 @@ pub fn one_hot_columns(labels: impl Iterator<Item = u8>, latent: usize, size: us
     out
 }
 
-/// Encoder noise ε ~ N(0, s2·I), `[latent, size]`.
+/// Encoder noise ε ~ N(0, s2·I), `[latent, size]` (s2 is checked by
+/// [`TrainOptions::validate`](super::TrainOptions::validate) before any step).
 pub fn noise(rng: &mut impl Rng, s2: f64, latent: usize, size: usize) -> Vec<f32> {
     let normal = Normal::new(0.0, s2.sqrt()).expect("s2 is validated positive and finite");
     (0..latent * size)

@@ -55,6 +55,25 @@ pub enum LrSchedule {
 }
 
 impl TrainOptions {
+    /// Checks the values the training loop relies on (positive batch size and shard count,
+    /// positive finite s2 and learning rate, finite α).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.batch_size > 0, "batch size must be positive");
+        anyhow::ensure!(self.shards > 0, "shard count must be positive");
+        anyhow::ensure!(
+            self.s2.is_finite() && self.s2 > 0.0,
+            "s2 must be positive and finite, not {}",
+            self.s2
+        );
+        anyhow::ensure!(
+            self.lr.is_finite() && self.lr > 0.0,
+            "learning rate must be positive and finite, not {}",
+            self.lr
+        );
+        anyhow::ensure!(self.alpha.is_finite(), "alpha must be finite");
+        Ok(())
+    }
+
     /// The learning rate for optimizer step `step` (0-based) of a run of `total` steps.
     pub fn lr_at(&self, step: usize, total: usize) -> f64 {
         match self.schedule {
@@ -122,6 +141,7 @@ impl<D: TrainDevice> Trainer<D> {
         options: TrainOptions,
         history: Vec<EpochStats>,
     ) -> anyhow::Result<Self> {
+        options.validate()?;
         Ok(Self {
             network,
             params,
