@@ -262,15 +262,24 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
         return vec![lo];
     }
     let raw = span / 5.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|&s| s >= raw)
-        .unwrap_or(10.0 * magnitude);
+    // Ticks are integers times a power of ten, built from exact integers and an exact
+    // power of ten so that 3 x 0.2 prints as 0.6 whatever libm's `powf` rounds to.
+    let exponent = (raw.log10().floor() as i32).clamp(-22, 22);
+    let scale = |units: i64| {
+        if exponent >= 0 {
+            units as f64 * 10f64.powi(exponent)
+        } else {
+            units as f64 / 10f64.powi(-exponent)
+        }
+    };
+    let multiple = [1, 2, 5, 10]
+        .into_iter()
+        .find(|&m| scale(m) >= raw)
+        .unwrap_or(10);
+    let step = scale(multiple);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
+    (first..=last).map(|k| scale(k * multiple)).collect()
 }
 
 fn tick(v: f64) -> String {
@@ -325,8 +334,9 @@ mod tests {
     fn ticks_are_round_numbers_inside_the_range() {
         assert_eq!(nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         assert_eq!(nice_ticks(0.0, 1.3), vec![0.0, 0.5, 1.0]);
-        let t = nice_ticks(0.0, 0.013);
-        assert_eq!(t.len(), 7, "{t:?}");
+        assert_eq!(nice_ticks(0.0, 0.013), vec![0.0, 0.005, 0.01]);
+        let t = nice_ticks(0.0, 0.01);
+        assert_eq!(t.len(), 6, "{t:?}");
         assert_eq!(tick(t[3]), "0.006");
         assert_eq!(nice_ticks(1.0, 1.0), vec![1.0]);
     }
