@@ -1,6 +1,7 @@
 //! gmvae trainer: trains, calibrates, evaluates and exports Gaussian-mixture VAE classifiers.
 
 pub mod atomic;
+pub mod attack;
 pub mod calibrate;
 pub mod chi_square;
 pub mod cli;

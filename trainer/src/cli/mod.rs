@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod attack;
 pub mod bench;
 pub mod classify;
 pub mod data;
@@ -13,6 +14,7 @@ pub mod fixtures;
 pub mod input;
 pub mod inspect;
 pub mod model_bytes;
+pub mod report;
 pub mod sample;
 pub mod train;
 pub mod workspace;
@@ -48,6 +50,11 @@ pub enum Command {
     /// Inspect or import datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Attack a model (FGSM, PGD, MIM, Eq. 10, Eq. 11, adaptive) and write the results.
+    #[command(subcommand)]
+    Attack(attack::AttackCommand),
+    /// Regenerate the whole security report of a model (every attack, worst case per input).
+    Report(report::ReportArgs),
     /// Regenerate the golden and broken fixture files (maintainers; see fixtures/README.md).
     #[command(hide = true)]
     Fixtures(fixtures::FixturesArgs),
@@ -65,6 +72,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Data(command) => data::run(command),
+        Command::Attack(command) => attack::run(command),
+        Command::Report(args) => report::run(args),
         Command::Fixtures(args) => fixtures::run(args),
     }
 }

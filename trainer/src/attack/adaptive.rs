@@ -1,0 +1,374 @@
+//! Adaptive attacks on the full defended model, following Tramèr et al. 2020 ("On Adaptive
+//! Attacks to Adversarial Example Defenses"): L∞-bounded PGD whose loss is the defence's own
+//! acceptance rule — be classified as another class t AND pass both thresholds:
+//!
+//! L = relu(ln(d²_c/τ_enc) − ln(1−m)) + relu(ln(e/τ_dec) − ln(1−m)) + relu(max_{k≠t} z_k − z_t + κ)
+//!
+//! where d²_c = (f(x) − c)ᵀ P_t (f(x) − c) uses the detector's precision of class t, e is the
+//! reconstruction error, and the hinges switch a term off once it is satisfied with margin m.
+//! Log scale balances the terms (d² starts hundreds of times over τ_enc, e below τ_dec).
+//!
+//! Strategies, each with `restarts` starts (the first deterministic, the rest uniformly random
+//! in the ball):
+//! * **mean** — centre c = μ_t for the `targets` most likely wrong classes of the clean input;
+//!   deterministic start = the clean input;
+//! * **code** — centre c = f(x′), the latent code of the nearest (L2) accepted, correctly
+//!   classified training image x′ of another class (one per class, `targets` nearest classes);
+//!   deterministic start = x′ projected onto the ball around x.
+//!
+//! Every iterate is judged as the deployed model would; the first accepted-and-misclassified
+//! iterate is kept (best-iterate retention) and the input counts as broken. Balls are nested,
+//! so an input broken at a smaller ε stays broken (with the same image) at larger ones.
+
+use super::metrics::judge;
+use super::objective::{host, input_gradient, Objective};
+use super::project::{ascend, distance, project, random_start, Norm};
+use super::tensor::{check_inputs, BATCH};
+use crate::infer;
+use crate::trained::TrainedModel;
+use anyhow::{ensure, Result};
+use dfdx::prelude::*;
+use indicatif::ProgressBar;
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the adaptive attack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveOptions {
+    /// L∞ budgets, attacked in increasing order.
+    pub eps: Vec<f32>,
+    /// PGD steps per start.
+    pub steps: usize,
+    /// Starts per strategy and target (the first deterministic, the rest random).
+    pub restarts: usize,
+    /// Target classes per strategy.
+    pub targets: usize,
+    /// Also run the latent-code strategy.
+    pub codes: bool,
+    /// Step size α = `step_scale`·ε/`steps` (Madry et al. use 2.5).
+    pub step_scale: f32,
+    /// Hinge margin m: aim for d² ≤ (1−m)·τ_enc and e ≤ (1−m)·τ_dec.
+    pub margin: f32,
+    /// Latent class margin κ.
+    pub kappa: f32,
+    /// Seed of the random starts.
+    pub seed: u64,
+}
+
+impl Default for AdaptiveOptions {
+    fn default() -> Self {
+        Self {
+            eps: vec![0.1, 0.2, 0.3],
+            steps: 40,
+            restarts: 2,
+            targets: 3,
+            codes: true,
+            step_scale: 2.5,
+            margin: 0.1,
+            kappa: 0.1,
+            seed: 2019,
+        }
+    }
+}
+
+/// Training images the code strategy may aim at.
+pub struct CodePool<'a> {
+    /// Pixels, `(n, pixels)`.
+    pub images: ArrayView2<'a, f32>,
+    /// True classes.
+    pub labels: &'a [usize],
+}
+
+/// The result at one budget.
+#[derive(Clone, Debug)]
+pub struct AdaptiveEps {
+    /// The budget.
+    pub eps: f32,
+    /// Per input: the retained winning iterate, else the lowest-loss iterate of any run.
+    pub images: Array2<f32>,
+    /// Per input: the strategy that broke it (e.g. `code t=7 start 0`), if any.
+    pub won_by: Vec<Option<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Strategy {
+    Mean,
+    Code,
+}
+
+/// Per-input targets of both strategies.
+struct Targets {
+    mean_classes: Vec<Vec<usize>>,
+    code_classes: Vec<Vec<usize>>,
+    code_images: Vec<Vec<Vec<f32>>>,
+    code_latents: Vec<Vec<Vec<f32>>>,
+}
+
+/// Runs the adaptive attack on `images` with true `labels`.
+pub fn adaptive<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    images: ArrayView2<f32>,
+    labels: &[usize],
+    pool: &CodePool<'_>,
+    options: &AdaptiveOptions,
+    bar: Option<&ProgressBar>,
+) -> Result<Vec<AdaptiveEps>> {
+    check_inputs(model, images, Some(labels))?;
+    check_inputs(model, pool.images, Some(pool.labels))?;
+    ensure!(
+        options.steps > 0 && options.restarts > 0 && options.targets > 0,
+        "steps, restarts and targets must be positive"
+    );
+    ensure!(
+        options.eps.iter().all(|e| e.is_finite() && *e >= 0.0),
+        "every ε must be non-negative"
+    );
+    let targets = choose_targets(model, images, labels, pool, options);
+    let mut eps = options.eps.clone();
+    eps.sort_by(f32::total_cmp);
+    let n = images.nrows();
+    let mut won: Vec<Option<(Vec<f32>, String)>> = vec![None; n];
+    let mut results = Vec::with_capacity(eps.len());
+    for (e_index, &e) in eps.iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(e_index as u64));
+        let mut best: Vec<(f32, Vec<f32>)> = (0..n)
+            .map(|i| (f32::INFINITY, images.row(i).to_vec()))
+            .collect();
+        for restart in 0..options.restarts {
+            for strategy in [Strategy::Mean, Strategy::Code] {
+                if strategy == Strategy::Code && !options.codes {
+                    continue;
+                }
+                for rank in 0..options.targets {
+                    let active: Vec<usize> = (0..n)
+                        .filter(|&i| {
+                            won[i].is_none() && target_of(&targets, strategy, i, rank).is_some()
+                        })
+                        .collect();
+                    for chunk in active.chunks(BATCH) {
+                        let run = Run {
+                            strategy,
+                            rank,
+                            restart,
+                            eps: e,
+                        };
+                        run.attack(
+                            model, images, labels, &targets, chunk, options, &mut rng, &mut won,
+                            &mut best, bar,
+                        )?;
+                    }
+                }
+            }
+        }
+        let mut adv = images.to_owned();
+        let mut won_by = vec![None; n];
+        for i in 0..n {
+            let row = match &won[i] {
+                Some((image, name)) => {
+                    won_by[i] = Some(name.clone());
+                    image
+                }
+                None => &best[i].1,
+            };
+            adv.row_mut(i)
+                .assign(&ndarray::ArrayView1::from(row.as_slice()));
+        }
+        results.push(AdaptiveEps {
+            eps: e,
+            images: adv,
+            won_by,
+        });
+    }
+    Ok(results)
+}
+
+/// Upper bound of image-steps the attack may take (for a progress bar).
+pub fn work(n: usize, options: &AdaptiveOptions) -> u64 {
+    let strategies = if options.codes { 2 } else { 1 };
+    (n * options.eps.len() * options.restarts * strategies * options.targets * options.steps) as u64
+}
+
+fn target_of(targets: &Targets, strategy: Strategy, i: usize, rank: usize) -> Option<usize> {
+    match strategy {
+        Strategy::Mean => targets.mean_classes[i].get(rank).copied(),
+        Strategy::Code => targets.code_classes[i].get(rank).copied(),
+    }
+}
+
+/// One strategy, target rank and start, on one batch of inputs.
+struct Run {
+    strategy: Strategy,
+    rank: usize,
+    restart: usize,
+    eps: f32,
+}
+
+impl Run {
+    #[allow(clippy::too_many_arguments)]
+    fn attack<D: Device<f32>>(
+        &self,
+        model: &TrainedModel<D>,
+        images: ArrayView2<f32>,
+        labels: &[usize],
+        targets: &Targets,
+        chunk: &[usize],
+        options: &AdaptiveOptions,
+        rng: &mut ChaCha8Rng,
+        won: &mut [Option<(Vec<f32>, String)>],
+        best: &mut [(f32, Vec<f32>)],
+        bar: Option<&ProgressBar>,
+    ) -> Result<()> {
+        let objective = Objective::new(model);
+        let cal = &model.calibration;
+        let classes = model.network.config().classes;
+        let clean = images.select(Axis(0), chunk);
+        let t: Vec<usize> = chunk
+            .iter()
+            .filter_map(|&i| target_of(targets, self.strategy, i, self.rank))
+            .collect();
+        let latent = model.network.config().latent;
+        let centres = match self.strategy {
+            Strategy::Mean => objective.class_means(&t),
+            Strategy::Code => Array2::from_shape_fn((chunk.len(), latent), |(r, j)| {
+                targets.code_latents[chunk[r]][self.rank][j]
+            }),
+        };
+        let mut x = if self.restart > 0 {
+            random_start(clean.view(), Norm::Linf, self.eps, rng)
+        } else {
+            match self.strategy {
+                Strategy::Mean => clean.clone(),
+                Strategy::Code => {
+                    let mut start = Array2::from_shape_fn(clean.dim(), |(r, j)| {
+                        targets.code_images[chunk[r]][self.rank][j]
+                    });
+                    project(&mut start, clean.view(), Norm::Linf, self.eps);
+                    start
+                }
+            }
+        };
+        let strategy = match self.strategy {
+            Strategy::Mean => "mean",
+            Strategy::Code => "code",
+        };
+        let step = options.step_scale * self.eps / options.steps as f32;
+        let hinge = (1.0 - options.margin.clamp(0.0, 0.99)).ln();
+        let (tau_enc, tau_dec, kappa) = (cal.tau_enc, cal.tau_dec, options.kappa);
+        let mut done = vec![false; chunk.len()];
+        for it in 0..=options.steps {
+            let (mut grad, probe) =
+                input_gradient(model.network.device(), x.view(), |xt, probe| {
+                    let z = objective.encode(xt.with_empty_tape());
+                    probe.latents = Some(host(&z));
+                    let rec = objective.reconstruction_error(xt, z.with_empty_tape());
+                    probe.reconstruction_errors = Some(rec.as_vec());
+                    let maha = objective.mahalanobis_sq(z.with_empty_tape(), centres.view(), &t);
+                    let margin = objective.margin(z, &t);
+                    ((maha * (1.0 / tau_enc) + 1e-6).ln() - hinge).relu()
+                        + ((rec * (1.0 / tau_dec) + 1e-6).ln() - hinge).relu()
+                        + (margin + kappa).relu()
+                });
+            if let (Some(z), Some(rec)) = (&probe.latents, &probe.reconstruction_errors) {
+                for (r, &i) in chunk.iter().enumerate() {
+                    if done[r] {
+                        continue;
+                    }
+                    let verdict = judge(cal, classes, z.row(r), rec[r]);
+                    if verdict.accepted && verdict.prediction != labels[i] {
+                        let label = format!(
+                            "{strategy} target #{} (class {}), start {}, iterate {it}",
+                            self.rank + 1,
+                            t[r],
+                            self.restart
+                        );
+                        won[i] = Some((x.row(r).to_vec(), label));
+                        done[r] = true;
+                    } else if probe.loss[r] < best[i].0 {
+                        best[i] = (probe.loss[r], x.row(r).to_vec());
+                    }
+                }
+            }
+            if it == options.steps || done.iter().all(|&d| d) {
+                break;
+            }
+            grad.mapv_inplace(|g| -g);
+            ascend(&mut x, grad.view(), Norm::Linf, step);
+            project(&mut x, clean.view(), Norm::Linf, self.eps);
+            if let Some(bar) = bar {
+                bar.inc(chunk.len() as u64);
+            }
+        }
+        debug_assert!(x
+            .rows()
+            .into_iter()
+            .zip(clean.rows())
+            .all(|(a, c)| distance(Norm::Linf, a, c) <= self.eps + 1e-5));
+        Ok(())
+    }
+}
+
+/// The target classes of both strategies for every input.
+fn choose_targets<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    images: ArrayView2<f32>,
+    labels: &[usize],
+    pool: &CodePool<'_>,
+    options: &AdaptiveOptions,
+) -> Targets {
+    let classes = model.network.config().classes;
+    let latents = infer::encode_images(&model.network, &model.params, images);
+    let mean_classes = latents
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .map(|(z, &y)| {
+            let mut others: Vec<usize> = (0..classes).filter(|&k| k != y).collect();
+            others.sort_by(|&a, &b| z[b].total_cmp(&z[a]));
+            others.truncate(options.targets);
+            others
+        })
+        .collect();
+    let mut targets = Targets {
+        mean_classes,
+        code_classes: vec![Vec::new(); images.nrows()],
+        code_images: vec![Vec::new(); images.nrows()],
+        code_latents: vec![Vec::new(); images.nrows()],
+    };
+    if !options.codes {
+        return targets;
+    }
+    // Candidates: pool images the model accepts and classifies correctly.
+    let verdicts = super::metrics::verdicts(model, pool.images);
+    let good: Vec<usize> = (0..pool.images.nrows())
+        .filter(|&j| verdicts[j].accepted && verdicts[j].prediction == pool.labels[j])
+        .collect();
+    let good_images = pool.images.select(Axis(0), &good);
+    let good_latents = infer::encode_images(&model.network, &model.params, good_images.view());
+    for (i, x) in images.rows().into_iter().enumerate() {
+        let mut nearest: Vec<(f32, usize)> = vec![(f32::INFINITY, usize::MAX); classes];
+        for (g, &j) in good.iter().enumerate() {
+            let class = pool.labels[j];
+            if class == labels[i] {
+                continue;
+            }
+            let d = distance(Norm::L2, good_images.row(g), x);
+            if d < nearest[class].0 {
+                nearest[class] = (d, g);
+            }
+        }
+        let mut order: Vec<usize> = (0..classes)
+            .filter(|&k| nearest[k].1 != usize::MAX)
+            .collect();
+        order.sort_by(|&a, &b| nearest[a].0.total_cmp(&nearest[b].0));
+        order.truncate(options.targets);
+        for k in order {
+            let g = nearest[k].1;
+            targets.code_classes[i].push(k);
+            targets.code_images[i].push(good_images.row(g).to_vec());
+            targets.code_latents[i].push(good_latents.row(g).to_vec());
+        }
+    }
+    targets
+}

@@ -1,0 +1,211 @@
+//! `gmvae report MODEL`: the whole security evaluation of a model in one run — FGSM sweep,
+//! PGD (CleverHans and Madry defaults, L∞; and L2), MIM, the paper's Eq. 10 and Eq. 11 attacks,
+//! the adaptive attack, and the worst case per input — written beside the model.
+
+use super::attack::{
+    bounded_files, code_pool, grid_shape, load_model, parse_budgets, targeted_files, Budgets,
+    CommonArgs, LossArgs,
+};
+use super::device::{dispatch, OnDevice};
+use crate::attack::adaptive::{AdaptiveOptions, CodePool};
+use crate::attack::metrics::{clean_metrics, verdicts};
+use crate::attack::mim::MimOptions;
+use crate::attack::pgd::PgdOptions;
+use crate::attack::report::{linf_worst_cases, SecurityReport};
+use crate::attack::sampling::stratified;
+use crate::attack::suite;
+use crate::attack::whitebox::WhiteboxOptions;
+use crate::train::TrainDevice;
+use anyhow::Result;
+use clap::Args;
+use std::time::Instant;
+
+/// Arguments of `gmvae report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+    /// Test inputs for FGSM, PGD and MIM (class-stratified; ≥ the split size = all).
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// FGSM budgets (comma list or `start:stop:step`).
+    #[arg(long, default_value = "0:0.5:0.025", value_parser = parse_budgets)]
+    pub fgsm_eps: Budgets,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub loss: LossArgs,
+    /// Test images for Eq. 10 (each towards every other class).
+    #[arg(long, default_value_t = 100)]
+    pub whitebox_images: usize,
+    /// Noise images for Eq. 11 (each towards every class).
+    #[arg(long, default_value_t = 100)]
+    pub fooling_images: usize,
+    /// Adam steps of Eq. 10 and Eq. 11.
+    #[arg(long, default_value_t = 100)]
+    pub whitebox_steps: usize,
+    /// Adam learning rate of Eq. 10 and Eq. 11.
+    #[arg(long, default_value_t = 0.01)]
+    pub whitebox_lr: f32,
+    /// Exponent a of Eq. 10 and Eq. 11.
+    #[arg(long, default_value_t = 2.0)]
+    pub a: f32,
+    /// Exponent b of Eq. 10 and Eq. 11.
+    #[arg(long, default_value_t = 2.0)]
+    pub b: f32,
+    /// Test inputs for the adaptive attack.
+    #[arg(long, default_value_t = 100)]
+    pub adaptive_samples: usize,
+    /// Adaptive L∞ budgets (also the budgets of the worst-case table).
+    #[arg(long, default_value = "0.1,0.2,0.3", value_parser = parse_budgets)]
+    pub adaptive_eps: Budgets,
+    /// Adaptive PGD steps per start.
+    #[arg(long, default_value_t = 40)]
+    pub adaptive_steps: usize,
+    /// Adaptive starts per strategy and target.
+    #[arg(long, default_value_t = 2)]
+    pub adaptive_restarts: usize,
+    /// Adaptive target classes per strategy.
+    #[arg(long, default_value_t = 3)]
+    pub adaptive_targets: usize,
+    /// Training images searched for the adaptive code targets (the first N; default all).
+    #[arg(long, value_name = "N")]
+    pub adaptive_pool: Option<usize>,
+}
+
+/// Runs `gmvae report`.
+pub fn run(args: ReportArgs) -> Result<()> {
+    let device = args.common.device;
+    let summary = dispatch(device, ReportJob { args })?;
+    print!("{summary}");
+    Ok(())
+}
+
+struct ReportJob {
+    args: ReportArgs,
+}
+
+impl OnDevice for ReportJob {
+    type Output = String;
+    fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
+        let started = Instant::now();
+        let a = &self.args;
+        let loaded = load_model(&a.common, &dev)?;
+        let (model, split, out) = (&loaded.model, &loaded.split, &loaded.out);
+        let shape = grid_shape(model);
+        let loss = a.loss.loss(model.calibration.s2)?;
+        let seed = a.common.seed;
+        let set = stratified(&split.test, a.samples, seed);
+        let mut written = Vec::new();
+        let mut bounded = Vec::new();
+        let mut targeted = Vec::new();
+        let step = |name: &str| eprintln!("[{:>6.0} s] {name}", started.elapsed().as_secs_f64());
+
+        step("FGSM sweep");
+        bounded.push(suite::run_fgsm(model, &set, &a.fgsm_eps.0, loss)?);
+        for (kind, options) in [
+            ("pgd-linf", PgdOptions::cleverhans()),
+            ("pgd-linf-madry", PgdOptions::madry()),
+            ("pgd-l2", PgdOptions::l2()),
+        ] {
+            step(kind);
+            let o = PgdOptions {
+                seed,
+                loss,
+                ..options
+            };
+            bounded.push(suite::run_pgd(model, &set, kind, &[o.eps], &o)?);
+        }
+        step("MIM");
+        let mim = MimOptions {
+            loss,
+            ..MimOptions::cleverhans()
+        };
+        bounded.push(suite::run_mim(model, &set, &[mim.eps], &mim)?);
+
+        let optimiser = WhiteboxOptions {
+            a: a.a,
+            b: a.b,
+            steps: a.whitebox_steps,
+            lr: a.whitebox_lr,
+            eps: None,
+        };
+        step("Eq. 10 white-box");
+        targeted.push(suite::run_whitebox(
+            model,
+            &stratified(&split.test, a.whitebox_images, seed),
+            &optimiser,
+        )?);
+        step("Eq. 11 fooling");
+        targeted.push(suite::run_fooling(
+            model,
+            a.fooling_images,
+            seed,
+            &optimiser,
+        )?);
+
+        step("adaptive");
+        let (pool_images, labels) = code_pool(split, a.adaptive_pool);
+        let pool = CodePool {
+            images: pool_images.view(),
+            labels: &labels,
+        };
+        let adaptive = AdaptiveOptions {
+            eps: a.adaptive_eps.0.clone(),
+            steps: a.adaptive_steps,
+            restarts: a.adaptive_restarts,
+            targets: a.adaptive_targets,
+            seed,
+            ..AdaptiveOptions::default()
+        };
+        bounded.push(suite::run_adaptive(
+            model,
+            &stratified(&split.test, a.adaptive_samples, seed),
+            &pool,
+            &adaptive,
+        )?);
+        step("writing");
+
+        for run in &bounded {
+            written.extend(bounded_files(run, out, shape)?.1);
+        }
+        for run in &targeted {
+            written.extend(targeted_files(run, out, shape)?.1);
+        }
+        let test_labels: Vec<usize> = split.test.labels.iter().map(|&l| usize::from(l)).collect();
+        let clean_test = clean_metrics(
+            &verdicts(model, split.test.images.view()),
+            &test_labels,
+            &model.calibration,
+        );
+        let budgets: Vec<f64> = a.adaptive_eps.0.iter().map(|&e| suite::widen(e)).collect();
+        let report = SecurityReport {
+            model: a.common.model.display().to_string(),
+            dataset: split.name.clone(),
+            tau_enc: model.calibration.tau_enc,
+            tau_dec: model.calibration.tau_dec,
+            clean_test,
+            worst_case: linf_worst_cases(&bounded, &budgets),
+            bounded,
+            targeted,
+            command: command_line(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        written.extend(report.write(out)?);
+        let mut summary = report.markdown();
+        summary.push('\n');
+        for path in written {
+            summary.push_str(&format!("wrote {}\n", path.display()));
+        }
+        Ok(summary)
+    }
+}
+
+/// The command line as typed (program name shortened to `gmvae`).
+pub fn command_line() -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "gmvae".into();
+    }
+    args.join(" ")
+}

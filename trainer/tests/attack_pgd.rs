@@ -1,0 +1,77 @@
+//! PGD (L∞ and L2) and MIM really attack the encoder, stay in their balls and in [0, 1], and
+//! are reproducible from their seed.
+
+mod attack_support;
+
+use attack_support::{assert_in_ball, batch, random_signs, tiny_model, unthresholded_accuracy};
+use gmvae_trainer::attack::mim::{mim, MimOptions};
+use gmvae_trainer::attack::pgd::{pgd, PgdOptions};
+use gmvae_trainer::attack::{fgsm, EncoderLoss};
+
+#[test]
+fn pgd_and_mim_lower_accuracy_within_their_budgets() {
+    let (model, split) = tiny_model();
+    let (x, y) = batch(&split, 100);
+    let clean = unthresholded_accuracy(&model, x.view(), &y);
+    assert!(clean > 0.6, "{clean}");
+
+    // L∞ with a small budget, so PGD has room to beat FGSM and noise.
+    let linf = PgdOptions {
+        eps: 0.1,
+        step: 0.02,
+        steps: 10,
+        ..PgdOptions::cleverhans()
+    };
+    let adv = pgd(&model, x.view(), &y, &linf, None).unwrap();
+    assert_in_ball(adv.view(), x.view(), 0.1, false);
+    let pgd_acc = unthresholded_accuracy(&model, adv.view(), &y);
+    let fgsm_acc = unthresholded_accuracy(
+        &model,
+        fgsm(&model, x.view(), &y, 0.1, EncoderLoss::default())
+            .unwrap()
+            .view(),
+        &y,
+    );
+    let noise_acc = unthresholded_accuracy(&model, random_signs(x.view(), 0.1).view(), &y);
+    assert!(pgd_acc < clean - 0.25, "PGD-L∞: {clean} → {pgd_acc}");
+    assert!(
+        pgd_acc <= fgsm_acc,
+        "PGD {pgd_acc} should be at least as strong as FGSM {fgsm_acc}"
+    );
+    assert!(
+        pgd_acc < noise_acc - 0.2,
+        "PGD {pgd_acc} vs noise {noise_acc}"
+    );
+
+    // Same seed, same images; the random start matters.
+    assert_eq!(pgd(&model, x.view(), &y, &linf, None).unwrap(), adv);
+    let other_seed = PgdOptions { seed: 99, ..linf };
+    assert_ne!(pgd(&model, x.view(), &y, &other_seed, None).unwrap(), adv);
+
+    let l2 = PgdOptions {
+        eps: 1.5,
+        step: 0.25,
+        steps: 10,
+        ..PgdOptions::l2()
+    };
+    let adv = pgd(&model, x.view(), &y, &l2, None).unwrap();
+    assert_in_ball(adv.view(), x.view(), 1.5, true);
+    let l2_acc = unthresholded_accuracy(&model, adv.view(), &y);
+    assert!(l2_acc < clean - 0.25, "PGD-L2: {clean} → {l2_acc}");
+
+    let m = MimOptions {
+        eps: 0.1,
+        step: 0.02,
+        ..MimOptions::cleverhans()
+    };
+    let adv = mim(&model, x.view(), &y, &m, None).unwrap();
+    assert_in_ball(adv.view(), x.view(), 0.1, false);
+    let mim_acc = unthresholded_accuracy(&model, adv.view(), &y);
+    assert!(mim_acc < clean - 0.25, "MIM: {clean} → {mim_acc}");
+
+    // The CleverHans presets themselves.
+    let adv = pgd(&model, x.view(), &y, &PgdOptions::cleverhans(), None).unwrap();
+    assert_in_ball(adv.view(), x.view(), 0.3, false);
+    let adv = mim(&model, x.view(), &y, &MimOptions::cleverhans(), None).unwrap();
+    assert_in_ball(adv.view(), x.view(), 0.3, false);
+}
