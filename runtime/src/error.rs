@@ -62,6 +62,11 @@ pub enum Error {
         /// Values passed.
         found: usize,
     },
+    /// A [`crate::ReclassifySettings`] field is out of its documented range.
+    InvalidSetting {
+        /// The field's name.
+        name: &'static str,
+    },
     /// The network produced a NaN or infinite latent code, distance or error (the weights
     /// overflow `f32` for this input).
     NonFiniteOutput,
@@ -108,6 +113,9 @@ impl fmt::Display for Error {
             Self::NonFiniteLatent { index } => write!(f, "latent value {index} is not finite"),
             Self::OutputLength { expected, found } => {
                 write!(f, "output buffer has {found} values, expected {expected}")
+            }
+            Self::InvalidSetting { name } => {
+                write!(f, "reclassification setting `{name}` is out of range")
             }
             Self::NonFiniteOutput => write!(f, "the network produced a non-finite value"),
             Self::Internal => write!(f, "internal consistency check failed (runtime bug)"),

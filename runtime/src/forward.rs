@@ -25,18 +25,21 @@ pub(crate) enum Sink<'o> {
 }
 
 /// Disjoint mutable views of `K` workspace spans.
-fn spans<const K: usize>(ws: &mut [f32], s: [Span; K]) -> Result<[&mut [f32]; K], Error> {
+pub(crate) fn spans<const K: usize>(
+    ws: &mut [f32],
+    s: [Span; K],
+) -> Result<[&mut [f32]; K], Error> {
     ws.get_disjoint_mut(s.map(Span::range))
         .map_err(|_| Error::Internal)
 }
 
-fn geometry(p: Option<Planes>) -> Result<Planes, Error> {
+pub(crate) fn geometry(p: Option<Planes>) -> Result<Planes, Error> {
     p.ok_or(Error::Internal)
 }
 
 impl Model<'_> {
     /// The little-endian words of network tensor `id`.
-    fn weights(&self, id: TensorId) -> &[[u8; 4]] {
+    pub(crate) fn weights(&self, id: TensorId) -> &[[u8; 4]] {
         self.view().tensor(id).words()
     }
 

@@ -12,9 +12,20 @@
 //! | `tmp` | one phase of an upsampling convolution's output |
 //! | `u_pad` | the decoder's first convolution's output, padded |
 //!
-//! A later `reclassify_len()` (gradient descent on `z` through the decoder) will append its
-//! own regions after these (saved decoder activations and gradient buffers), so the
-//! classification offsets do not move.
+//! Reclassification (gradient descent on `z` through the decoder, `crate::reclassify`) uses
+//! every classify region (the decoder's forward pass saves its activations there: `dh`,
+//! `d_pad`, `u_pad`) plus the regions of [`Reclass`], appended after `classify_len`, so the
+//! classification offsets do not move:
+//!
+//! | region | holds, in pass order |
+//! |---|---|
+//! | `recon` | the reconstruction `g(z)` of the current iterate |
+//! | `gx` | output-gradient phase planes of decoder conv2 → of decoder conv1 → `∂L/∂a2` (dense) |
+//! | `gy` | `∂L/∂u` (conv2's input gradient, flat planes) → `∂L/∂d` (conv1's, flat planes) |
+//! | `ga1`, `gz` | `∂L/∂a1` (hidden), `∂L/∂z` |
+//! | `m`, `v`, `z_best`, `z_win` | Adam moments, the current start's best iterate, the winner |
+//! | `zeros` | `max(c1, c2)` zeros (the bias of the backward correlations) |
+//! | `k1`, `k2` | decoder conv1's and conv2's folded kernels, transposed for the backward pass |
 //!
 //! Plane conventions: a *padded* plane of an `h × w` map is `(h + 2) × (w + 2)` with a zero
 //! border; a *flat conv output* plane is `h × (w + 2)` (see `kernels::conv3x3`).
@@ -143,6 +154,79 @@ pub(crate) struct Layout {
     pub u_pad: Span,
     /// `f32`s needed by `classify` (and by `encode` and `decode_into`).
     pub classify_len: usize,
+    /// The regions only reclassification uses, after `classify_len`.
+    pub rc: Reclass,
+}
+
+/// Offsets of the reclassification regions (all at or after `classify_len`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reclass {
+    pub recon: Span,
+    pub go: Span,
+    pub gu: Span,
+    pub g1: Span,
+    pub gd: Span,
+    pub ga2: Span,
+    pub ga1: Span,
+    pub gz: Span,
+    pub m: Span,
+    pub v: Span,
+    pub z_best: Span,
+    pub z_win: Span,
+    pub zeros: Span,
+    pub k1: Span,
+    pub k2: Span,
+    /// `f32`s needed by `reclassify` (classify regions included).
+    pub len: usize,
+}
+
+impl Reclass {
+    /// Appends the reclassification regions to `bump` (which stands at `classify_len`).
+    fn new(d: &Dims, bump: &mut Bump) -> Option<Self> {
+        let phases = |channels: usize, h: usize, w: usize| {
+            planes(channels.checked_mul(4)?, Dims::padded(h, w))
+        };
+        let go_len = phases(d.c, d.h2, d.w2)?;
+        let g1_len = phases(d.c1, d.h4, d.w4)?;
+        let gu_len = planes(d.c1, Dims::flat_out(d.h2, d.w2))?;
+        let gd_len = planes(d.c2, Dims::flat_out(d.h4, d.w4))?;
+        let recon = bump.take(d.pixels)?;
+        let gx = bump.take(max(&[Some(go_len), Some(g1_len), Some(d.flat)])?)?;
+        let gy = bump.take(gu_len.max(gd_len))?;
+        let ga1 = bump.take(d.hidden)?;
+        let gz = bump.take(d.latent)?;
+        let m = bump.take(d.latent)?;
+        let v = bump.take(d.latent)?;
+        let z_best = bump.take(d.latent)?;
+        let z_win = bump.take(d.latent)?;
+        let zeros = bump.take(d.c1.max(d.c2))?;
+        let k1 = bump.take(crate::kernels::upconv::fold_len(d.c2, d.c1)?)?;
+        let k2 = bump.take(crate::kernels::upconv::fold_len(d.c1, d.c)?)?;
+        let len = bump.0;
+        len.checked_mul(core::mem::size_of::<f32>())?;
+        let at = |region: Span, len: usize| Span {
+            start: region.start,
+            len,
+        };
+        Some(Self {
+            recon,
+            go: at(gx, go_len),
+            gu: at(gy, gu_len),
+            g1: at(gx, g1_len),
+            gd: at(gy, gd_len),
+            ga2: at(gx, d.flat),
+            ga1,
+            gz,
+            m,
+            v,
+            z_best,
+            z_win,
+            zeros,
+            k1,
+            k2,
+            len,
+        })
+    }
 }
 
 /// Hands out consecutive spans with checked arithmetic.
@@ -217,6 +301,7 @@ impl Layout {
         let classify_len = bump.0;
         // Everything must also be addressable in bytes.
         classify_len.checked_mul(core::mem::size_of::<f32>())?;
+        let rc = Reclass::new(&d, &mut bump)?;
 
         let at = |region: Span, offset: usize, len: usize| Span {
             start: region.start + offset,
@@ -243,6 +328,7 @@ impl Layout {
             tmp,
             u_pad,
             classify_len,
+            rc,
         })
     }
 }
@@ -303,6 +389,40 @@ mod tests {
             assert!(disjoint(a, b), "{a:?} {b:?}");
         }
         assert_eq!(l.flat.len, 64 * 7 * 7);
+    }
+
+    #[test]
+    fn reclassify_regions_follow_the_classify_regions() {
+        let l = Layout::new(&Architecture::MNIST_PAPER).unwrap();
+        let r = l.rc;
+        let all = [
+            r.recon, r.go, r.gu, r.g1, r.gd, r.ga2, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win,
+            r.zeros, r.k1, r.k2,
+        ];
+        for s in all {
+            assert!(
+                s.start >= l.classify_len && s.start + s.len <= r.len,
+                "{s:?}"
+            );
+        }
+        let disjoint = |a: Span, b: Span| a.start + a.len <= b.start || b.start + b.len <= a.start;
+        // Regions live at the same time (see `crate::reclassify`'s pass order).
+        for (i, a) in [
+            r.recon, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.zeros, r.k1, r.k2,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for b in [r.go, r.gu, r.g1, r.gd, r.ga2] {
+                assert!(disjoint(a, b), "{i}: {a:?} {b:?}");
+            }
+        }
+        for (a, b) in [(r.go, r.gu), (r.gu, r.g1), (r.g1, r.gd), (r.gd, r.ga2)] {
+            assert!(disjoint(a, b), "{a:?} {b:?}");
+        }
+        assert_eq!(r.k1.len, 64 * 32 * 16);
+        assert_eq!(r.go.len, 4 * 16 * 16);
+        assert_eq!(r.g1.len, 4 * 32 * 9 * 9);
     }
 
     #[test]

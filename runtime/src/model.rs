@@ -129,7 +129,7 @@ impl<'a> Model<'a> {
 
     /// Checks an image: length `C·H·W`, every value finite and within `[0, 1]`; the first
     /// offending index is reported.
-    fn check_image(&self, image: &[f32]) -> Result<(), Error> {
+    pub(crate) fn check_image(&self, image: &[f32]) -> Result<(), Error> {
         let expected = self.image_len();
         if image.len() != expected {
             return Err(Error::ImageLength {

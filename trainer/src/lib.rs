@@ -12,5 +12,6 @@ pub mod infer;
 pub mod linalg;
 pub mod model;
 pub mod plot;
+pub mod reclassify;
 pub mod train;
 pub mod trained;

@@ -97,10 +97,23 @@ fn axpy<W: Weight>(
     for (o, b) in out.iter_mut().zip(bias) {
         *o = b.value();
     }
-    for (&v, &i) in vals.iter().zip(idx) {
+    let row = |i: f32| {
         let start = (i as usize).min(n_in) * n_out;
-        let row = weights.get(start..start + n_out).ok_or(ShapeMismatch)?;
-        for (o, w) in out.iter_mut().zip(row) {
+        weights.get(start..start + n_out).ok_or(ShapeMismatch)
+    };
+    // Four listed inputs per pass over `out`: each output still adds their terms one after
+    // the other in ascending input order (the same roundings), with a quarter of the loads
+    // and stores of the accumulators.
+    let (v4, v_rest) = vals.as_chunks::<4>();
+    let (i4, i_rest) = idx.as_chunks::<4>();
+    for (&[v0, v1, v2, v3], &[i0, i1, i2, i3]) in v4.iter().zip(i4) {
+        let (r0, r1, r2, r3) = (row(i0)?, row(i1)?, row(i2)?, row(i3)?);
+        for ((((o, w0), w1), w2), w3) in out.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *o = (((*o + v0 * w0.value()) + v1 * w1.value()) + v2 * w2.value()) + v3 * w3.value();
+        }
+    }
+    for (&v, &i) in v_rest.iter().zip(i_rest) {
+        for (o, w) in out.iter_mut().zip(row(i)?) {
             *o += v * w.value();
         }
     }

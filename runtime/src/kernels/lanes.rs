@@ -37,6 +37,26 @@ pub(crate) fn sum_sq_diff<W: Weight>(a: &[f32], b: &[W]) -> Result<f32, ShapeMis
     Ok(tree(lanes))
 }
 
+/// `Σ w_i · g_i` in the lane order, each term computed as `w · g` (a dot product with no
+/// independent outputs: the dense layers' backward pass).
+pub(crate) fn dot<W: Weight>(w: &[W], g: &[f32]) -> Result<f32, ShapeMismatch> {
+    if w.len() != g.len() {
+        return Err(ShapeMismatch);
+    }
+    let mut lanes = [0.0f32; LANES];
+    let (cw, rw) = w.as_chunks::<LANES>();
+    let (cg, rg) = g.as_chunks::<LANES>();
+    for (x, y) in cw.iter().zip(cg) {
+        for ((l, &p), &q) in lanes.iter_mut().zip(x).zip(y) {
+            *l += p.value() * q;
+        }
+    }
+    for ((l, &p), &q) in lanes.iter_mut().zip(rw).zip(rg) {
+        *l += p.value() * q;
+    }
+    Ok(tree(lanes))
+}
+
 /// `Σ t_i` for the terms yielded by `terms`, in the lane order.
 pub(crate) fn sum(terms: impl Iterator<Item = f32>) -> f32 {
     let mut lanes = [0.0f32; LANES];
@@ -80,5 +100,21 @@ mod tests {
             assert!((got as f64 - want).abs() <= 1e-5 * want.max(1.0));
         }
         assert!(sum_sq_diff(&[1.0], &[1.0f32, 2.0]).is_err());
+    }
+
+    #[test]
+    fn dot_uses_the_lane_order() {
+        let mut rng = Rng(12);
+        for n in 0..70 {
+            let a = rng.vec(n);
+            let b = rng.vec(n);
+            let terms: Vec<f32> = a.iter().zip(&b).map(|(p, q)| p * q).collect();
+            let le: Vec<[u8; 4]> = a.iter().map(|v| v.to_le_bytes()).collect();
+            let got = dot(&le, &b).unwrap();
+            assert_eq!(got.to_bits(), documented(&terms).to_bits());
+            let want: f64 = a.iter().zip(&b).map(|(&p, &q)| p as f64 * q as f64).sum();
+            assert!((got as f64 - want).abs() <= 1e-5 * want.abs().max(1.0));
+        }
+        assert!(dot(&[1.0f32], &[1.0, 2.0]).is_err());
     }
 }

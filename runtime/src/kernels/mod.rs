@@ -6,14 +6,17 @@
 //! with `get`, so a kernel handed inconsistent buffers returns [`ShapeMismatch`] instead of
 //! panicking; [`crate::Model`] establishes the lengths once, when it parses the model.
 
+pub(crate) mod adam;
 pub(crate) mod conv3x3;
 pub(crate) mod dense;
+pub(crate) mod dense_t;
 pub(crate) mod flat;
 pub(crate) mod lanes;
 pub(crate) mod mahalanobis;
 pub(crate) mod maxpool;
 pub(crate) mod nearest;
 pub(crate) mod pad;
+pub(crate) mod phases;
 pub(crate) mod recon;
 pub(crate) mod relu;
 pub(crate) mod sigmoid;

@@ -22,6 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod classify;
+pub mod reclassify;
 
 /// Arguments of `gmvae bench`.
 #[derive(Debug, Clone, Args)]
@@ -38,6 +39,8 @@ pub enum BenchCommand {
     Train(TrainBenchArgs),
     /// Time the runtime's batch-1 classify on one thread, optionally beside onnxruntime.
     Classify(classify::ClassifyBenchArgs),
+    /// Time the runtime's per-sample reclassify on one thread, optionally beside PyTorch.
+    Reclassify(reclassify::ReclassifyBenchArgs),
 }
 
 /// Arguments of `gmvae bench train`.
@@ -141,6 +144,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Train(args) => train(args),
         BenchCommand::Classify(args) => classify::run(args),
+        BenchCommand::Reclassify(args) => reclassify::run(args),
     }
 }
 

@@ -27,6 +27,11 @@ pub struct EvalArgs {
     /// Where to run the model.
     #[arg(long, value_enum, default_value_t = DeviceKind::Auto)]
     pub device: DeviceKind,
+    /// Also reclassify the rejected test samples (paper §3.5, default settings, runtime
+    /// engine) and report how many are recovered (reclassify.md/.json; `gmvae reclassify`
+    /// has every option).
+    #[arg(long)]
+    pub reclassify: bool,
 }
 
 /// Runs `gmvae eval`.
@@ -59,7 +64,12 @@ impl OnDevice for EvalJob {
             .out
             .clone()
             .unwrap_or_else(|| parent_dir(&self.args.model));
-        evaluate(&model, &split, &out)
+        let mut outcome = evaluate(&model, &split, &out)?;
+        if self.args.reclassify {
+            let text = super::reclassify::after_eval(&model, &split, &self.args.model, &out)?;
+            outcome.summary.push_str(&text);
+        }
+        Ok(outcome)
     }
 }
 

@@ -134,6 +134,11 @@ pub fn run(args: FixturesArgs) -> Result<()> {
         write_atomically(&path, &data)?;
         println!("wrote {}", path.display());
     }
+    let golden_reclassify = inputs
+        .iter()
+        .map(|i| (i.name.as_str(), i.pixels.as_slice()));
+    let path = crate::reclassify::golden::write(&args.out, &model, golden_reclassify)?;
+    println!("wrote {}", path.display());
 
     let broken = args.broken_dir();
     write_broken(&bytes, &broken)?;

@@ -68,6 +68,10 @@ pub struct Inspection {
     pub workspace_f32s: usize,
     /// Bytes of runtime workspace for `classify` (`Model::workspace_bytes`).
     pub workspace_bytes: usize,
+    /// `f32`s of runtime workspace for `reclassify` (`Model::reclassify_workspace_len`).
+    pub reclassify_workspace_f32s: usize,
+    /// Bytes of runtime workspace for `reclassify` (`Model::reclassify_workspace_bytes`).
+    pub reclassify_workspace_bytes: usize,
 }
 
 /// The architecture's sizes.
@@ -125,6 +129,9 @@ pub fn inspect(
     let crc = trailer.map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]));
     let (major, minor) = view.version();
     let parameters = a.param_count();
+    let reclassify = gmvae_runtime::Model::from_view(*view).map_or((0, 0), |m| {
+        (m.reclassify_workspace_len(), m.reclassify_workspace_bytes())
+    });
     Inspection {
         file: file.to_owned(),
         version: format!("{major}.{minor}"),
@@ -158,6 +165,8 @@ pub fn inspect(
         samples: c.samples,
         workspace_f32s,
         workspace_bytes,
+        reclassify_workspace_f32s: reclassify.0,
+        reclassify_workspace_bytes: reclassify.1,
     }
 }
 
@@ -290,6 +299,13 @@ pub fn render(r: &Inspection) -> String {
         format!(
             "{} f32 = {} bytes for classify (gmvae-runtime)",
             r.workspace_f32s, r.workspace_bytes
+        ),
+    );
+    line(
+        "reclassify",
+        format!(
+            "{} f32 = {} bytes of workspace for reclassify (gmvae-runtime)",
+            r.reclassify_workspace_f32s, r.reclassify_workspace_bytes
         ),
     );
     s

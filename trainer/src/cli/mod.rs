@@ -14,6 +14,7 @@ pub mod fixtures;
 pub mod input;
 pub mod inspect;
 pub mod model_bytes;
+pub mod reclassify;
 pub mod report;
 pub mod sample;
 pub mod train;
@@ -43,6 +44,9 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Classify PNG files or IDX entries with the heap-free runtime and print each verdict.
     Classify(classify::ClassifyArgs),
+    /// Reclassify test samples by latent search through the decoder (paper §3.5): recovered
+    /// rejected samples, or Table 2 on FGSM samples with --fgsm.
+    Reclassify(reclassify::ReclassifyArgs),
     /// Draw decoded class means, mixture samples and reconstructions as PNG grids.
     Sample(sample::SampleArgs),
     /// Measure training throughput, optionally beside a PyTorch peer.
@@ -69,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Reclassify(args) => reclassify::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Data(command) => data::run(command),

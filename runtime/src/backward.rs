@@ -1,0 +1,195 @@
+//! The decoder's backward pass over the workspace: `L = Σ (x − g(z))²` and `∂L/∂z`, for
+//! reclassification ([`crate::reclassify`]). The forward pass is [`Model::decode_ws`] with the
+//! reconstruction sent to the reclassification region, so the activations the backward pass
+//! needs stay where the forward pass left them (`dh`, `d_pad`, `u_pad`); the order of every
+//! sum is written down in `NUMERICS.md` ("The backward pass").
+
+use gmvae_format::TensorId;
+
+use crate::error::Error;
+use crate::forward::{spans, Sink};
+use crate::kernels::dense_t::dense_input_grad;
+use crate::kernels::flat::{correlate, FlatConv, DEC_CO, DEC_P};
+use crate::kernels::phases::{relu_masked, scatter_phases, transpose_fold, MaskedGrad, OutputGrad};
+use crate::kernels::recon::reconstruction_error;
+use crate::kernels::upconv::fold_phases;
+use crate::layout::Span;
+use crate::model::Model;
+
+/// Geometry of a backward 2×2 correlation onto `cout` flat planes of an `h × w` map from
+/// `4 · cin` phase planes.
+fn backward_geometry(cin: usize, cout: usize, h: usize, w: usize) -> Result<FlatConv, Error> {
+    let wp = w.checked_add(2).ok_or(Error::Internal)?;
+    let hw = h.checked_sub(1).ok_or(Error::Internal)?;
+    Ok(FlatConv {
+        cin: cin.checked_mul(4).ok_or(Error::Internal)?,
+        cout,
+        in_plane: h
+            .checked_add(2)
+            .and_then(|hp| hp.checked_mul(wp))
+            .ok_or(Error::Internal)?,
+        out_plane: h.checked_mul(wp).ok_or(Error::Internal)?,
+        n_out: hw
+            .checked_mul(wp)
+            .and_then(|v| v.checked_add(w))
+            .ok_or(Error::Internal)?,
+    })
+}
+
+impl Model<'_> {
+    /// Folds both decoder convolutions' kernels and stores them transposed for the backward
+    /// pass (`k1`, `k2`). Depends only on the weights: once per reclassification call.
+    pub(crate) fn prepare_backward(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
+        for (id, cin, cout, k) in [
+            (TensorId::DecConv1Weight, d.c2, d.c1, l.rc.k1),
+            (TensorId::DecConv2Weight, d.c1, d.c, l.rc.k2),
+        ] {
+            let [fold, k] = spans(ws, [l.fold, k])?;
+            fold_phases(self.weights(id), fold)?;
+            transpose_fold(fold, cin, cout, k)?;
+        }
+        let [zeros] = spans(ws, [l.rc.zeros])?;
+        zeros.fill(0.0);
+        Ok(())
+    }
+
+    /// Decodes the `z` span into the reclassification `recon` span, keeping the decoder's
+    /// activations, and returns `L = Σ (x − g(z))²` (the lane order of classify's
+    /// reconstruction error).
+    pub(crate) fn loss_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<f32, Error> {
+        let l = self.layout();
+        let (cls, rest) = ws
+            .split_at_mut_checked(l.classify_len)
+            .ok_or(Error::Internal)?;
+        let recon = rest
+            .get_mut(local(l.rc.recon, l.classify_len)?)
+            .ok_or(Error::Internal)?;
+        self.decode_ws(cls, Sink::Caller(recon))?;
+        Ok(reconstruction_error(image, recon)?)
+    }
+
+    /// After [`Model::loss_ws`] (and [`Model::prepare_backward`]), writes `∂L/∂z` into the
+    /// `gz` span.
+    pub(crate) fn grad_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let (d, rc) = (&l.dims, &l.rc);
+
+        // ∂L/∂o at the output pre-activation, as conv2's output phase planes.
+        let [go, recon] = spans(ws, [rc.go, rc.recon])?;
+        let src = OutputGrad {
+            recon,
+            image,
+            width: d.w,
+            height: d.h,
+        };
+        scatter_phases(d.c, d.h2, d.w2, go, &src)?;
+
+        // ∂L/∂u (conv2's input), then through conv1's ReLU into conv1's output phase planes.
+        let [go, k2, zeros, gu] = spans(ws, [rc.go, rc.k2, rc.zeros, rc.gu])?;
+        let g = backward_geometry(d.c, d.c1, d.h2, d.w2)?;
+        let zeros = zeros.get(..d.c1).ok_or(Error::Internal)?;
+        correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(go, &[0, d.w2 + 2], k2, zeros, gu, &g)?;
+        let [g1, gu, u_pad] = spans(ws, [rc.g1, rc.gu, l.u_pad])?;
+        let src = MaskedGrad {
+            grad: gu,
+            saved: u_pad,
+            width: d.w2,
+            height: d.h2,
+        };
+        scatter_phases(d.c1, d.h4, d.w4, g1, &src)?;
+
+        // ∂L/∂d (conv1's input), then through fc2's ReLU (saved in `d_pad`) into ∂L/∂a2.
+        let [g1, k1, zeros, gd] = spans(ws, [rc.g1, rc.k1, rc.zeros, rc.gd])?;
+        let g = backward_geometry(d.c1, d.c2, d.h4, d.w4)?;
+        let zeros = zeros.get(..d.c2).ok_or(Error::Internal)?;
+        correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(g1, &[0, d.w4 + 2], k1, zeros, gd, &g)?;
+        let [ga2, gd, d_pad] = spans(ws, [rc.ga2, rc.gd, l.d_pad])?;
+        let mut cells = ga2.iter_mut();
+        for ch in 0..d.c2 {
+            for y in 0..d.h4 {
+                for x in 0..d.w4 {
+                    let v = cells.next().ok_or(Error::Internal)?;
+                    *v = relu_masked(gd, d_pad, d.h4, d.w4, (ch, y, x))?;
+                }
+            }
+        }
+
+        // The dense layers: ∂L/∂a1 through fc1's ReLU (saved in `dh`), then ∂L/∂z.
+        let [ga2, dh, ga1] = spans(ws, [rc.ga2, l.dh, rc.ga1])?;
+        dense_input_grad(self.weights(TensorId::DecFc2Weight), ga2, Some(dh), ga1)?;
+        let [ga1, gz] = spans(ws, [rc.ga1, rc.gz])?;
+        dense_input_grad(self.weights(TensorId::DecFc1Weight), ga1, None, gz)?;
+        Ok(())
+    }
+}
+
+/// `span` as a range into the part of the workspace that starts at `base`.
+fn local(span: Span, base: usize) -> Result<core::ops::Range<usize>, Error> {
+    let start = span.start.checked_sub(base).ok_or(Error::Internal)?;
+    Ok(start..start.saturating_add(span.len))
+}
+
+#[cfg(test)]
+mod timing {
+    //! Per-pass timing on the paper-sized model (random weights), for performance work:
+    //! `cargo test -p gmvae-runtime --release --lib backward::timing -- --ignored --nocapture`
+
+    use super::*;
+    use gmvae_format::{Architecture, Calibration, CovarianceKind, ModelFile, TauDecStatistic};
+    use std::time::Instant;
+    use std::vec::Vec;
+
+    fn time(name: &str, reps: usize, mut f: impl FnMut()) {
+        f();
+        let mut best = f64::INFINITY;
+        for _ in 0..15 {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+        }
+        std::println!("{name:<28} {:>9.1} µs", best * 1e6);
+    }
+
+    #[test]
+    #[ignore]
+    fn timing() {
+        let cal = Calibration {
+            s2: 0.25,
+            covariance: CovarianceKind::Isotropic,
+            tau_enc: 1e30,
+            tau_dec: 1e30,
+            confidence: 0.9973,
+            tau_dec_statistic: TauDecStatistic::Quantile { level: 0.99 },
+            samples: 1,
+        };
+        let mut file = ModelFile::new(Architecture::MNIST_PAPER, cal).unwrap();
+        let mut rng = crate::kernels::testutil::Rng(3);
+        for id in TensorId::ALL {
+            for v in file.tensor_mut(id).iter_mut() {
+                *v = rng.sym() * 0.05;
+            }
+        }
+        let bytes = file.to_bytes().unwrap();
+        let model = Model::parse(&bytes).unwrap();
+        let l = *model.layout();
+        let mut ws = vec![0.0f32; l.rc.len];
+        let image: Vec<f32> = (0..784).map(|i| (i % 7) as f32 / 7.0).collect();
+        model.prepare_backward(&mut ws).unwrap();
+        for (i, z) in ws[l.z.range()].iter_mut().enumerate() {
+            *z = if i == 3 { 1.0 } else { 0.1 };
+        }
+        time("loss (decode + error)", 50, || {
+            model.loss_ws(&image, &mut ws).unwrap();
+        });
+        time("grad (backward)", 50, || {
+            model.grad_ws(&image, &mut ws).unwrap();
+        });
+        time("prepare_backward", 50, || {
+            model.prepare_backward(&mut ws).unwrap();
+        });
+    }
+}

@@ -1,0 +1,375 @@
+//! Reclassification (paper §3.5): find the latent code whose decoding best explains an input,
+//! by gradient descent on `L(z) = Σ (x − g(z))²` through the decoder alone, started once from
+//! every class mean; the winning code's nearest class mean is the label.
+//!
+//! # The algorithm
+//!
+//! For every class `c` in ascending order (a *start*):
+//!
+//! 1. `z₀ = μ_c`; Adam moments `m = v = 0`.
+//! 2. For `t = 0, 1, …, steps`: decode `z_t` and compute `L_t` (the forward pass saves the
+//!    decoder's activations). Keep `z_t` as the start's best if `L_t` is strictly smaller
+//!    than every earlier loss of this start. Stop after `t = steps`, or early (below).
+//!    Otherwise backpropagate `∂L/∂z` through the decoder (hand-written, into the workspace)
+//!    and take one Adam step (`kernels::adam`).
+//! 3. The start's result is its best iterate and that iterate's loss.
+//!
+//! The start with the smallest loss wins (ties to the lowest class). Its code `z*` gets
+//! `label = argmin_c ‖z* − μ_c‖` (as in classify), its squared Mahalanobis distance to that
+//! mean, and `reconstruction_error = L(z*)`; the same two thresholds as
+//! [`Model::classify`] then say whether `x` is a fooling input. With
+//! [`ReclassifySettings::reject_fooling`] off (paper: "if this network is deployed in a
+//! scenario where fooling samples are not expected … one can choose not to reject samples
+//! during reclassification"), the result is always accepted.
+//!
+//! A start also stops when its loss or gradient stops being finite, and — if
+//! [`ReclassifySettings::early_stop_tolerance`] is positive — when `|L_{t−1} − L_t| ≤
+//! tol · L_{t−1}` (checked before the backward pass of step `t`). Everything is a fixed
+//! function of the model bytes, the image and the settings, so early stopping is as
+//! deterministic as the rest.
+//!
+//! # Why Adam
+//!
+//! `L` is a *sum* over every pixel, so the size of `∂L/∂z` scales with the image size, the
+//! decoder's weights and how far `g(z)` is from `x`: a plain gradient-descent step size that
+//! is stable for one model (or one input) crawls or diverges on another. Adam divides each
+//! coordinate's step by a running estimate of its gradient's magnitude, so its step size is a
+//! distance in latent units — comparable with the one-hot class means, which are `√2` apart —
+//! and one default serves every model. It costs two extra latent-sized vectors and one
+//! square root per coordinate and step, nothing next to the decoder's passes.
+
+use crate::error::Error;
+use crate::kernels::adam::{adam_step, AdamStep};
+use crate::kernels::mahalanobis::mahalanobis_sq;
+use crate::kernels::nearest::nearest_mean;
+use crate::model::Model;
+use crate::workspace::Workspace;
+use crate::{Decision, Latent, MAX_LATENT};
+
+/// Largest class count the runtime supports (the file format's limit; the size of
+/// [`StartValues`]).
+pub const MAX_CLASSES: usize = 128;
+
+/// One value per start (per class), stored inline.
+pub type StartValues<T> = heapless::Vec<T, MAX_CLASSES>;
+
+/// How [`Model::reclassify`] searches the latent space.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReclassifySettings {
+    /// Adam steps per start (the loss is evaluated `steps + 1` times). `0` evaluates the
+    /// class means only.
+    pub steps: u32,
+    /// Adam step size `lr`, in latent units; finite, `> 0`.
+    pub learning_rate: f32,
+    /// Adam `β1`, in `[0, 1)`.
+    pub beta1: f32,
+    /// Adam `β2`, in `[0, 1)`.
+    pub beta2: f32,
+    /// Adam `ε`; finite, `> 0`.
+    pub epsilon: f32,
+    /// Early stopping: a start stops once `|L_{t−1} − L_t| ≤ tol · L_{t−1}`. `0` never stops
+    /// early; finite, `≥ 0`.
+    pub early_stop_tolerance: f32,
+    /// Reject the result as a fooling input when it fails a threshold (paper §3.5). Off:
+    /// every result is accepted (more coverage where fooling inputs are not expected).
+    pub reject_fooling: bool,
+}
+
+impl ReclassifySettings {
+    /// The defaults: 50 steps, `lr = 0.05`, `β1 = 0.9`, `β2 = 0.999`, `ε = 1e-8`, no early
+    /// stopping, fooling rejection on.
+    pub const DEFAULT: Self = Self {
+        steps: 50,
+        learning_rate: 0.05,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        early_stop_tolerance: 0.0,
+        reject_fooling: true,
+    };
+
+    /// Checks every field's range; the error names the first bad field.
+    pub fn validate(&self) -> Result<(), Error> {
+        let positive = |v: f32| v.is_finite() && v > 0.0;
+        let unit = |v: f32| (0.0..1.0).contains(&v);
+        let checks = [
+            ("learning_rate", positive(self.learning_rate)),
+            ("beta1", unit(self.beta1)),
+            ("beta2", unit(self.beta2)),
+            ("epsilon", positive(self.epsilon)),
+            (
+                "early_stop_tolerance",
+                self.early_stop_tolerance.is_finite() && self.early_stop_tolerance >= 0.0,
+            ),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some(&(name, _)) => Err(Error::InvalidSetting { name }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Default for ReclassifySettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The result of [`Model::reclassify`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reclassified {
+    /// The class mean nearest to [`Reclassified::latent`] (ties to the lowest index).
+    pub label: usize,
+    /// The winning start (the class whose mean it started from).
+    pub start: usize,
+    /// The winning latent code `z*`.
+    pub latent: Latent,
+    /// `L(z*) = Σ (x − g(z*))²` (the same lane sum as classify's reconstruction error).
+    pub reconstruction_error: f32,
+    /// Squared Mahalanobis distance of `z*` to the label's mean under its precision matrix.
+    pub mahalanobis_sq: f32,
+    /// Each start's loss: that of its best iterate (`+∞` if no iterate had a finite loss).
+    pub start_losses: StartValues<f32>,
+    /// Adam steps each start took (fewer than `steps` when it stopped early).
+    pub start_steps: StartValues<u32>,
+    /// What the thresholds say about `z*` (`mahalanobis_sq ≤ tau_enc` and
+    /// `reconstruction_error ≤ tau_dec`), whatever `reject_fooling` is.
+    pub threshold_test: Decision,
+    /// The decision: [`Reclassified::threshold_test`] with `reject_fooling`, else always
+    /// [`Decision::Accepted`].
+    pub decision: Decision,
+}
+
+/// One start's outcome.
+struct Start {
+    loss: f32,
+    steps: u32,
+}
+
+impl Model<'_> {
+    /// `f32`s of workspace needed by [`Model::reclassify`] and
+    /// [`Model::reconstruction_gradient`] (classify's regions included, so it is at least
+    /// [`Model::workspace_len`]).
+    pub fn reclassify_workspace_len(&self) -> usize {
+        self.layout().rc.len
+    }
+
+    /// [`Model::reclassify_workspace_len`] in bytes.
+    pub fn reclassify_workspace_bytes(&self) -> usize {
+        // Cannot overflow: checked when the layout was built.
+        self.layout()
+            .rc
+            .len
+            .saturating_mul(core::mem::size_of::<f32>())
+    }
+
+    /// Reclassifies an image by latent-space search through the decoder (module
+    /// documentation of `reclassify`; `NUMERICS.md` for the arithmetic).
+    ///
+    /// Errors: [`Error::WorkspaceTooSmall`] (needs [`Model::reclassify_workspace_len`]),
+    /// [`Error::InvalidSetting`], the image checks of [`Model::classify`], and
+    /// [`Error::NonFiniteOutput`] if no start reaches a finite loss or the winner's distance
+    /// is not finite.
+    pub fn reclassify<const N: usize>(
+        &self,
+        image: &[f32],
+        ws: &mut Workspace<N>,
+        settings: &ReclassifySettings,
+    ) -> Result<Reclassified, Error> {
+        let l = *self.layout();
+        let ws = ws.slice(l.rc.len)?;
+        settings.validate()?;
+        self.check_image(image)?;
+        self.prepare_backward(ws)?;
+
+        let mut start_losses = StartValues::new();
+        let mut start_steps = StartValues::new();
+        let mut winner: Option<(usize, f32)> = None;
+        for class in 0..l.dims.classes {
+            let start = self.descend(image, ws, class, settings)?;
+            start_losses.push(start.loss).map_err(|_| Error::Internal)?;
+            start_steps.push(start.steps).map_err(|_| Error::Internal)?;
+            if start.loss.is_finite() && winner.is_none_or(|(_, best)| start.loss < best) {
+                winner = Some((class, start.loss));
+                copy_span(ws, l.rc.z_best, l.rc.z_win)?;
+            }
+        }
+        let (start, reconstruction_error) = winner.ok_or(Error::NonFiniteOutput)?;
+
+        let z = ws.get(l.rc.z_win.range()).ok_or(Error::Internal)?;
+        let latent = Latent::from_slice(z).map_err(|()| Error::LatentTooWide {
+            latent: z.len(),
+            max: MAX_LATENT,
+        })?;
+        let (label, _) = nearest_mean(&latent, self.view().class_means().words())?;
+        let mu = self.view().class_mean(label).ok_or(Error::Internal)?;
+        let precision = self.view().precision(label).ok_or(Error::Internal)?;
+        let mahalanobis_sq = mahalanobis_sq(&latent, mu.words(), precision.words())?;
+        if !mahalanobis_sq.is_finite() {
+            return Err(Error::NonFiniteOutput);
+        }
+        let threshold_test = self.threshold_test(mahalanobis_sq, reconstruction_error);
+        let decision = if settings.reject_fooling {
+            threshold_test
+        } else {
+            Decision::Accepted
+        };
+        Ok(Reclassified {
+            label,
+            start,
+            latent,
+            reconstruction_error,
+            mahalanobis_sq,
+            start_losses,
+            start_steps,
+            threshold_test,
+            decision,
+        })
+    }
+
+    /// One start from the mean of `class`; leaves its best iterate in `z_best`.
+    fn descend(
+        &self,
+        image: &[f32],
+        ws: &mut [f32],
+        class: usize,
+        s: &ReclassifySettings,
+    ) -> Result<Start, Error> {
+        let l = self.layout();
+        let rc = &l.rc;
+        let mu = self.view().class_mean(class).ok_or(Error::Internal)?;
+        for (z, w) in ws
+            .get_mut(l.z.range())
+            .ok_or(Error::Internal)?
+            .iter_mut()
+            .zip(mu.words())
+        {
+            *z = f32::from_le_bytes(*w);
+        }
+        copy_span(ws, l.z, rc.z_best)?;
+        for span in [rc.m, rc.v] {
+            ws.get_mut(span.range()).ok_or(Error::Internal)?.fill(0.0);
+        }
+        let (mut b1t, mut b2t) = (1.0f32, 1.0f32);
+        let mut best = f32::INFINITY;
+        let mut previous: Option<f32> = None;
+        let mut steps = 0u32;
+        loop {
+            let loss = self.loss_ws(image, ws)?;
+            if !loss.is_finite() {
+                break;
+            }
+            if loss < best {
+                best = loss;
+                copy_span(ws, l.z, rc.z_best)?;
+            }
+            if steps == s.steps {
+                break;
+            }
+            if let Some(p) = previous {
+                if s.early_stop_tolerance > 0.0 && (p - loss).abs() <= s.early_stop_tolerance * p {
+                    break;
+                }
+            }
+            previous = Some(loss);
+            self.grad_ws(image, ws)?;
+            let [z, gz, m, v] = crate::forward::spans(ws, [l.z, rc.gz, rc.m, rc.v])?;
+            if !gz.iter().all(|g| g.is_finite()) {
+                break;
+            }
+            b1t *= s.beta1;
+            b2t *= s.beta2;
+            let step = AdamStep {
+                lr: s.learning_rate,
+                beta1: s.beta1,
+                beta2: s.beta2,
+                eps: s.epsilon,
+                c1: 1.0 - b1t,
+                c2: 1.0 - b2t,
+            };
+            adam_step(&step, z, gz, m, v)?;
+            steps += 1;
+            if !z.iter().all(|v| v.is_finite()) {
+                break;
+            }
+        }
+        Ok(Start { loss: best, steps })
+    }
+
+    /// `L(z) = Σ (x − g(z))²` and its gradient `∂L/∂z` (written to `grad`), computed exactly
+    /// as one step of [`Model::reclassify`] computes them.
+    ///
+    /// Errors: [`Error::WorkspaceTooSmall`] (needs [`Model::reclassify_workspace_len`]), the
+    /// image checks of [`Model::classify`], [`Error::LatentLength`],
+    /// [`Error::NonFiniteLatent`], [`Error::OutputLength`] (for `grad`), and
+    /// [`Error::NonFiniteOutput`] if the loss or the gradient is not finite.
+    pub fn reconstruction_gradient<const N: usize>(
+        &self,
+        image: &[f32],
+        z: &[f32],
+        ws: &mut Workspace<N>,
+        grad: &mut [f32],
+    ) -> Result<f32, Error> {
+        let l = *self.layout();
+        let ws = ws.slice(l.rc.len)?;
+        self.check_image(image)?;
+        let latent = l.dims.latent;
+        if z.len() != latent {
+            return Err(Error::LatentLength {
+                expected: latent,
+                found: z.len(),
+            });
+        }
+        if let Some(index) = z.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteLatent { index });
+        }
+        if grad.len() != latent {
+            return Err(Error::OutputLength {
+                expected: latent,
+                found: grad.len(),
+            });
+        }
+        self.prepare_backward(ws)?;
+        ws.get_mut(l.z.range())
+            .ok_or(Error::Internal)?
+            .copy_from_slice(z);
+        let loss = self.loss_ws(image, ws)?;
+        self.grad_ws(image, ws)?;
+        grad.copy_from_slice(ws.get(l.rc.gz.range()).ok_or(Error::Internal)?);
+        if !loss.is_finite() || !grad.iter().all(|g| g.is_finite()) {
+            return Err(Error::NonFiniteOutput);
+        }
+        Ok(loss)
+    }
+}
+
+impl Model<'_> {
+    /// The thresholds' verdict on a distance and an error (as [`Model::classify`] decides).
+    fn threshold_test(&self, mahalanobis_sq: f32, reconstruction_error: f32) -> Decision {
+        let t = self.thresholds();
+        let latent_ok = mahalanobis_sq <= t.tau_enc;
+        let reconstruction_ok = reconstruction_error <= t.tau_dec;
+        if latent_ok && reconstruction_ok {
+            Decision::Accepted
+        } else {
+            Decision::Rejected {
+                latent: !latent_ok,
+                reconstruction: !reconstruction_ok,
+            }
+        }
+    }
+}
+
+/// Copies the workspace span `from` to the (disjoint, equally long) span `to`.
+fn copy_span(
+    ws: &mut [f32],
+    from: crate::layout::Span,
+    to: crate::layout::Span,
+) -> Result<(), Error> {
+    let [src, dst] = crate::forward::spans(ws, [from, to])?;
+    if src.len() != dst.len() {
+        return Err(Error::Internal);
+    }
+    dst.copy_from_slice(src);
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! Reclassification: the analytic gradient against f64 finite differences, pinned output
+//! bits, and the properties the result promises.
+
+mod common;
+
+use common::*;
+use gmvae_format::Architecture;
+use gmvae_runtime::{Decision, Error, Model, ReclassifySettings, Workspace};
+
+/// Large enough for the paper-sized model's reclassification.
+type Ws = Workspace<140_000>;
+
+fn ws() -> Box<Ws> {
+    Box::new(Workspace::new())
+}
+
+/// Fixed test settings (independent of `ReclassifySettings::DEFAULT`, which may be retuned):
+/// Adam with lr 0.05, β1 0.9, β2 0.999, ε 1e-8, no early stopping, fooling rejection on.
+fn settings(steps: u32) -> ReclassifySettings {
+    ReclassifySettings {
+        steps,
+        learning_rate: 0.05,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        early_stop_tolerance: 0.0,
+        reject_fooling: true,
+    }
+}
+
+/// `Σ (x − g(z))²` in f64 through the reference decoder.
+fn reference_loss(file: &gmvae_format::ModelFile, image: &[f32], z: &[f64]) -> f64 {
+    decode_reference(file, z)
+        .iter()
+        .zip(image)
+        .map(|(r, &x)| (x as f64 - r).powi(2))
+        .sum()
+}
+
+/// Largest `|analytic − finite difference|`, relative to `max(1, ‖fd‖∞)`, over a few codes.
+fn gradient_error(arch: Architecture, seed: u64) -> f64 {
+    let file = random_file(arch, seed, 1e30, 1e30);
+    let bytes = file.to_bytes().unwrap();
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let mut rng = Rng(seed ^ 0xfeed);
+    let mut worst = 0.0f64;
+    for trial in 0..4 {
+        let image = random_image(model.image_len(), seed + trial);
+        let z: Vec<f32> = (0..arch.latent).map(|_| rng.sym(1.0)).collect();
+        let mut grad = vec![0.0; arch.latent];
+        let loss = model
+            .reconstruction_gradient(&image, &z, &mut ws, &mut grad)
+            .unwrap();
+        let z64: Vec<f64> = z.iter().map(|&v| v as f64).collect();
+        let l64 = reference_loss(&file, &image, &z64);
+        assert!(
+            (loss as f64 - l64).abs() <= 1e-5 * l64.max(1.0),
+            "loss {loss} vs {l64}"
+        );
+        // Central differences in f64 (step 1e-6: truncation ~1e-12, rounding ~1e-10).
+        let h = 1e-6;
+        let fd: Vec<f64> = (0..arch.latent)
+            .map(|k| {
+                let (mut up, mut down) = (z64.clone(), z64.clone());
+                up[k] += h;
+                down[k] -= h;
+                (reference_loss(&file, &image, &up) - reference_loss(&file, &image, &down))
+                    / (2.0 * h)
+            })
+            .collect();
+        let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (g, f) in grad.iter().zip(&fd) {
+            worst = worst.max((*g as f64 - f).abs() / scale);
+        }
+    }
+    worst
+}
+
+/// The runtime's f32 gradient agrees with f64 central finite differences of the f64
+/// reference network to 1e-5 of the gradient's largest component (measured on these three
+/// models: at most 4e-7).
+#[test]
+fn gradient_matches_finite_differences() {
+    for (arch, seed) in [(TINY, 3), (EDGE, 4), (PAPER, 5)] {
+        let err = gradient_error(arch, seed);
+        eprintln!("{arch:?}: max relative gradient error {err:.2e}");
+        assert!(err <= 1e-5, "{arch:?}: {err}");
+    }
+}
+
+fn outputs_hash(arch: Architecture, model_seed: u64, steps: u32) -> u64 {
+    let bytes = random_model(arch, model_seed);
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let mut values = Vec::new();
+    for image_seed in 0..2 {
+        let image = random_image(model.image_len(), 2000 + image_seed);
+        let r = model.reclassify(&image, &mut ws, &settings(steps)).unwrap();
+        values.push(r.label as f32);
+        values.push(r.start as f32);
+        values.extend_from_slice(&r.latent);
+        values.push(r.reconstruction_error);
+        values.push(r.mahalanobis_sq);
+        values.extend_from_slice(&r.start_losses);
+        values.extend(r.start_steps.iter().map(|&s| s as f32));
+        let mut grad = vec![0.0; model.architecture().latent];
+        let z = vec![0.25; model.architecture().latent];
+        values.push(
+            model
+                .reconstruction_gradient(&image, &z, &mut ws, &mut grad)
+                .unwrap(),
+        );
+        values.extend_from_slice(&grad);
+    }
+    hash_f32(values)
+}
+
+// Bit-determinism: like `determinism.rs`, these constants must hold in debug, release and
+// with `-C target-cpu=native` (`NUMERICS.md`, "The backward pass").
+#[test]
+fn tiny_reclassification_is_pinned() {
+    assert_eq!(outputs_hash(TINY, 77, 20), 7_635_673_399_334_735_650);
+}
+
+#[test]
+fn edge_reclassification_is_pinned() {
+    assert_eq!(outputs_hash(EDGE, 78, 8), 4_787_127_454_922_253_302);
+}
+
+#[test]
+fn paper_reclassification_is_pinned() {
+    assert_eq!(outputs_hash(PAPER, 79, 3), 1_834_150_075_622_605_340);
+}
+
+#[test]
+fn result_is_consistent_with_decode_and_classify_conventions() {
+    let bytes = random_model(EDGE, 11);
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let image = random_image(model.image_len(), 5);
+    let r = model.reclassify(&image, &mut ws, &settings(10)).unwrap();
+    let classes = model.architecture().classes;
+    assert_eq!(r.start_losses.len(), classes);
+    assert_eq!(r.start_steps.len(), classes);
+    assert!(r.start_steps.iter().all(|&s| s == 10));
+    // The winner has the smallest loss (first of equals) and its loss is the error.
+    let min = r.start_losses.iter().copied().fold(f32::INFINITY, f32::min);
+    assert_eq!(r.start_losses[r.start], min);
+    assert!(r.start_losses[..r.start].iter().all(|&l| l > min));
+    assert_eq!(r.reconstruction_error, min);
+    // The error is the same bits classify's definition gives for the winning code.
+    let mut recon = vec![0.0; model.image_len()];
+    model.decode_into(&r.latent, &mut ws, &mut recon).unwrap();
+    let err: f32 = {
+        let mut lanes = [0.0f32; 8];
+        for (i, (x, y)) in image.iter().zip(&recon).enumerate() {
+            let d = x - y;
+            lanes[i % 8] += d * d;
+        }
+        ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    };
+    assert_eq!(err.to_bits(), r.reconstruction_error.to_bits());
+    // Each start's loss is at most its mean's loss (step 0 is an iterate).
+    let zero = model.reclassify(&image, &mut ws, &settings(0)).unwrap();
+    for (a, b) in r.start_losses.iter().zip(&zero.start_losses) {
+        assert!(a <= b);
+    }
+    assert!(zero.start_steps.iter().all(|&s| s == 0));
+    // Descent helps on a random decoder: the best loss drops below every mean's.
+    assert!(r.reconstruction_error < zero.reconstruction_error);
+    // Huge thresholds accept.
+    assert_eq!(r.decision, Decision::Accepted);
+    assert_eq!(r.threshold_test, Decision::Accepted);
+}
+
+#[test]
+fn descent_recovers_a_decodable_image() {
+    // x = g(z*) for a code near class 2's mean: reclassification finds a code that decodes
+    // to (nearly) x, closer than every class mean does.
+    let bytes = random_model(EDGE, 12);
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let mut z = vec![0.0f32; 10];
+    z[2] = 0.9;
+    z[5] = 0.2;
+    let mut image = vec![0.0; model.image_len()];
+    model.decode_into(&z, &mut ws, &mut image).unwrap();
+    let r = model.reclassify(&image, &mut ws, &settings(200)).unwrap();
+    let at_means = model.reclassify(&image, &mut ws, &settings(0)).unwrap();
+    assert!(
+        r.reconstruction_error < 0.05 * at_means.reconstruction_error,
+        "{} vs {}",
+        r.reconstruction_error,
+        at_means.reconstruction_error
+    );
+}
+
+#[test]
+fn thresholds_reject_only_when_asked() {
+    let file = random_file(TINY, 13, 1e-6, 1e-6);
+    let bytes = file.to_bytes().unwrap();
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let image = random_image(model.image_len(), 6);
+    let strict = model.reclassify(&image, &mut ws, &settings(5)).unwrap();
+    assert!(matches!(
+        strict.decision,
+        Decision::Rejected {
+            reconstruction: true,
+            ..
+        }
+    ));
+    assert_eq!(strict.threshold_test, strict.decision);
+    let lenient = ReclassifySettings {
+        reject_fooling: false,
+        ..settings(5)
+    };
+    let r = model.reclassify(&image, &mut ws, &lenient).unwrap();
+    assert_eq!(r.decision, Decision::Accepted);
+    assert_eq!(r.threshold_test, strict.threshold_test);
+    assert_eq!(r.latent, strict.latent);
+}
+
+#[test]
+fn early_stopping_is_deterministic_and_stops_early() {
+    let bytes = random_model(EDGE, 14);
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let image = random_image(model.image_len(), 7);
+    let s = ReclassifySettings {
+        early_stop_tolerance: 1e-3,
+        ..settings(300)
+    };
+    let a = model.reclassify(&image, &mut ws, &s).unwrap();
+    let b = model.reclassify(&image, &mut ws, &s).unwrap();
+    assert_eq!(a, b);
+    assert!(
+        a.start_steps.iter().any(|&n| n < 300),
+        "{:?}",
+        a.start_steps
+    );
+}
+
+#[test]
+fn bad_settings_workspace_and_inputs_are_typed_errors() {
+    let bytes = random_model(TINY, 15);
+    let model = Model::parse(&bytes).unwrap();
+    let image = random_image(model.image_len(), 8);
+    let mut ws = ws();
+    assert!(model.reclassify_workspace_len() > model.workspace_len());
+    assert_eq!(
+        model.reclassify_workspace_bytes(),
+        4 * model.reclassify_workspace_len()
+    );
+    let mut tiny_ws: Box<Workspace<16>> = Box::new(Workspace::new());
+    assert_eq!(
+        model
+            .reclassify(&image, &mut tiny_ws, &settings(1))
+            .unwrap_err(),
+        Error::WorkspaceTooSmall {
+            needed: model.reclassify_workspace_len(),
+            available: 16
+        }
+    );
+    // A workspace sized for classify is too small for reclassify.
+    let edge = random_model(EDGE, 16);
+    let edge = Model::parse(&edge).unwrap();
+    let mut classify_only: Box<Workspace<11_586>> = Box::new(Workspace::new());
+    let digit = random_image(edge.image_len(), 9);
+    assert!(edge.classify(&digit, &mut classify_only).is_ok());
+    assert!(matches!(
+        edge.reclassify(&digit, &mut classify_only, &settings(1)),
+        Err(Error::WorkspaceTooSmall {
+            needed: 19_060,
+            available: 11_586
+        })
+    ));
+    for (bad, name) in [
+        (
+            ReclassifySettings {
+                learning_rate: 0.0,
+                ..settings(1)
+            },
+            "learning_rate",
+        ),
+        (
+            ReclassifySettings {
+                learning_rate: f32::NAN,
+                ..settings(1)
+            },
+            "learning_rate",
+        ),
+        (
+            ReclassifySettings {
+                beta1: 1.0,
+                ..settings(1)
+            },
+            "beta1",
+        ),
+        (
+            ReclassifySettings {
+                beta2: -0.1,
+                ..settings(1)
+            },
+            "beta2",
+        ),
+        (
+            ReclassifySettings {
+                epsilon: 0.0,
+                ..settings(1)
+            },
+            "epsilon",
+        ),
+        (
+            ReclassifySettings {
+                early_stop_tolerance: -1.0,
+                ..settings(1)
+            },
+            "early_stop_tolerance",
+        ),
+    ] {
+        assert_eq!(
+            model.reclassify(&image, &mut ws, &bad).unwrap_err(),
+            Error::InvalidSetting { name }
+        );
+    }
+    let mut short = image.clone();
+    short.pop();
+    assert!(matches!(
+        model.reclassify(&short, &mut ws, &settings(1)),
+        Err(Error::ImageLength { .. })
+    ));
+    let mut grad = vec![0.0; 4];
+    assert_eq!(
+        model
+            .reconstruction_gradient(&image, &[0.0; 3], &mut ws, &mut grad)
+            .unwrap_err(),
+        Error::LatentLength {
+            expected: 4,
+            found: 3
+        }
+    );
+    assert_eq!(
+        model
+            .reconstruction_gradient(&image, &[0.0, f32::NAN, 0.0, 0.0], &mut ws, &mut grad)
+            .unwrap_err(),
+        Error::NonFiniteLatent { index: 1 }
+    );
+    assert!(matches!(
+        model.reconstruction_gradient(&image, &[0.0; 4], &mut ws, &mut grad[..3]),
+        Err(Error::OutputLength { .. })
+    ));
+}
+
+#[test]
+fn reclassify_workspace_sizes_of_the_presets() {
+    for (arch, len) in [(PAPER, 104_172), (EDGE, 19_060)] {
+        let bytes = random_model(arch, 1);
+        let model = Model::parse(&bytes).unwrap();
+        assert_eq!(model.reclassify_workspace_len(), len, "{arch:?}");
+        assert_eq!(model.reclassify_workspace_bytes(), 4 * len);
+    }
+}

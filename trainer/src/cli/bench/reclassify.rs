@@ -1,0 +1,337 @@
+//! `gmvae bench reclassify MODEL`: per-sample latency of the runtime's `reclassify` (one
+//! start per class × `--steps` Adam steps through the hand-written decoder backward pass) on
+//! one thread, optionally beside PyTorch autograd running the same loop on the same weights
+//! (`benches/peers/torch_reclassify.py`) right after our measurement.
+//!
+//! Both sides use the same settings (no early stopping, so both take exactly `steps` steps
+//! per start). The peer is handed our results on every input and checks its own against
+//! them (same label, start losses within 1e-3) before timing.
+
+use super::classify::{target_cpu, target_features, Latency};
+use super::{cpu_model, default_peer_script, load_average, run_peer_script, utc_now};
+use crate::cli::classify::load_all;
+use crate::cli::input::InputSpec;
+use crate::cli::model_bytes;
+use crate::data::{bundled_dir, MnistFiles};
+use crate::reclassify::engine::{outcome, stack_for, workspace_for};
+use crate::reclassify::ReclassifySettings;
+use anyhow::{anyhow, ensure, Context, Result};
+use clap::Args;
+use gmvae_runtime::Model;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The PyTorch peer, relative to the checkout's root.
+const TORCH_PEER: &str = "benches/peers/torch_reclassify.py";
+
+/// Inputs checked when no `--input` is given.
+const DEFAULT_INPUTS: usize = 3;
+
+/// Arguments of `gmvae bench reclassify`.
+#[derive(Debug, Clone, Args)]
+pub struct ReclassifyBenchArgs {
+    /// The model file.
+    pub model: PathBuf,
+    /// Adam steps per start (both sides).
+    #[arg(long, default_value_t = ReclassifySettings::DEFAULT.steps)]
+    pub steps: u32,
+    /// Timed reclassifications per side.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Untimed reclassifications first.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Inputs to check the peer on (PNG or FILE:INDEX, repeatable); the first is timed
+    /// [default: the first 3 bundled test digits for a 1×28×28 model, else seeded random
+    /// images].
+    #[arg(long = "input", value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Python interpreter with PyTorch (e.g. /opt/peer/bin/python); runs the peer after us.
+    #[arg(long, value_name = "PATH")]
+    pub peer_python: Option<PathBuf>,
+    /// The peer script [default: benches/peers/torch_reclassify.py of this checkout].
+    #[arg(long, value_name = "PATH")]
+    pub peer_script: Option<PathBuf>,
+    /// Run the peer's starts one after another instead of batched.
+    #[arg(long)]
+    pub peer_sequential: bool,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The whole report of `gmvae bench reclassify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReclassifyBenchReport {
+    /// The model file.
+    pub model: String,
+    /// Starts (classes).
+    pub starts: usize,
+    /// Adam steps per start.
+    pub steps: u32,
+    /// Runtime workspace for reclassify, bytes.
+    pub workspace_bytes: usize,
+    /// The timed input.
+    pub input: String,
+    /// Timed runs per side.
+    pub runs: usize,
+    /// Threads per side (the runtime never spawns any; the peer gets one intra-op and one
+    /// inter-op thread).
+    pub threads: usize,
+    /// SIMD features this binary was compiled for.
+    pub target_features: Vec<&'static str>,
+    /// A name for that target.
+    pub target_cpu: String,
+    /// UTC start time.
+    pub date: String,
+    /// CPU model, if readable.
+    pub cpu: Option<String>,
+    /// 1-minute load average before the measurement.
+    pub load_average: Option<f64>,
+    /// The runtime, per sample.
+    pub ours: Latency,
+    /// PyTorch, per sample, if run.
+    pub peer: Option<Latency>,
+    /// How the peer ran its starts (batched or sequential).
+    pub peer_mode: Option<String>,
+    /// The peer's largest relative start-loss difference from ours over the checked inputs.
+    pub peer_max_rel_start_loss: Option<f64>,
+    /// peer / ours median latency (above 1: ours is faster).
+    pub speedup_median: Option<f64>,
+    /// peer / ours fastest latency.
+    pub speedup_min: Option<f64>,
+}
+
+/// Runs `gmvae bench reclassify` and prints its report.
+pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
+    ensure!(args.runs > 0, "--runs must be positive");
+    let bytes = model_bytes::read(&args.model)?;
+    let model = model_bytes::runtime_model(&args.model, &bytes)?;
+    let settings = ReclassifySettings {
+        steps: args.steps,
+        early_stop_tolerance: 0.0,
+        ..ReclassifySettings::DEFAULT
+    };
+    let (names, images) = inputs(&model, &args.inputs)?;
+    let (ours, cases) = measure(&model, &images, &settings, args.runs, args.warmup)?;
+    let mut report = ReclassifyBenchReport {
+        model: args.model.display().to_string(),
+        starts: model.architecture().classes,
+        steps: args.steps,
+        workspace_bytes: model.reclassify_workspace_bytes(),
+        input: names.first().cloned().unwrap_or_default(),
+        runs: args.runs,
+        threads: 1,
+        target_features: target_features(),
+        target_cpu: target_cpu(),
+        date: utc_now(),
+        cpu: cpu_model(),
+        load_average: load_average(),
+        ours,
+        peer: None,
+        peer_mode: None,
+        peer_max_rel_start_loss: None,
+        speedup_median: None,
+        speedup_min: None,
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; build with `cargo build --release` for real figures");
+    }
+    if let Some(python) = &args.peer_python {
+        let script = match &args.peer_script {
+            Some(script) => script.clone(),
+            None => default_peer_script(TORCH_PEER)?,
+        };
+        let check = serde_json::json!({ "settings": settings_json(&settings), "cases": cases });
+        let (peer, mode, worst) = run_peer(python, &script, &args, &check)?;
+        report.speedup_median = Some(peer.median_ms / report.ours.median_ms);
+        report.speedup_min = Some(peer.min_ms / report.ours.min_ms);
+        report.peer = Some(peer);
+        report.peer_mode = Some(mode);
+        report.peer_max_rel_start_loss = Some(worst);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}
+
+fn settings_json(s: &ReclassifySettings) -> serde_json::Value {
+    serde_json::json!({
+        "steps": s.steps,
+        "learning_rate": s.learning_rate,
+        "beta1": s.beta1,
+        "beta2": s.beta2,
+        "epsilon": s.epsilon,
+        "early_stop_tolerance": s.early_stop_tolerance,
+    })
+}
+
+/// `--input`, else bundled test digits, else seeded random images.
+fn inputs(model: &Model<'_>, inputs: &[String]) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    let a = model.architecture();
+    let mut names = inputs.to_vec();
+    if names.is_empty() && (a.in_channels, a.height, a.width) == (1, 28, 28) {
+        if let Ok(files) = MnistFiles::find(&bundled_dir()) {
+            let file = files.test_images.display().to_string();
+            names = (0..DEFAULT_INPUTS).map(|i| format!("{file}:{i}")).collect();
+        }
+    }
+    if names.is_empty() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2019);
+        let images = (0..DEFAULT_INPUTS)
+            .map(|_| (0..model.image_len()).map(|_| rng.gen::<f32>()).collect())
+            .collect();
+        return Ok((
+            (0..DEFAULT_INPUTS).map(|i| format!("random:{i}")).collect(),
+            images,
+        ));
+    }
+    let specs: Vec<InputSpec> = names.iter().map(|s| InputSpec::parse(s)).collect();
+    Ok((names, load_all(model, &specs)?))
+}
+
+/// Times our reclassify on the first image (one thread) and records every image's result.
+fn measure(
+    model: &Model<'_>,
+    images: &[Vec<f32>],
+    settings: &ReclassifySettings,
+    runs: usize,
+    warmup: usize,
+) -> Result<(Latency, Vec<serde_json::Value>)> {
+    let needed = model.reclassify_workspace_len();
+    let timed = images.first().ok_or_else(|| anyhow!("no input to time"))?;
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("gmvae-runtime".into())
+            .stack_size(stack_for(needed))
+            .spawn_scoped(
+                scope,
+                move || -> Result<(Latency, Vec<serde_json::Value>)> {
+                    let mut ws = workspace_for(needed)?;
+                    let mut cases = Vec::new();
+                    for image in images {
+                        let r = ws
+                            .reclassify(model, image, settings)
+                            .map_err(|e| anyhow!("the runtime failed: {e}"))?;
+                        let o = outcome(&r);
+                        cases.push(serde_json::json!({
+                            "image": image, "label": o.label, "start": o.start,
+                            "latent": o.latent, "start_losses": o.start_losses,
+                        }));
+                    }
+                    for _ in 0..warmup {
+                        black_box(ws.reclassify(model, black_box(timed), settings).ok());
+                    }
+                    let mut times = Vec::with_capacity(runs);
+                    for _ in 0..runs {
+                        let start = Instant::now();
+                        black_box(ws.reclassify(model, black_box(timed), settings).ok());
+                        times.push(start.elapsed().as_secs_f64() * 1e3);
+                    }
+                    times.sort_by(f64::total_cmp);
+                    let latency = Latency {
+                        implementation: format!("gmvae-runtime {}", env!("CARGO_PKG_VERSION")),
+                        min_ms: times.first().copied().unwrap_or(f64::NAN),
+                        median_ms: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
+                    };
+                    Ok((latency, cases))
+                },
+            )
+            .map_err(|e| anyhow!("cannot start the runtime thread: {e}"))?
+            .join()
+            .map_err(|_| anyhow!("the runtime thread panicked"))?
+    })
+}
+
+/// Runs the peer; returns its latency, mode and largest start-loss difference.
+fn run_peer(
+    python: &Path,
+    script: &Path,
+    args: &ReclassifyBenchArgs,
+    check: &serde_json::Value,
+) -> Result<(Latency, String, f64)> {
+    let path = std::env::temp_dir().join(format!(
+        "gmvae-bench-reclassify-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, serde_json::to_vec(check)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut peer_args = vec![
+        args.model.display().to_string(),
+        "--check".into(),
+        path.display().to_string(),
+        "--runs".into(),
+        args.runs.to_string(),
+        "--warmup".into(),
+        args.warmup.to_string(),
+        "--threads".into(),
+        "1".into(),
+    ];
+    if args.peer_sequential {
+        peer_args.push("--sequential".into());
+    }
+    let line = run_peer_script(python, script, &peer_args);
+    let _ = std::fs::remove_file(&path);
+    let line = line?;
+    let value: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("bad JSON line from the peer: {line}"))?;
+    let number = |v: &serde_json::Value, key: &str| {
+        v.get(key)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .ok_or_else(|| anyhow!("no positive `{key}` in {line}"))
+    };
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("?");
+    let latency = Latency {
+        implementation: format!("{} {} (autograd)", text("peer"), text("version")),
+        min_ms: number(&value, "min_ms")?,
+        median_ms: number(&value, "median_ms")?,
+    };
+    let worst = value
+        .get("check")
+        .and_then(|c| c.get("max_rel_start_loss"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(f64::NAN);
+    Ok((latency, text("mode").to_owned(), worst))
+}
+
+fn render(r: &ReclassifyBenchReport) -> String {
+    let mut s = format!(
+        "gmvae bench reclassify: {} ({} starts × {} steps, workspace {} B), per sample, 1 thread\n",
+        r.model, r.starts, r.steps, r.workspace_bytes
+    );
+    s.push_str(&format!(
+        "{} | cpu {} | load {} | {} [{}]\n",
+        r.date,
+        r.cpu.as_deref().unwrap_or("unknown"),
+        r.load_average.map_or("?".into(), |l| format!("{l:.2}")),
+        r.target_cpu,
+        r.target_features.join(" ")
+    ));
+    s.push_str(&format!("input {}, {} timed runs\n", r.input, r.runs));
+    let row = |side: &str, l: &Latency| {
+        format!(
+            "{side:<5} median {:>9.2} ms  min {:>9.2} ms  {}\n",
+            l.median_ms, l.min_ms, l.implementation
+        )
+    };
+    s.push_str(&row("ours", &r.ours));
+    if let Some(peer) = &r.peer {
+        s.push_str(&row("peer", peer));
+        s.push_str(&format!(
+            "speed-up peer/ours   median {:.2}×  min {:.2}×  (peer starts {}; start losses agree to {:.1e})\n",
+            r.speedup_median.unwrap_or(f64::NAN),
+            r.speedup_min.unwrap_or(f64::NAN),
+            r.peer_mode.as_deref().unwrap_or("?"),
+            r.peer_max_rel_start_loss.unwrap_or(f64::NAN)
+        ));
+    }
+    s
+}

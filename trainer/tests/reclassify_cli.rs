@@ -1,0 +1,140 @@
+//! `gmvae reclassify`, `gmvae eval --reclassify` and `gmvae bench reclassify` end to end on
+//! the golden (edge) model with a few samples and steps, both engines; bad settings are one
+//! error line.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn gmvae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gmvae"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("the gmvae binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = gmvae(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "gmvae {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn golden_model() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/golden/model.gmvae")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn reclassify_reports_recovered_samples_and_table2_with_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let model = golden_model();
+    for engine in ["runtime", "dfdx"] {
+        let text = ok(&[
+            "reclassify",
+            &model,
+            "--samples",
+            "12",
+            "--steps",
+            "3",
+            "--engine",
+            engine,
+            "--device",
+            "cpu",
+            "--out",
+            out,
+        ]);
+        assert!(
+            text.contains(&format!("engine {engine}, 3 steps × 10 starts")),
+            "{text}"
+        );
+        assert!(
+            text.contains("| recovered (correct after reclassification) |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Reclassification alone (every sample"),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("reclassify.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["report"]["samples"], 12);
+        assert_eq!(
+            json["reclassified"]["outcomes"].as_array().unwrap().len(),
+            12
+        );
+    }
+    let text = ok(&[
+        "reclassify",
+        &model,
+        "--samples",
+        "10",
+        "--steps",
+        "2",
+        "--fgsm",
+        "0.1,0.3",
+        "--only-rejected",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]);
+    assert!(
+        text.contains("| 0.10 | 10 |") && text.contains("| 0.30 | 10 |"),
+        "{text}"
+    );
+    assert!(dir.path().join("reclassify-fgsm.json").is_file());
+}
+
+#[test]
+fn eval_reclassifies_the_rejected_test_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let text = ok(&[
+        "eval",
+        &golden_model(),
+        "--reclassify",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]);
+    assert!(
+        text.contains("Reclassification of the rejected test samples"),
+        "{text}"
+    );
+    assert!(dir.path().join("reclassify.md").is_file());
+}
+
+#[test]
+fn bench_reclassify_times_the_runtime() {
+    let text = ok(&[
+        "bench",
+        "reclassify",
+        &golden_model(),
+        "--steps",
+        "2",
+        "--runs",
+        "2",
+    ]);
+    assert!(text.contains("10 starts × 2 steps"), "{text}");
+    assert!(text.contains("ours  median"), "{text}");
+}
+
+#[test]
+fn bad_settings_are_one_error_line() {
+    let out = gmvae(&["reclassify", &golden_model(), "--lr=-1", "--samples", "1"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("learning_rate"),
+        "{stderr}"
+    );
+}
