@@ -30,23 +30,15 @@ Prints one JSON line on stdout.
 
 import argparse
 import json
-import struct
 import sys
 import time
-import zlib
 
 import numpy as np
 import torch
 from torch import nn
 
-MAGIC = b"\x89GMVAE\r\n"
-TENSOR_NAMES = [
-    "enc.conv1.weight", "enc.conv1.bias", "enc.conv2.weight", "enc.conv2.bias",
-    "enc.fc1.weight", "enc.fc1.bias", "enc.fc2.weight", "enc.fc2.bias",
-    "dec.fc1.weight", "dec.fc1.bias", "dec.fc2.weight", "dec.fc2.bias",
-    "dec.conv1.weight", "dec.conv1.bias", "dec.conv2.weight", "dec.conv2.bias",
-    "class_means", "precisions",
-]
+from gmvae_file import read_model
+
 LOSS_TOL = 1e-3
 LATENT_TOL = 2e-3
 
@@ -54,44 +46,6 @@ LATENT_TOL = 2e-3
 def fail(message):
     print(f"torch_reclassify: {message}", file=sys.stderr)
     sys.exit(1)
-
-
-def read_model(path):
-    """The sizes and 18 tensors of a .gmvae file (SPEC.md sections 3-8)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 68 or data[:8] != MAGIC:
-        fail(f"{path} is not a gmvae model file")
-    major, _minor, _header_len, file_len = struct.unpack_from("<HHIQ", data, 8)
-    if major != 1 or file_len != len(data):
-        fail(f"{path}: unsupported version {major} or bad length")
-    (stored_crc,) = struct.unpack_from("<I", data, file_len - 4)
-    if zlib.crc32(data[: file_len - 4]) != stored_crc:
-        fail(f"{path}: CRC mismatch")
-    arch_offset, arch_count, record_len, calib_offset = struct.unpack_from("<IHHI", data, 24)
-    table_offset, table_count, entry_len = struct.unpack_from("<IHH", data, 48)
-    if arch_count != 15 or table_count < 18:
-        fail(f"{path}: unsupported architecture")
-
-    def record(i):  # kind, activation, inputs, outputs, height, width
-        return struct.unpack_from("<HHIIII", data, arch_offset + i * record_len)
-
-    sizes = {
-        "C": record(0)[2], "H": record(0)[4], "W": record(0)[5], "c1": record(1)[3],
-        "c2": record(3)[3], "hidden": record(6)[3], "latent": record(7)[3],
-    }
-    (sizes["classes"],) = struct.unpack_from("<I", data, calib_offset)
-    tensors = {}
-    for i, name in enumerate(TENSOR_NAMES):
-        at = table_offset + i * entry_len
-        tid, dtype, rank, _pad, d0, d1, d2, d3, offset, length = struct.unpack_from(
-            "<HBBIIIIIQQ", data, at)
-        dims = (d0, d1, d2, d3)[:rank]
-        if tid != i or dtype != 1 or length != 4 * int(np.prod(dims)):
-            fail(f"{path}: bad tensor table entry {i}")
-        tensors[name] = np.frombuffer(data, "<f4", length // 4, offset).reshape(dims).astype(
-            np.float32)
-    return sizes, tensors
 
 
 class Decoder(nn.Module):
@@ -201,7 +155,10 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
-    sizes, tensors = read_model(a.model)
+    try:
+        sizes, _calibration, tensors = read_model(a.model)
+    except ValueError as e:
+        fail(str(e))
     decoder = Decoder(sizes, tensors).eval()
     means = torch.from_numpy(tensors["class_means"].copy())
     with open(a.check) as f:

@@ -12,69 +12,11 @@
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use gmvae_format::{
-    Architecture, Calibration, CovarianceKind, ModelFile, TauDecStatistic, TensorId,
-};
+use gmvae_format::Architecture;
 use gmvae_runtime::{Model, Workspace};
 
-const EDGE: Architecture = Architecture {
-    in_channels: 1,
-    height: 28,
-    width: 28,
-    conv1: 8,
-    conv2: 16,
-    hidden: 64,
-    latent: 10,
-    classes: 10,
-};
-
-/// A random-weight model file (He-uniform weights, small biases), deterministic in `seed`.
-fn model_bytes(arch: Architecture, seed: u64) -> Vec<u8> {
-    let calibration = Calibration {
-        s2: 1.0 / 3000.0,
-        covariance: CovarianceKind::Isotropic,
-        tau_enc: 28.0,
-        tau_dec: 12.5,
-        confidence: 0.9973,
-        tau_dec_statistic: TauDecStatistic::Quantile { level: 0.99 },
-        samples: 60_000,
-    };
-    let mut file = ModelFile::new(arch, calibration).expect("valid architecture");
-    let mut state = seed;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    };
-    for id in TensorId::ALL {
-        let len = file.tensor(id).len() as f32;
-        let scale = if matches!(
-            id,
-            TensorId::EncConv1Bias
-                | TensorId::EncConv2Bias
-                | TensorId::EncFc1Bias
-                | TensorId::EncFc2Bias
-                | TensorId::DecFc1Bias
-                | TensorId::DecFc2Bias
-                | TensorId::DecConv1Bias
-                | TensorId::DecConv2Bias
-        ) {
-            0.1
-        } else {
-            // Roughly 1/sqrt(fan_in); fan_in ≈ len / fan_out is good enough for timing.
-            (3.0 / len.sqrt()).min(1.0)
-        };
-        for v in file.tensor_mut(id).iter_mut() {
-            *v = next() * scale;
-        }
-    }
-    file.to_bytes().expect("writer accepts the model")
-}
-
-fn image(len: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i * 37) % 101) as f32 / 100.0).collect()
-}
+mod common;
+use common::{image, model_bytes, EDGE};
 
 fn bench(c: &mut Criterion) {
     for (name, arch) in [("paper", Architecture::MNIST_PAPER), ("edge", EDGE)] {

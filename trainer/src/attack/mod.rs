@@ -19,6 +19,7 @@ pub mod adaptive;
 pub mod chart_png;
 pub mod fgsm;
 pub mod fooling;
+mod iterative;
 pub mod metrics;
 pub mod mim;
 pub mod objective;

@@ -1,14 +1,14 @@
 //! Projected Gradient Descent (Madry et al. 2018) against the encoder alone, L∞ or L2, with a
 //! random start in the ε-ball: repeat x ← Π(x + α·dir(∇ₓ CE(f(x), y))).
 
-use super::objective::{input_gradient, EncoderLoss, Objective};
-use super::project::{ascend, project, random_start, Norm};
-use super::tensor::{batches, check_inputs};
+use super::iterative::{ascend_encoder, Ascent};
+use super::objective::EncoderLoss;
+use super::project::{random_start, Norm};
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use dfdx::prelude::*;
 use indicatif::ProgressBar;
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -79,34 +79,20 @@ pub fn pgd<D: Device<f32>>(
     options: &PgdOptions,
     bar: Option<&ProgressBar>,
 ) -> Result<Array2<f32>> {
-    check_inputs(model, images, Some(labels))?;
-    ensure!(
-        options.eps.is_finite() && options.eps >= 0.0 && options.step >= 0.0,
-        "ε and the step size must be non-negative"
-    );
-    let objective = Objective::new(model);
-    let step = options.step.min(options.eps);
+    let ascent = Ascent {
+        norm: options.norm,
+        eps: options.eps,
+        step: options.step,
+        steps: options.steps,
+        loss: options.loss,
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut out = Array2::zeros(images.dim());
-    for range in batches(images.nrows()) {
-        let clean = images.slice(s![range.clone(), ..]);
-        let y = &labels[range.clone()];
-        let mut adv = if options.random_start {
+    let start = |clean: ArrayView2<f32>| {
+        if options.random_start {
             random_start(clean, options.norm, options.eps, &mut rng)
         } else {
             clean.to_owned()
-        };
-        for _ in 0..options.steps {
-            let (grad, _) = input_gradient(model.network.device(), adv.view(), |x, _| {
-                objective.cross_entropy(objective.encode(x), y, options.loss)
-            });
-            ascend(&mut adv, grad.view(), options.norm, step);
-            project(&mut adv, clean, options.norm, options.eps);
-            if let Some(bar) = bar {
-                bar.inc(y.len() as u64);
-            }
         }
-        out.slice_mut(s![range, ..]).assign(&adv);
-    }
-    Ok(out)
+    };
+    ascend_encoder(model, images, labels, ascent, bar, start, || |g| g)
 }

@@ -130,7 +130,7 @@ pub fn run(args: ClassifyBenchArgs) -> Result<()> {
     ensure!(args.runs > 0, "--runs must be positive");
     let bytes = model_bytes::read(&args.model)?;
     let model = model_bytes::runtime_model(&args.model, &bytes)?;
-    let (names, images) = bench_inputs(&model, &args.inputs)?;
+    let (names, images) = bench_inputs(&model, &args.inputs, DEFAULT_INPUTS)?;
     let (ours, cases) = measure(&model, &names, &images, args.runs, args.warmup)?;
     let a = model.architecture();
     let mut report = ClassifyBenchReport {
@@ -179,22 +179,27 @@ pub fn run(args: ClassifyBenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The inputs and their names: `--input`, else bundled test digits, else random images.
-fn bench_inputs(model: &Model<'_>, inputs: &[String]) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+/// `inputs` (PNG or FILE:INDEX) and their images; without any, the first `count` bundled test
+/// digits for a 1×28×28 model, else `count` seeded random images.
+pub(super) fn bench_inputs(
+    model: &Model<'_>,
+    inputs: &[String],
+    count: usize,
+) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
     let a = model.architecture();
     let mut names = inputs.to_vec();
     if names.is_empty() && (a.in_channels, a.height, a.width) == (1, 28, 28) {
         if let Ok(files) = MnistFiles::find(&bundled_dir()) {
             let file = files.test_images.display().to_string();
-            names = (0..DEFAULT_INPUTS).map(|i| format!("{file}:{i}")).collect();
+            names = (0..count).map(|i| format!("{file}:{i}")).collect();
         }
     }
     if names.is_empty() {
         let mut rng = ChaCha8Rng::seed_from_u64(2019);
-        let images = (0..DEFAULT_INPUTS)
+        let images = (0..count)
             .map(|_| (0..model.image_len()).map(|_| rng.gen::<f32>()).collect())
             .collect();
-        let names = (0..DEFAULT_INPUTS).map(|i| format!("random:{i}")).collect();
+        let names = (0..count).map(|i| format!("random:{i}")).collect();
         return Ok((names, images));
     }
     let specs: Vec<InputSpec> = names.iter().map(|s| InputSpec::parse(s)).collect();

@@ -7,19 +7,14 @@
 //! per start). The peer is handed our results on every input and checks its own against
 //! them (same label, start losses within 1e-3) before timing.
 
-use super::classify::{target_cpu, target_features, Latency};
+use super::classify::{bench_inputs, target_cpu, target_features, Latency};
 use super::{cpu_model, default_peer_script, load_average, run_peer_script, utc_now};
-use crate::cli::classify::load_all;
-use crate::cli::input::InputSpec;
 use crate::cli::model_bytes;
-use crate::data::{bundled_dir, MnistFiles};
 use crate::reclassify::engine::{outcome, stack_for, workspace_for};
 use crate::reclassify::ReclassifySettings;
 use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
 use gmvae_runtime::Model;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -116,7 +111,7 @@ pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
         early_stop_tolerance: 0.0,
         ..ReclassifySettings::DEFAULT
     };
-    let (names, images) = inputs(&model, &args.inputs)?;
+    let (names, images) = bench_inputs(&model, &args.inputs, DEFAULT_INPUTS)?;
     let (ours, cases) = measure(&model, &images, &settings, args.runs, args.warmup)?;
     let mut report = ReclassifyBenchReport {
         model: args.model.display().to_string(),
@@ -171,30 +166,6 @@ fn settings_json(s: &ReclassifySettings) -> serde_json::Value {
         "epsilon": s.epsilon,
         "early_stop_tolerance": s.early_stop_tolerance,
     })
-}
-
-/// `--input`, else bundled test digits, else seeded random images.
-fn inputs(model: &Model<'_>, inputs: &[String]) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
-    let a = model.architecture();
-    let mut names = inputs.to_vec();
-    if names.is_empty() && (a.in_channels, a.height, a.width) == (1, 28, 28) {
-        if let Ok(files) = MnistFiles::find(&bundled_dir()) {
-            let file = files.test_images.display().to_string();
-            names = (0..DEFAULT_INPUTS).map(|i| format!("{file}:{i}")).collect();
-        }
-    }
-    if names.is_empty() {
-        let mut rng = ChaCha8Rng::seed_from_u64(2019);
-        let images = (0..DEFAULT_INPUTS)
-            .map(|_| (0..model.image_len()).map(|_| rng.gen::<f32>()).collect())
-            .collect();
-        return Ok((
-            (0..DEFAULT_INPUTS).map(|i| format!("random:{i}")).collect(),
-            images,
-        ));
-    }
-    let specs: Vec<InputSpec> = names.iter().map(|s| InputSpec::parse(s)).collect();
-    Ok((names, load_all(model, &specs)?))
 }
 
 /// Times our reclassify on the first image (one thread) and records every image's result.
