@@ -119,7 +119,7 @@ impl CleanReport {
         let _ = writeln!(s, "| still rejected | 0 | {} |", self.rejected - r.accepted);
         let _ = writeln!(
             s,
-            "| wrong after reclassification | {} | {} |",
+            "| wrong in all (accepted wrong + reclassified wrong) | {} | {} |",
             self.accepted_wrong + (r.reclassified - r.correct),
             self.accepted_wrong + (r.accepted - r.correct_accepted)
         );
