@@ -1,18 +1,14 @@
 //! `gmvae attack` and `gmvae report` end to end on a tiny model: every promised file appears,
 //! the JSON parses, and bad arguments fail with a clear message.
 
+mod cli_support;
+
+use cli_support::gmvae;
+
 mod attack_support;
 
 use attack_support::tiny_model;
 use std::path::Path;
-use std::process::Command;
-
-fn gmvae(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_gmvae"))
-        .args(args)
-        .output()
-        .expect("run gmvae")
-}
 
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -3,35 +3,13 @@
 //! (agreeing with `gmvae eval`'s dfdx predictions), `bench classify`, and one clear error line
 //! for every bad input.
 
+mod cli_support;
+
+use cli_support::{ok, one_error_line};
+
 use gmvae_format::{ModelView, TensorId};
 use gmvae_trainer::data::idx::{encode_labels, read_images, read_labels, IdxImages};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn gmvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gmvae"))
-        .args(args)
-        .output()
-        .expect("the gmvae binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = gmvae(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "gmvae {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn one_error_line(args: &[&str]) -> String {
-    let out = gmvae(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "gmvae {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    stderr
-}
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")

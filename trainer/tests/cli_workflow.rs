@@ -1,33 +1,11 @@
 //! The `gmvae` binary end to end on the bundled digits with a tiny model: train, resume, eval,
 //! sample — and one clear error line (never a panic) when something is wrong.
 
+mod cli_support;
+
+use cli_support::{ok, one_error_line};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn gmvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gmvae"))
-        .args(args)
-        .output()
-        .expect("the gmvae binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = gmvae(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "gmvae {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn one_error_line(args: &[&str]) -> String {
-    let out = gmvae(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "gmvae {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    stderr
-}
 
 #[test]
 fn train_resume_eval_and_sample_a_tiny_model() {

@@ -1,29 +1,21 @@
 //! `gmvae data ...` as a user runs it: exit status and the shape of its messages.
 
+mod cli_support;
+
+use cli_support::{assert_one_error_line, gmvae};
+
 use gmvae_trainer::data::idx::encode_labels;
 use gmvae_trainer::data::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use tempfile::TempDir;
-
-fn gmvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gmvae"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Asserts a failed run with exactly one `error:` line on stderr that contains every `needle`.
 fn assert_one_line_error(output: &Output, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "unexpected success: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
+    let stderr = assert_one_error_line(output);
     for needle in needles {
-        assert!(lines[0].contains(needle), "{needle:?} not in {stderr}");
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
     }
 }
 

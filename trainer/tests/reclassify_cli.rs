@@ -2,23 +2,11 @@
 //! the golden (edge) model with a few samples and steps, both engines; bad settings are one
 //! error line.
 
+mod cli_support;
+
+use cli_support::{gmvae, ok};
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn gmvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gmvae"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("the gmvae binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = gmvae(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "gmvae {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn golden_model() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
