@@ -197,6 +197,8 @@ impl Architecture {
 
     /// The 15 layer records describing this architecture (sizes saturate at `u32::MAX`
     /// for an architecture that fails [`Architecture::validate`]).
+    // `FAMILY[i]` is only called with the literal indices 0..LAYER_COUNT below.
+    #[allow(clippy::indexing_slicing)]
     pub fn layers(&self) -> [Layer; LAYER_COUNT] {
         let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         let (c, c1, c2) = (n(self.in_channels), n(self.conv1), n(self.conv2));

@@ -4,6 +4,8 @@
 /// The byte-at-a-time lookup table, built at compile time.
 const TABLE: [u32; 256] = build_table();
 
+// Indices are `< 256` by the loop bound (and a `u8` below): the table has 256 entries.
+#[allow(clippy::indexing_slicing)]
 const fn build_table() -> [u32; 256] {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -43,6 +45,7 @@ impl Crc32 {
     }
 
     /// Feeds `bytes` into the computation.
+    #[allow(clippy::indexing_slicing)] // a `u8` index into a 256-entry table
     pub fn update(&mut self, bytes: &[u8]) {
         let mut c = self.state;
         for &b in bytes {

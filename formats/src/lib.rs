@@ -10,6 +10,19 @@
 //! * The `std` feature adds the byte-deterministic writer (`ModelFile`) and the `corrupt`
 //!   module, which makes deliberately broken files for fixtures and tests.
 #![no_std]
+// No panics on any input: slice indexing, unwrap/expect and explicit panics cannot compile
+// into the library (tests may use them).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
 
 #[cfg(feature = "std")]
 extern crate std;
@@ -17,7 +30,10 @@ extern crate std;
 mod arch;
 mod bytes;
 mod calib;
+// The writer and the corruption tool lay out and edit bytes they produced themselves (never
+// untrusted input), at offsets fixed by the layout; they are `std`-only.
 #[cfg(feature = "std")]
+#[allow(clippy::indexing_slicing)]
 pub mod corrupt;
 pub mod crc;
 mod error;
@@ -31,6 +47,7 @@ mod table;
 mod tensor;
 mod view;
 #[cfg(feature = "std")]
+#[allow(clippy::indexing_slicing)]
 mod writer;
 
 pub use arch::{Activation, Architecture, Layer, LayerKind};

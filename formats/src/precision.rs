@@ -87,6 +87,8 @@ fn positive_definite(m: LeF32<'_>, n: usize) -> bool {
 
 /// `LDLᵀ` with `L` (unit lower, strictly-lower part) and `D` (on the diagonal) packed row
 /// by row: element (i, j), j ≤ i, at `i(i+1)/2 + j`.
+// Every index is below `triangle(n) ≤ T`, checked on entry.
+#[allow(clippy::indexing_slicing)]
 #[inline(never)]
 fn ldl<const T: usize>(m: LeF32<'_>, n: usize) -> bool {
     if triangle(n) > T {

@@ -49,6 +49,7 @@ impl RawEntry {
 
 /// Encodes one 1.0 table entry.
 #[cfg(feature = "std")]
+#[allow(clippy::indexing_slicing)] // fixed field offsets inside a fixed-size array (writer only)
 pub(crate) fn encode_entry(
     id: u16,
     shape: &crate::tensor::Shape,

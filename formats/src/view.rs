@@ -86,6 +86,7 @@ impl<'a> ModelView<'a> {
     }
 
     /// Network tensor `id` in the layout documented on [`TensorId`].
+    #[allow(clippy::indexing_slicing)] // `entries` has one slot per `TensorId`
     pub fn tensor(&self, id: TensorId) -> LeF32<'a> {
         self.entries[id.index()]
     }

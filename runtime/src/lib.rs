@@ -83,6 +83,19 @@
 //! decision, typed errors) is in the repository README's "Use the runtime in firmware"
 //! section; it is compiled and run as a doctest of this crate.
 #![no_std]
+// No panics on any input: slice indexing, unwrap/expect and explicit panics cannot compile
+// into the library (tests may use them).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
 
 #[cfg(test)]
 #[macro_use]
