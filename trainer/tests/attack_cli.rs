@@ -144,4 +144,17 @@ fn bad_arguments_fail_clearly() {
     let run = gmvae(&["attack", "whitebox", "/no/such/model.gmvae", "--a", "0.5"]);
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("a > 1"));
+
+    for args in [
+        &["attack", "fgsm", "m.gmvae", "--samples", "0"][..],
+        &["report", "m.gmvae", "--adaptive-samples", "0"],
+        &["reclassify", "m.gmvae", "--samples", "0"],
+    ] {
+        let run = gmvae(args);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("must be at least 1"),
+            "{args:?}"
+        );
+    }
 }

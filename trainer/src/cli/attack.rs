@@ -74,7 +74,7 @@ pub struct FgsmArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Test inputs to attack (class-stratified; ≥ the split size = all).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::positive_count)]
     pub samples: usize,
     /// Budgets: a comma list or `start:stop:step`.
     #[arg(long, default_value = "0:0.5:0.025", value_parser = parse_budgets)]
@@ -102,7 +102,7 @@ pub struct PgdArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Test inputs to attack.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::positive_count)]
     pub samples: usize,
     /// Starting settings; the flags below override them.
     #[arg(long, value_enum, default_value_t = PgdPreset::Cleverhans)]
@@ -134,7 +134,7 @@ pub struct MimArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Test inputs to attack.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::positive_count)]
     pub samples: usize,
     /// Budgets.
     #[arg(long, default_value = "0.3", value_parser = parse_budgets)]
@@ -197,7 +197,7 @@ pub struct WhiteboxArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Test images (class-stratified); each is pushed towards every other class.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive_count)]
     pub images: usize,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -214,7 +214,7 @@ pub struct FoolingArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Uniform-noise images; each is pushed towards every class.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive_count)]
     pub images: usize,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -270,7 +270,7 @@ pub struct AdaptiveArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Test inputs to attack.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive_count)]
     pub samples: usize,
     #[command(flatten)]
     #[allow(missing_docs)]

@@ -82,3 +82,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fixtures(args) => fixtures::run(args),
     }
 }
+
+/// Parses a count that must be at least 1 (samples, images): clap's `value_parser` for them.
+pub fn positive_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}

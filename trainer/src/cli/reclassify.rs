@@ -119,7 +119,7 @@ pub struct ReclassifyArgs {
     #[arg(long, value_enum, default_value_t = SplitKind::Test)]
     pub split: SplitKind,
     /// Use only the first N samples of the split.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::positive_count)]
     pub samples: Option<usize>,
     /// Reclassify only the samples the thresholds reject (else every sample, which also
     /// gives the accuracy of reclassification as a classifier of its own).

@@ -27,7 +27,7 @@ pub struct ReportArgs {
     #[allow(missing_docs)]
     pub common: CommonArgs,
     /// Test inputs for FGSM, PGD and MIM (class-stratified; ≥ the split size = all).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::positive_count)]
     pub samples: usize,
     /// FGSM budgets (comma list or `start:stop:step`).
     #[arg(long, default_value = "0:0.5:0.025", value_parser = parse_budgets)]
@@ -36,10 +36,10 @@ pub struct ReportArgs {
     #[allow(missing_docs)]
     pub loss: LossArgs,
     /// Test images for Eq. 10 (each towards every other class).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive_count)]
     pub whitebox_images: usize,
     /// Noise images for Eq. 11 (each towards every class).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive_count)]
     pub fooling_images: usize,
     /// Adam steps of Eq. 10 and Eq. 11.
     #[arg(long, default_value_t = 100)]
@@ -54,7 +54,7 @@ pub struct ReportArgs {
     #[arg(long, default_value_t = 2.0)]
     pub b: f32,
     /// Test inputs for the adaptive attack.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive_count)]
     pub adaptive_samples: usize,
     /// Adaptive L∞ budgets (also the budgets of the worst-case table).
     #[arg(long, default_value = "0.1,0.2,0.3", value_parser = parse_budgets)]
