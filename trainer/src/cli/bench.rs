@@ -22,6 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod classify;
+pub mod machine;
 pub mod reclassify;
 
 /// Arguments of `gmvae bench`.

@@ -7,7 +7,8 @@
 //! handed the model file and a JSON file with the runtime's outputs on every input; it checks
 //! its graph against them before timing, so both sides are known to compute the same thing.
 
-use super::{cpu_model, default_peer_script, load_average, run_peer_script, utc_now};
+use super::machine::Machine;
+use super::{default_peer_script, run_peer_script};
 use crate::cli::classify::{describe, load_all};
 use crate::cli::input::InputSpec;
 use crate::cli::model_bytes;
@@ -101,16 +102,9 @@ pub struct ClassifyBenchReport {
     /// Threads per side (the runtime never spawns any; the peer gets one intra-op and one
     /// inter-op thread).
     pub threads: usize,
-    /// SIMD features this binary was compiled for (`cfg!(target_feature = …)`).
-    pub target_features: Vec<&'static str>,
-    /// A name for that target: default x86-64 or what `-C target-cpu` enabled.
-    pub target_cpu: String,
-    /// UTC start time, RFC 3339.
-    pub date: String,
-    /// CPU model from /proc/cpuinfo, if readable.
-    pub cpu: Option<String>,
-    /// 1-minute load average before the measurement, if readable.
-    pub load_average: Option<f64>,
+    /// Where and when it ran.
+    #[serde(flatten)]
+    pub machine: Machine,
     /// Whether this binary was built with optimisations.
     pub release_build: bool,
     /// The runtime.
@@ -145,11 +139,7 @@ pub fn run(args: ClassifyBenchArgs) -> Result<()> {
         runs: args.runs,
         warmup: args.warmup,
         threads: 1,
-        target_features: target_features(),
-        target_cpu: target_cpu(),
-        date: utc_now(),
-        cpu: cpu_model(),
-        load_average: load_average(),
+        machine: Machine::now(),
         release_build: !cfg!(debug_assertions),
         ours,
         peer: None,
@@ -330,51 +320,13 @@ impl Drop for CheckFile {
     }
 }
 
-/// The SIMD features this binary was compiled with.
-pub fn target_features() -> Vec<&'static str> {
-    let mut features = Vec::new();
-    macro_rules! probe {
-        ($($name:tt),*) => {$(
-            if cfg!(target_feature = $name) {
-                features.push($name);
-            }
-        )*};
-    }
-    probe!("sse2", "sse4.1", "sse4.2", "avx", "avx2", "fma", "avx512f", "neon", "sve");
-    features
-}
-
-/// A short name for the compilation target's SIMD level.
-pub fn target_cpu() -> String {
-    let arch = std::env::consts::ARCH;
-    let level = if cfg!(target_feature = "avx512f") {
-        "AVX-512 (a -C target-cpu such as native or x86-64-v4)"
-    } else if cfg!(target_feature = "avx2") {
-        "AVX2 (a -C target-cpu such as native or x86-64-v3)"
-    } else if cfg!(target_feature = "avx") {
-        "AVX (a -C target-cpu with AVX)"
-    } else if arch == "x86_64" {
-        "default x86-64 target (SSE2)"
-    } else {
-        "default target"
-    };
-    format!("{arch}: {level}")
-}
-
 /// The text form of a report.
 fn render(r: &ClassifyBenchReport) -> String {
     let mut s = format!(
         "gmvae bench classify: {} ({}; {} params, workspace {} B), batch 1, 1 thread\n",
         r.model, r.architecture, r.params, r.workspace_bytes
     );
-    s.push_str(&format!(
-        "{} | cpu {} | load {} | {} [{}]\n",
-        r.date,
-        r.cpu.as_deref().unwrap_or("unknown"),
-        r.load_average.map_or("?".into(), |l| format!("{l:.2}")),
-        r.target_cpu,
-        r.target_features.join(" ")
-    ));
+    s.push_str(&r.machine.line());
     s.push_str(&format!(
         "input {}, {} timed runs after {} warm-up\n",
         r.input, r.runs, r.warmup
@@ -416,14 +368,5 @@ mod tests {
         assert!(latency.implementation.starts_with("onnxruntime 1.32.0"));
         assert!(parse_peer_line(r#"{"min_ms":0.2,"median_ms":0.3}"#).is_err());
         assert!(parse_peer_line("nope").is_err());
-    }
-
-    #[test]
-    fn names_the_target() {
-        let features = target_features();
-        assert_eq!(
-            features.contains(&"avx2"),
-            target_cpu().contains("AVX2") || target_cpu().contains("AVX-512")
-        );
     }
 }

@@ -7,8 +7,9 @@
 //! per start). The peer is handed our results on every input and checks its own against
 //! them (same label, start losses within 1e-3) before timing.
 
-use super::classify::{bench_inputs, target_cpu, target_features, Latency};
-use super::{cpu_model, default_peer_script, load_average, run_peer_script, utc_now};
+use super::classify::{bench_inputs, Latency};
+use super::machine::Machine;
+use super::{default_peer_script, run_peer_script};
 use crate::cli::model_bytes;
 use crate::reclassify::engine::{outcome, stack_for, workspace_for};
 use crate::reclassify::ReclassifySettings;
@@ -77,16 +78,9 @@ pub struct ReclassifyBenchReport {
     /// Threads per side (the runtime never spawns any; the peer gets one intra-op and one
     /// inter-op thread).
     pub threads: usize,
-    /// SIMD features this binary was compiled for.
-    pub target_features: Vec<&'static str>,
-    /// A name for that target.
-    pub target_cpu: String,
-    /// UTC start time.
-    pub date: String,
-    /// CPU model, if readable.
-    pub cpu: Option<String>,
-    /// 1-minute load average before the measurement.
-    pub load_average: Option<f64>,
+    /// Where and when it ran.
+    #[serde(flatten)]
+    pub machine: Machine,
     /// The runtime, per sample.
     pub ours: Latency,
     /// PyTorch, per sample, if run.
@@ -121,11 +115,7 @@ pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
         input: names.first().cloned().unwrap_or_default(),
         runs: args.runs,
         threads: 1,
-        target_features: target_features(),
-        target_cpu: target_cpu(),
-        date: utc_now(),
-        cpu: cpu_model(),
-        load_average: load_average(),
+        machine: Machine::now(),
         ours,
         peer: None,
         peer_mode: None,
@@ -278,14 +268,7 @@ fn render(r: &ReclassifyBenchReport) -> String {
         "gmvae bench reclassify: {} ({} starts × {} steps, workspace {} B), per sample, 1 thread\n",
         r.model, r.starts, r.steps, r.workspace_bytes
     );
-    s.push_str(&format!(
-        "{} | cpu {} | load {} | {} [{}]\n",
-        r.date,
-        r.cpu.as_deref().unwrap_or("unknown"),
-        r.load_average.map_or("?".into(), |l| format!("{l:.2}")),
-        r.target_cpu,
-        r.target_features.join(" ")
-    ));
+    s.push_str(&r.machine.line());
     s.push_str(&format!("input {}, {} timed runs\n", r.input, r.runs));
     let row = |side: &str, l: &Latency| {
         format!(
