@@ -264,7 +264,11 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let raw = span / 5.0;
     // Ticks are integers times a power of ten, built from exact integers and an exact
     // power of ten so that 3 x 0.2 prints as 0.6 whatever libm's `powf` rounds to.
-    let exponent = (raw.log10().floor() as i32).clamp(-22, 22);
+    let exponent = raw.log10().floor() as i32;
+    if !(-22..=22).contains(&exponent) {
+        // Beyond the exactly representable powers of ten: just the two ends.
+        return vec![lo, hi];
+    }
     let scale = |units: i64| {
         if exponent >= 0 {
             units as f64 * 10f64.powi(exponent)
