@@ -10,9 +10,15 @@ use crate::error::Error;
 use crate::forward::{spans, Sink};
 use crate::kernels::dense_t::dense_input_grad;
 use crate::kernels::flat::{correlate, FlatConv, DEC_CO, DEC_P};
-use crate::kernels::phases::{relu_masked, scatter_phases, transpose_fold, MaskedGrad, OutputGrad};
+use crate::kernels::gather_grad::{
+    gather_grad, transpose_fold_channel_minor, GatherGrad, GatherScratch,
+};
+use crate::kernels::phases::{
+    mask_into_dense, scatter_phases, transpose_fold, MaskedGrad, OutputGrad,
+};
 use crate::kernels::recon::reconstruction_error;
 use crate::kernels::upconv::fold_phases;
+use crate::kernels::SPARSE_DECODER_CONV1;
 use crate::layout::Span;
 use crate::model::Model;
 
@@ -38,18 +44,22 @@ fn backward_geometry(cin: usize, cout: usize, h: usize, w: usize) -> Result<Flat
 
 impl Model<'_> {
     /// Folds both decoder convolutions' kernels and stores them transposed for the backward
-    /// pass (`k1`, `k2`). Depends only on the weights: once per reclassification call.
+    /// pass (`k1` channel-minor for [`gather_grad`] or for the flat correlation, see
+    /// [`SPARSE_DECODER_CONV1`]; `k2` for the flat correlation). Depends only on the weights:
+    /// once per reclassification call.
     pub(crate) fn prepare_backward(&self, ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
-        for (id, cin, cout, k) in [
-            (TensorId::DecConv1Weight, d.c2, d.c1, l.rc.k1),
-            (TensorId::DecConv2Weight, d.c1, d.c, l.rc.k2),
-        ] {
-            let [fold, k] = spans(ws, [l.fold, k])?;
-            fold_phases(self.weights(id), fold)?;
-            transpose_fold(fold, cin, cout, k)?;
+        let [fold, k1] = spans(ws, [l.fold, l.rc.k1])?;
+        fold_phases(self.weights(TensorId::DecConv1Weight), fold)?;
+        if SPARSE_DECODER_CONV1 {
+            transpose_fold_channel_minor(fold, d.c2, d.c1, k1)?;
+        } else {
+            transpose_fold(fold, d.c2, d.c1, k1)?;
         }
+        let [fold, k2] = spans(ws, [l.fold, l.rc.k2])?;
+        fold_phases(self.weights(TensorId::DecConv2Weight), fold)?;
+        transpose_fold(fold, d.c1, d.c, k2)?;
         let [zeros] = spans(ws, [l.rc.zeros])?;
         zeros.fill(0.0);
         Ok(())
@@ -100,20 +110,27 @@ impl Model<'_> {
         };
         scatter_phases(d.c1, d.h4, d.w4, g1, &src)?;
 
-        // ∂L/∂d (conv1's input), then through fc2's ReLU (saved in `d_pad`) into ∂L/∂a2.
-        let [g1, k1, zeros, gd] = spans(ws, [rc.g1, rc.k1, rc.zeros, rc.gd])?;
-        let g = backward_geometry(d.c1, d.c2, d.h4, d.w4)?;
-        let zeros = zeros.get(..d.c2).ok_or(Error::Internal)?;
-        correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(g1, &[0, d.w4 + 2], k1, zeros, gd, &g)?;
-        let [ga2, gd, d_pad] = spans(ws, [rc.ga2, rc.gd, l.d_pad])?;
-        let mut cells = ga2.iter_mut();
-        for ch in 0..d.c2 {
-            for y in 0..d.h4 {
-                for x in 0..d.w4 {
-                    let v = cells.next().ok_or(Error::Internal)?;
-                    *v = relu_masked(gd, d_pad, d.h4, d.w4, (ch, y, x))?;
-                }
-            }
+        // ∂L/∂a2: conv1's input gradient, through fc2's ReLU (saved in `d_pad`).
+        if SPARSE_DECODER_CONV1 {
+            let regions = [rc.g1, rc.k1, l.d_pad, rc.values, rc.rows, rc.acc, rc.ga2];
+            let [g1, k1, d_pad, values, rows, acc, ga2] = spans(ws, regions)?;
+            let op = GatherGrad {
+                grad: g1,
+                kernel: k1,
+                saved: d_pad,
+                cin: d.c2,
+                cout: d.c1,
+                h: d.h4,
+                w: d.w4,
+            };
+            gather_grad(&op, GatherScratch { values, rows, acc }, ga2)?;
+        } else {
+            let [g1, k1, zeros, gy] = spans(ws, [rc.g1, rc.k1, rc.zeros, rc.gy])?;
+            let g = backward_geometry(d.c1, d.c2, d.h4, d.w4)?;
+            let zeros = zeros.get(..d.c2).ok_or(Error::Internal)?;
+            correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(g1, &[0, d.w4 + 2], k1, zeros, gy, &g)?;
+            let [gy, d_pad] = spans(ws, [rc.gy, l.d_pad])?;
+            mask_into_dense(gy, d_pad, d.c2, d.h4, d.w4)?;
         }
 
         // The dense layers: ∂L/∂a1 through fc1's ReLU (saved in `dh`), then ∂L/∂z.

@@ -10,9 +10,12 @@ use crate::kernels::dense::{compact_nonzero, dense};
 use crate::kernels::maxpool::relu_maxpool2;
 use crate::kernels::pad::{copy_into_planes, zero_border};
 use crate::kernels::relu::{relu, relu_in_place};
+use crate::kernels::scatter_upconv::{
+    fold_channel_minor, scatter_upconv, ScatterScratch, ScatterUpconv,
+};
 use crate::kernels::sigmoid::sigmoid;
-use crate::kernels::upconv::upsample_conv3x3;
-use crate::kernels::Planes;
+use crate::kernels::upconv::{fold_len, upsample_conv3x3};
+use crate::kernels::{Planes, SPARSE_DECODER_CONV1};
 use crate::layout::{Dims, Span};
 use crate::model::Model;
 
@@ -135,6 +138,37 @@ impl Model<'_> {
         )
     }
 
+    /// Decoder conv1 (`d_pad` → `u_pad`) from the non-zero values of `d` only: most of it is
+    /// ReLU zeros.
+    fn decoder_conv1_sparse(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
+        let regions = [l.d_pad, l.fold, l.tmp, l.u_pad, l.sparse_vals, l.sparse_idx];
+        let [d_pad, fold, tmp, u_pad, values, positions] = spans(ws, regions)?;
+        zero_border(u_pad, d.c1, d.h2, d.w2)?;
+        let folded = fold
+            .get_mut(..fold_len(d.c2, d.c1).ok_or(Error::Internal)?)
+            .ok_or(Error::Internal)?;
+        fold_channel_minor(self.weights(TensorId::DecConv1Weight), d.c2, d.c1, folded)?;
+        let conv = ScatterUpconv {
+            input: d_pad,
+            cin: d.c2,
+            h: d.h4,
+            w: d.w4,
+            folded,
+            bias: self.weights(TensorId::DecConv1Bias),
+            cout: d.c1,
+        };
+        let scratch = ScatterScratch {
+            values,
+            positions,
+            acc: tmp,
+        };
+        let dst = geometry(Dims::padded(d.h2, d.w2))?;
+        scatter_upconv(&conv, scratch, u_pad, dst, relu)?;
+        Ok(())
+    }
+
     /// Runs the decoder on the `z` span and writes the reconstruction to `sink`.
     pub(crate) fn decode_ws(&self, ws: &mut [f32], sink: Sink<'_>) -> Result<(), Error> {
         let l = self.layout();
@@ -171,16 +205,20 @@ impl Model<'_> {
             relu,
         )?;
 
-        let [d_pad, fold, tmp, u_pad] = spans(ws, [l.d_pad, l.fold, l.tmp, l.u_pad])?;
-        zero_border(u_pad, d.c1, d.h2, d.w2)?;
-        let (w, b) = (
-            self.weights(TensorId::DecConv1Weight),
-            self.weights(TensorId::DecConv1Bias),
-        );
-        let dst = geometry(Dims::padded(d.h2, d.w2))?;
-        upsample_conv3x3(
-            d_pad, d.c2, d.h4, d.w4, w, b, d.c1, fold, tmp, u_pad, dst, relu,
-        )?;
+        if SPARSE_DECODER_CONV1 {
+            self.decoder_conv1_sparse(ws)?;
+        } else {
+            let [d_pad, fold, tmp, u_pad] = spans(ws, [l.d_pad, l.fold, l.tmp, l.u_pad])?;
+            zero_border(u_pad, d.c1, d.h2, d.w2)?;
+            let (w, b) = (
+                self.weights(TensorId::DecConv1Weight),
+                self.weights(TensorId::DecConv1Bias),
+            );
+            let dst = geometry(Dims::padded(d.h2, d.w2))?;
+            upsample_conv3x3(
+                d_pad, d.c2, d.h4, d.w4, w, b, d.c1, fold, tmp, u_pad, dst, relu,
+            )?;
+        }
 
         let (w, b) = (
             self.weights(TensorId::DecConv2Weight),

@@ -6,10 +6,10 @@
 //!
 //! | region | holds, in pass order |
 //! |---|---|
-//! | `small` | `h1` (enc. hidden), `z`, `dh` (dec. hidden), `sparse_vals`/`sparse_idx` (compacted small dense inputs) |
+//! | `small` | `h1` (enc. hidden), `z`, `dh` (dec. hidden), `sparse_vals`/`sparse_idx` (compacted small dense inputs; one plane's non-zero pixels for the decoder's first convolution) |
 //! | `ping` | `in_pad` → `p1_pad` → `flat` → `d_pad` → `recon` |
 //! | `pong` | `c1_out` → `c2_out` → `flat_vals`/`flat_idx` (compacted `flat`) → `dflat` → `fold` (folded decoder kernels, all four phases) |
-//! | `tmp` | one phase of an upsampling convolution's output |
+//! | `tmp` | one phase of an upsampling convolution: the first's accumulators, the second's output |
 //! | `u_pad` | the decoder's first convolution's output, padded |
 //!
 //! Reclassification (gradient descent on `z` through the decoder, `crate::reclassify`) uses
@@ -20,8 +20,9 @@
 //! | region | holds, in pass order |
 //! |---|---|
 //! | `recon` | the reconstruction `g(z)` of the current iterate |
-//! | `gx` | output-gradient phase planes of decoder conv2 → of decoder conv1 → `∂L/∂a2` (dense) |
-//! | `gy` | `∂L/∂u` (conv2's input gradient, flat planes) → `∂L/∂d` (conv1's, flat planes) |
+//! | `gx` | output-gradient phase planes of decoder conv2 → of decoder conv1 |
+//! | `gy` | `∂L/∂u` (conv2's input gradient, flat planes) → (dense kernels only: conv1's input gradient, flat planes, masked in place into) `∂L/∂a2` (through fc2's ReLU, dense) |
+//! | `values`, `rows`, `acc` | (sparse kernels only) one input position's non-zero conv1 output gradients, their kernel rows, its sums |
 //! | `ga1`, `gz` | `∂L/∂a1` (hidden), `∂L/∂z` |
 //! | `m`, `v`, `z_best`, `z_win` | Adam moments, the current start's best iterate, the winner |
 //! | `zeros` | `max(c1, c2)` zeros (the bias of the backward correlations) |
@@ -165,8 +166,11 @@ pub(crate) struct Reclass {
     pub go: Span,
     pub gu: Span,
     pub g1: Span,
-    pub gd: Span,
+    pub gy: Span,
     pub ga2: Span,
+    pub values: Span,
+    pub rows: Span,
+    pub acc: Span,
     pub ga1: Span,
     pub gz: Span,
     pub m: Span,
@@ -189,10 +193,14 @@ impl Reclass {
         let go_len = phases(d.c, d.h2, d.w2)?;
         let g1_len = phases(d.c1, d.h4, d.w4)?;
         let gu_len = planes(d.c1, Dims::flat_out(d.h2, d.w2))?;
-        let gd_len = planes(d.c2, Dims::flat_out(d.h4, d.w4))?;
+        let terms = d.c1.checked_mul(16)?;
         let recon = bump.take(d.pixels)?;
-        let gx = bump.take(max(&[Some(go_len), Some(g1_len), Some(d.flat)])?)?;
-        let gy = bump.take(gu_len.max(gd_len))?;
+        let gx = bump.take(go_len.max(g1_len))?;
+        let gd_len = planes(d.c2, Dims::flat_out(d.h4, d.w4))?;
+        let gy = bump.take(max(&[Some(gu_len), Some(gd_len), Some(d.flat)])?)?;
+        let values = bump.take(terms)?;
+        let rows = bump.take(terms)?;
+        let acc = bump.take(d.c2)?;
         let ga1 = bump.take(d.hidden)?;
         let gz = bump.take(d.latent)?;
         let m = bump.take(d.latent)?;
@@ -213,8 +221,11 @@ impl Reclass {
             go: at(gx, go_len),
             gu: at(gy, gu_len),
             g1: at(gx, g1_len),
-            gd: at(gy, gd_len),
-            ga2: at(gx, d.flat),
+            gy,
+            ga2: at(gy, d.flat),
+            values,
+            rows,
+            acc,
             ga1,
             gz,
             m,
@@ -256,7 +267,7 @@ impl Layout {
         let mut bump = Bump(0);
 
         // small: dense-layer vectors.
-        let sparse_len = d.hidden.max(d.latent);
+        let sparse_len = max(&[Some(d.hidden), Some(d.latent), d.h4.checked_mul(d.w4)])?;
         let h1 = bump.take(d.hidden)?;
         let z = bump.take(d.latent)?;
         let dh = bump.take(d.hidden)?;
@@ -292,7 +303,7 @@ impl Layout {
         let pong = bump.take(pong_len)?;
 
         let tmp_len = max(&[
-            planes(d.c1, Dims::flat_out(d.h4, d.w4)),
+            planes(d.c1, Dims::padded(d.h4, d.w4)),
             planes(d.c, Dims::flat_out(d.h2, d.w2)),
         ])?;
         let tmp = bump.take(tmp_len)?;
@@ -396,8 +407,8 @@ mod tests {
         let l = Layout::new(&Architecture::MNIST_PAPER).unwrap();
         let r = l.rc;
         let all = [
-            r.recon, r.go, r.gu, r.g1, r.gd, r.ga2, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win,
-            r.zeros, r.k1, r.k2,
+            r.recon, r.go, r.gu, r.g1, r.ga2, r.values, r.rows, r.acc, r.ga1, r.gz, r.m, r.v,
+            r.z_best, r.z_win, r.zeros, r.k1, r.k2,
         ];
         for s in all {
             assert!(
@@ -408,16 +419,17 @@ mod tests {
         let disjoint = |a: Span, b: Span| a.start + a.len <= b.start || b.start + b.len <= a.start;
         // Regions live at the same time (see `crate::reclassify`'s pass order).
         for (i, a) in [
-            r.recon, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.zeros, r.k1, r.k2,
+            r.recon, r.values, r.rows, r.acc, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.zeros,
+            r.k1, r.k2,
         ]
         .into_iter()
         .enumerate()
         {
-            for b in [r.go, r.gu, r.g1, r.gd, r.ga2] {
+            for b in [r.go, r.gu, r.g1, r.ga2] {
                 assert!(disjoint(a, b), "{i}: {a:?} {b:?}");
             }
         }
-        for (a, b) in [(r.go, r.gu), (r.gu, r.g1), (r.g1, r.gd), (r.gd, r.ga2)] {
+        for (a, b) in [(r.go, r.gu), (r.gu, r.g1), (r.g1, r.ga2)] {
             assert!(disjoint(a, b), "{a:?} {b:?}");
         }
         assert_eq!(r.k1.len, 64 * 32 * 16);

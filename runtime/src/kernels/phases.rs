@@ -178,23 +178,41 @@ pub(crate) fn sigmoid_sq_error_grad<W: Weight>(r: f32, x: W) -> f32 {
     (e + e) * (r * (1.0 - r))
 }
 
-/// `grad` (flat conv output planes, `channels × h × (w + 2)`) at `(ch, y, x)`, kept where
-/// the ReLU output saved in zero-padded planes (`channels × (h + 2) × (w + 2)`) is positive,
-/// `+0.0` elsewhere.
-#[inline]
-pub(crate) fn relu_masked(
-    grad: &[f32],
+/// Turns the `c` flat conv output planes `[c][h][w + 2]` at the start of `buf` into the dense
+/// `[c][h][w]` gradient, kept where the ReLU output saved in zero-padded planes
+/// `saved` (`[c][h + 2][w + 2]`) is positive and `+0.0` elsewhere — in place: dense element
+/// `i` is read from flat index `f(i) ≥ i`, and `f` increases with `i`, so ascending order never
+/// overwrites a value it still has to read.
+pub(crate) fn mask_into_dense(
+    buf: &mut [f32],
     saved: &[f32],
+    c: usize,
     h: usize,
     w: usize,
-    (ch, y, x): (usize, usize, usize),
-) -> Result<f32, ShapeMismatch> {
-    let wp = w + 2;
-    let s = *saved
-        .get((ch * (h + 2) + y + 1) * wp + x + 1)
-        .ok_or(ShapeMismatch)?;
-    let g = *grad.get((ch * h + y) * wp + x).ok_or(ShapeMismatch)?;
-    Ok(if s > 0.0 { g } else { 0.0 })
+) -> Result<(), ShapeMismatch> {
+    let wp = w.checked_add(2).ok_or(ShapeMismatch)?;
+    let flat = c.checked_mul(h).and_then(|v| v.checked_mul(wp));
+    let padded = h
+        .checked_add(2)
+        .and_then(|v| v.checked_mul(wp)?.checked_mul(c));
+    if flat.is_none_or(|n| n > buf.len()) || padded.is_none_or(|n| n > saved.len()) {
+        return Err(ShapeMismatch);
+    }
+    let mut i = 0;
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let on = *saved
+                    .get((ch * (h + 2) + y + 1) * wp + x + 1)
+                    .ok_or(ShapeMismatch)?
+                    > 0.0;
+                let g = *buf.get((ch * h + y) * wp + x).ok_or(ShapeMismatch)?;
+                *buf.get_mut(i).ok_or(ShapeMismatch)? = if on { g } else { 0.0 };
+                i += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -204,6 +222,24 @@ mod tests {
     use super::super::upconv::{fold_len, fold_phases};
     use super::*;
     use std::vec::Vec;
+
+    /// `grad` (flat conv output planes, `channels × h × (w + 2)`) at `(ch, y, x)`, kept where
+    /// the ReLU output saved in zero-padded planes (`channels × (h + 2) × (w + 2)`) is positive,
+    /// `+0.0` elsewhere.
+    fn relu_masked(
+        grad: &[f32],
+        saved: &[f32],
+        h: usize,
+        w: usize,
+        (ch, y, x): (usize, usize, usize),
+    ) -> Result<f32, ShapeMismatch> {
+        let wp = w + 2;
+        let s = *saved
+            .get((ch * (h + 2) + y + 1) * wp + x + 1)
+            .ok_or(ShapeMismatch)?;
+        let g = *grad.get((ch * h + y) * wp + x).ok_or(ShapeMismatch)?;
+        Ok(if s > 0.0 { g } else { 0.0 })
+    }
 
     /// f64 reference: the input gradient of "upsample 2×, conv 3×3 (zero padding 1)" on a
     /// `cin × h × w` input for output gradient `go` (`cout × 2h × 2w`), by the chain rule on
@@ -357,8 +393,6 @@ mod tests {
             height: 6,
         };
         assert!(scatter_phases(2, 3, 3, &mut planes, &short).is_err());
-        assert!(relu_masked(&[1.0; 8], &[1.0; 16], 2, 2, (0, 1, 1)).is_ok());
-        assert!(relu_masked(&[1.0; 5], &[1.0; 16], 2, 2, (0, 1, 1)).is_err());
     }
 
     #[test]
@@ -462,6 +496,24 @@ mod tests {
                 }
             }
             Ok(())
+        }
+    }
+
+    #[test]
+    fn masking_in_place_matches_the_definition() {
+        let mut rng = Rng(61);
+        for _ in 0..20 {
+            let (c, h, w) = (1 + rng.below(5), 1 + rng.below(6), 1 + rng.below(7));
+            let grad = rng.vec(c * h * (w + 2));
+            let saved = rng.vec(c * (h + 2) * (w + 2));
+            let want: Vec<f32> = (0..c * h * w)
+                .map(|i| relu_masked(&grad, &saved, h, w, (i / (h * w), i / w % h, i % w)).unwrap())
+                .collect();
+            let mut buf = grad.clone();
+            mask_into_dense(&mut buf, &saved, c, h, w).unwrap();
+            assert_eq!(&buf[..c * h * w], &want[..]);
+            assert!(mask_into_dense(&mut buf[1..], &saved, c, h, w).is_err());
+            assert!(mask_into_dense(&mut buf, &saved[1..], c, h, w).is_err());
         }
     }
 }

@@ -107,6 +107,47 @@ fn timing() {
             }
         });
     }
+    for zero_share in [0.5f32, 0.75] {
+        use super::scatter_upconv::{
+            fold_channel_minor, scatter_upconv, ScatterScratch, ScatterUpconv,
+        };
+        let mut xs = x.clone();
+        for v in xs.iter_mut() {
+            *v = if (rng.sym() + 1.0) / 2.0 < zero_share {
+                0.0
+            } else {
+                v.abs()
+            };
+        }
+        let (mut vals, mut pos) = (vec![0.0; 49], vec![0.0; 49]);
+        let mut acc = vec![0.0; 81 * 32];
+        let dst = Planes {
+            plane: 256,
+            row: 16,
+            origin: 17,
+        };
+        time(&format!("dec conv1 scatter {zero_share} zero"), 50, || {
+            fold_channel_minor(&w3, 64, 32, &mut fold).unwrap();
+            let conv = ScatterUpconv {
+                input: &xs,
+                cin: 64,
+                h: 7,
+                w: 7,
+                folded: &fold,
+                bias: &b3,
+                cout: 32,
+            };
+            let scratch = ScatterScratch {
+                values: &mut vals,
+                positions: &mut pos,
+                acc: &mut acc,
+            };
+            scatter_upconv(&conv, scratch, &mut o3, dst, relu).unwrap()
+        });
+        time("  of which fold_channel_minor", 50, || {
+            fold_channel_minor(&w3, 64, 32, &mut fold).unwrap();
+        });
+    }
     // dec conv2: up(32 @ 14x14) -> 1 @ 28x28.
     let x = rng.vec(32 * 16 * 16);
     let (w4, b4) = (le(&rng.vec(32 * 9)), le(&rng.vec(1)));

@@ -57,15 +57,23 @@ pub(crate) fn fold_phases<W: Weight>(
         .zip(p01.iter_mut())
         .zip(p10.iter_mut().zip(p11.iter_mut()));
     for (((f00, f01), (f10, f11)), w) in phases.zip(src) {
-        // `groups` of the module documentation spelled out per phase, in the documented
-        // order; the tests compare the result with a generic implementation of the definition.
-        let [a, b, c, d, e, f, g, h, i] = w.map(Weight::value);
-        *f00 = [a, b + c, d + g, (e + f) + (h + i)];
-        *f01 = [a + b, c, (d + e) + (g + h), f + i];
-        *f10 = [a + d, (b + c) + (e + f), g, h + i];
-        *f11 = [(a + b) + (d + e), c + f, g + h, i];
+        [*f00, *f01, *f10, *f11] = fold_kernel(w);
     }
     Ok(())
+}
+
+/// One `3 × 3` kernel folded into the four phase kernels `[p][dy · 2 + dx]` (`p = 2·py + px`).
+#[inline(always)]
+pub(crate) fn fold_kernel<W: Weight>(w: &[W; 9]) -> [[f32; 4]; 4] {
+    // `groups` of the module documentation spelled out per phase, in the documented order;
+    // the tests compare the result with a generic implementation of the definition.
+    let [a, b, c, d, e, f, g, h, i] = w.map(Weight::value);
+    [
+        [a, b + c, d + g, (e + f) + (h + i)],
+        [a + b, c, (d + e) + (g + h), f + i],
+        [a + d, (b + c) + (e + f), g, h + i],
+        [(a + b) + (d + e), c + f, g + h, i],
+    ]
 }
 
 /// Upsamples the zero-padded `[cin][h + 2][w + 2]` input 2× and convolves it with the
