@@ -25,6 +25,7 @@ fn settings(steps: u32) -> ReclassifySettings {
         epsilon: 1e-8,
         early_stop_tolerance: 0.0,
         reject_fooling: true,
+        confine_to_class: false,
     }
 }
 
@@ -221,6 +222,36 @@ fn thresholds_reject_only_when_asked() {
     assert_eq!(r.decision, Decision::Accepted);
     assert_eq!(r.threshold_test, strict.threshold_test);
     assert_eq!(r.latent, strict.latent);
+}
+
+#[test]
+fn confined_starts_stay_inside_their_class_ellipsoid() {
+    // Isotropic precision 4·I: d² ≤ 0.5 is a ball of radius 0.35 around each one-hot mean,
+    // well inside the mean's nearest-mean cell.
+    let tau_enc = 0.5;
+    let bytes = random_file(EDGE, 21, tau_enc, 1e30).to_bytes().unwrap();
+    let model = Model::parse(&bytes).unwrap();
+    let mut ws = ws();
+    let image = random_image(model.image_len(), 12);
+    let free = model.reclassify(&image, &mut ws, &settings(40)).unwrap();
+    assert!(
+        free.mahalanobis_sq > tau_enc,
+        "the free search must leave the ball for this test to mean anything: {}",
+        free.mahalanobis_sq
+    );
+    let s = ReclassifySettings {
+        confine_to_class: true,
+        ..settings(40)
+    };
+    let confined = model.reclassify(&image, &mut ws, &s).unwrap();
+    assert!(
+        confined.mahalanobis_sq <= tau_enc * (1.0 + 1e-5),
+        "{}",
+        confined.mahalanobis_sq
+    );
+    assert_eq!(confined.label, confined.start);
+    // Deterministic like the free search.
+    assert_eq!(confined, model.reclassify(&image, &mut ws, &s).unwrap());
 }
 
 #[test]

@@ -47,16 +47,20 @@ fn any_settings() -> impl Strategy<Value = ReclassifySettings> {
         any_setting(),
         any_setting(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(steps, lr, b1, b2, eps, tol, reject)| ReclassifySettings {
-            steps,
-            learning_rate: lr,
-            beta1: b1,
-            beta2: b2,
-            epsilon: eps,
-            early_stop_tolerance: tol,
-            reject_fooling: reject,
-        })
+        .prop_map(
+            |(steps, lr, b1, b2, eps, tol, reject, confine)| ReclassifySettings {
+                steps,
+                learning_rate: lr,
+                beta1: b1,
+                beta2: b2,
+                epsilon: eps,
+                early_stop_tolerance: tol,
+                reject_fooling: reject,
+                confine_to_class: confine,
+            },
+        )
 }
 
 fn exercise(model: &Model<'_>, image: &[f32], z: &[f32], s: &ReclassifySettings) {

@@ -42,6 +42,10 @@ pub struct SettingsArgs {
     /// reports show both variants anyway).
     #[arg(long)]
     pub no_fooling_rejection: bool,
+    /// Keep every start inside its class's acceptance ellipsoid (d² ≤ τ_enc), projecting
+    /// after each step: our extension of the paper's search (runtime engine only).
+    #[arg(long)]
+    pub confine: bool,
 }
 
 impl SettingsArgs {
@@ -55,6 +59,7 @@ impl SettingsArgs {
             epsilon: self.adam_eps,
             early_stop_tolerance: self.early_stop,
             reject_fooling: !self.no_fooling_rejection,
+            confine_to_class: self.confine,
         };
         s.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(s)
@@ -179,14 +184,19 @@ impl OnDevice for Job {
             .with_context(|| format!("cannot create {}", out.display()))?;
         let started = Instant::now();
         let header = format!(
-            "engine {}, {} steps × {} starts, lr {}, β1 {}, β2 {}, early stop {}\n\n",
+            "engine {}, {} steps × {} starts, lr {}, β1 {}, β2 {}, early stop {}{}\n\n",
             engine.name(),
             settings.steps,
             model.network.config().classes,
             settings.learning_rate,
             settings.beta1,
             settings.beta2,
-            settings.early_stop_tolerance
+            settings.early_stop_tolerance,
+            if settings.confine_to_class {
+                ", starts confined to their class's acceptance ellipsoid"
+            } else {
+                ""
+            }
         );
         let (name, markdown, json) = if a.fgsm.is_empty() {
             let (report, done) = clean_report(
@@ -226,6 +236,12 @@ impl OnDevice for Job {
         };
         let elapsed = started.elapsed().as_secs_f64();
         let markdown = format!("{header}{markdown}\n{elapsed:.1} s in all.\n");
+        // The confined search writes beside the paper's, not over it.
+        let name = if settings.confine_to_class {
+            format!("{name}-confined")
+        } else {
+            name.to_owned()
+        };
         let md_path = out.join(format!("{name}.md"));
         let json_path = out.join(format!("{name}.json"));
         write_atomically(&md_path, markdown.as_bytes())?;

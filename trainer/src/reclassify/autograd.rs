@@ -25,6 +25,10 @@ pub fn reclassify<D: Device<f32>>(
     settings: &ReclassifySettings,
 ) -> Result<Vec<Outcome>> {
     settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    ensure!(
+        !settings.confine_to_class,
+        "confining starts to their class (--confine) is implemented by the runtime engine only; use --engine runtime"
+    );
     let config = model.network.config();
     ensure!(
         images.ncols() == config.pixels(),

@@ -27,6 +27,7 @@ pub const SETTINGS: ReclassifySettings = ReclassifySettings {
     epsilon: 1e-8,
     early_stop_tolerance: 0.0,
     reject_fooling: true,
+    confine_to_class: false,
 };
 
 /// Workspace `f32`s available to the fixture's model.
@@ -47,6 +48,7 @@ pub fn settings_json(s: &ReclassifySettings) -> Value {
         "epsilon": hex(s.epsilon),
         "early_stop_tolerance": hex(s.early_stop_tolerance),
         "reject_fooling": s.reject_fooling,
+        "confine_to_class": s.confine_to_class,
     })
 }
 
