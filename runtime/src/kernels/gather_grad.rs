@@ -15,6 +15,7 @@
 //! one contiguous multiply-add, which vectorises; finally keep `acc[ci]` where the forward
 //! ReLU output `saved[ci][y][x]` is positive and write `+0.0` elsewhere.
 
+use super::phases::reverse_taps_into;
 use super::{index_slot, slot_index, ShapeMismatch};
 
 /// Rearranges the phase-major folded kernels `fold[p][cout][cin][4]` (as
@@ -27,20 +28,7 @@ pub(crate) fn transpose_fold_channel_minor(
     cout: usize,
     out: &mut [f32],
 ) -> Result<(), ShapeMismatch> {
-    let n = cin
-        .checked_mul(cout)
-        .and_then(|v| v.checked_mul(16))
-        .ok_or(ShapeMismatch)?;
-    let (src, _) = fold.get(..n).ok_or(ShapeMismatch)?.as_chunks::<4>();
-    let out = out.get_mut(..n).ok_or(ShapeMismatch)?;
-    // `src[q · cin + ci]` is the 2 × 2 kernel of output plane `q = p · cout + co`.
-    for (i, taps) in src.iter().enumerate() {
-        let (q, ci) = (i / cin, i % cin);
-        for (t, &v) in taps.iter().rev().enumerate() {
-            *out.get_mut((q * 4 + t) * cin + ci).ok_or(ShapeMismatch)? = v;
-        }
-    }
-    Ok(())
+    reverse_taps_into(fold, cin, cout, out, |ci, q, t| (q * 4 + t) * cin + ci)
 }
 
 /// The operands of one masked input-gradient computation.

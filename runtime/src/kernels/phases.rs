@@ -27,18 +27,33 @@ pub(crate) fn transpose_fold(
     cout: usize,
     out: &mut [f32],
 ) -> Result<(), ShapeMismatch> {
+    reverse_taps_into(fold, cin, cout, out, |ci, q, t| (ci * 4 * cout + q) * 4 + t)
+}
+
+/// Writes every 2×2 kernel of the phase-major `fold[p][cout][cin][4]` with its taps reversed:
+/// `out[place(ci, q, t)] = fold[p][co][ci][3 − t]` for output plane `q = p · cout + co`.
+pub(crate) fn reverse_taps_into(
+    fold: &[f32],
+    cin: usize,
+    cout: usize,
+    out: &mut [f32],
+    place: impl Fn(usize, usize, usize) -> usize,
+) -> Result<(), ShapeMismatch> {
     let n = cin
         .checked_mul(cout)
         .and_then(|v| v.checked_mul(16))
         .ok_or(ShapeMismatch)?;
+    if cin == 0 {
+        return Ok(());
+    }
     let (src, _) = fold.get(..n).ok_or(ShapeMismatch)?.as_chunks::<4>();
-    let (dst, _) = out.get_mut(..n).ok_or(ShapeMismatch)?.as_chunks_mut::<4>();
-    for (i, d) in dst.iter_mut().enumerate() {
-        // i = (ci · 4 + p) · cout + co
-        let (co, rest) = (i % cout, i / cout);
-        let (p, ci) = (rest % 4, rest / 4);
-        let [a, b, c, e] = *src.get((p * cout + co) * cin + ci).ok_or(ShapeMismatch)?;
-        *d = [e, c, b, a];
+    let out = out.get_mut(..n).ok_or(ShapeMismatch)?;
+    // `src[q · cin + ci]` is the kernel of output plane `q` for input channel `ci`.
+    for (i, taps) in src.iter().enumerate() {
+        let (q, ci) = (i / cin, i % cin);
+        for (t, &v) in taps.iter().rev().enumerate() {
+            *out.get_mut(place(ci, q, t)).ok_or(ShapeMismatch)? = v;
+        }
     }
     Ok(())
 }

@@ -261,7 +261,8 @@ mod tests {
     use super::super::conv3x3::tests::pad;
     use super::super::relu::relu;
     use super::super::testutil::Rng;
-    use super::super::upconv::{fold_len, upsample_conv3x3};
+    use super::super::upconv::fold_len;
+    use super::super::upconv::tests::run_dense;
     use super::*;
     use std::vec::Vec;
 
@@ -328,29 +329,7 @@ mod tests {
             let wt = rng.vec(cout * cin * 9);
             let b = rng.vec(cout);
             let got = run(&x, cin, h, w, &wt, &b, cout);
-            let mut fold = vec![0.0; fold_len(cin, cout).unwrap()];
-            let mut tmp = vec![0.0; cout * h * (w + 2)];
-            let dst = Planes {
-                plane: 4 * h * w,
-                row: 2 * w,
-                origin: 0,
-            };
-            let mut want = vec![f32::NAN; cout * 4 * h * w];
-            upsample_conv3x3(
-                &pad(&x, cin, h, w),
-                cin,
-                h,
-                w,
-                &wt,
-                &b,
-                cout,
-                &mut fold,
-                &mut tmp,
-                &mut want,
-                dst,
-                relu,
-            )
-            .unwrap();
+            let want = run_dense(&x, cin, h, w, &wt, &b, cout, relu);
             let same = got
                 .iter()
                 .zip(&want)

@@ -149,7 +149,7 @@ pub(crate) fn upsample_conv3x3<W: Weight>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::conv3x3::tests::pad;
     use super::super::testutil::{assert_close, Rng};
     use super::*;
@@ -239,6 +239,34 @@ mod tests {
         out
     }
 
+    /// [`upsample_conv3x3`] of the unpadded `x` into dense `[cout][2h][2w]` planes through `act`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_dense(
+        x: &[f32],
+        cin: usize,
+        h: usize,
+        w: usize,
+        wt: &[f32],
+        b: &[f32],
+        cout: usize,
+        act: impl Fn(f32) -> f32,
+    ) -> Vec<f32> {
+        let mut fold = vec![0.0; fold_len(cin, cout).unwrap()];
+        let mut tmp = vec![0.0; cout * h * (w + 2)];
+        let dst = Planes {
+            plane: 4 * h * w,
+            row: 2 * w,
+            origin: 0,
+        };
+        let mut out = vec![f32::NAN; cout * 4 * h * w];
+        let padded = pad(x, cin, h, w);
+        upsample_conv3x3(
+            &padded, cin, h, w, wt, b, cout, &mut fold, &mut tmp, &mut out, dst, act,
+        )
+        .unwrap();
+        out
+    }
+
     #[test]
     fn matches_reference_on_random_shapes() {
         let mut rng = Rng(13);
@@ -248,29 +276,7 @@ mod tests {
             let x = rng.vec(cin * h * w);
             let wt = rng.vec(cout * cin * 9);
             let b = rng.vec(cout);
-            let mut fold = vec![0.0; fold_len(cin, cout).unwrap()];
-            let mut tmp = vec![0.0; cout * h * (w + 2)];
-            let dst = Planes {
-                plane: 4 * h * w,
-                row: 2 * w,
-                origin: 0,
-            };
-            let mut out = vec![f32::NAN; cout * 4 * h * w];
-            upsample_conv3x3(
-                &pad(&x, cin, h, w),
-                cin,
-                h,
-                w,
-                &wt,
-                &b,
-                cout,
-                &mut fold,
-                &mut tmp,
-                &mut out,
-                dst,
-                |v| v,
-            )
-            .unwrap();
+            let out = run_dense(&x, cin, h, w, &wt, &b, cout, |v| v);
             assert_close(&out, &reference(&x, cin, h, w, &wt, &b, cout), 1e-5);
             let exact = documented(&x, cin, h, w, &wt, &b, cout);
             assert!(out
