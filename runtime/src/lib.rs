@@ -113,7 +113,7 @@ mod workspace;
 pub use error::Error;
 pub use gmvae_format::{Architecture, Calibration, FormatError};
 pub use model::Model;
-pub use reclassify::{Reclassified, ReclassifySettings, StartValues, MAX_CLASSES};
+pub use reclassify::{Reclassified, ReclassifySettings, StartValues, CONFINE_MARGIN, MAX_CLASSES};
 pub use workspace::Workspace;
 
 /// The README's Rust examples, compiled and run by `cargo test` (rustdoc's `cfg(doctest)`).

@@ -25,7 +25,7 @@
 //! With [`ReclassifySettings::confine_to_class`] (our extension, off by default), each start
 //! is a projected search: after every Adam step an iterate whose squared Mahalanobis distance
 //! to its start's mean exceeds `τ_enc` is pulled back along the line to that mean onto the
-//! ellipsoid `d² = τ_enc`. Every start then explains the input with a code its own class
+//! ellipsoid `d² = τ_enc` (a hair inside: [`CONFINE_MARGIN`]). Every start then explains the input with a code its own class
 //! would accept, instead of drifting to where the decoder draws whatever fits a perturbation;
 //! on the demo model this recovers more rejected clean and FGSM inputs (BENCHMARKS.md).
 //!
@@ -56,6 +56,11 @@ use crate::{Decision, Latent, MAX_LATENT};
 /// Largest class count the runtime supports (the file format's limit; the size of
 /// [`StartValues`]).
 pub const MAX_CLASSES: usize = 128;
+
+/// Where [`ReclassifySettings::confine_to_class`] puts an iterate that left its ellipsoid:
+/// at `d² = 0.999 · τ_enc`, a hair inside, so that rounding in any implementation of the
+/// distance still finds it accepted.
+pub const CONFINE_MARGIN: f32 = 0.999;
 
 /// One value per start (per class), stored inline.
 pub type StartValues<T> = heapless::Vec<T, MAX_CLASSES>;
@@ -359,15 +364,15 @@ impl Model<'_> {
 }
 
 impl Model<'_> {
-    /// Moves `z` onto the boundary of class `class`'s acceptance ellipsoid if it lies outside:
-    /// with `d² = d²(z, μ)` (the classify distance) above `τ_enc`, `s = sqrtf(τ_enc / d²)` and
-    /// `z_i = μ_i + (z_i − μ_i) · s`. A non-finite `d²` leaves `z` as it is (the search then
-    /// stops on it).
+    /// Moves `z` just inside class `class`'s acceptance ellipsoid if it lies outside: with
+    /// `d² = d²(z, μ)` (the classify distance) above `t = CONFINE_MARGIN · τ_enc`,
+    /// `s = sqrtf(t / d²)` and `z_i = μ_i + (z_i − μ_i) · s`. A non-finite `d²` leaves `z` as
+    /// it is (the search then stops on it).
     fn confine(&self, z: &mut [f32], class: usize) -> Result<(), Error> {
         let mu = self.view().class_mean(class).ok_or(Error::Internal)?;
         let precision = self.view().precision(class).ok_or(Error::Internal)?;
         let d2 = mahalanobis_sq(z, mu.words(), precision.words())?;
-        let tau = self.thresholds().tau_enc;
+        let tau = CONFINE_MARGIN * self.thresholds().tau_enc;
         if d2.is_finite() && d2 > tau {
             let scale = libm::sqrtf(tau / d2);
             for (z, m) in z.iter_mut().zip(mu.words()) {

@@ -43,7 +43,7 @@ pub struct SettingsArgs {
     #[arg(long)]
     pub no_fooling_rejection: bool,
     /// Keep every start inside its class's acceptance ellipsoid (d² ≤ τ_enc), projecting
-    /// after each step: our extension of the paper's search (runtime engine only).
+    /// after each step: our extension of the paper's search.
     #[arg(long)]
     pub confine: bool,
 }

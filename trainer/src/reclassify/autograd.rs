@@ -25,10 +25,6 @@ pub fn reclassify<D: Device<f32>>(
     settings: &ReclassifySettings,
 ) -> Result<Vec<Outcome>> {
     settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    ensure!(
-        !settings.confine_to_class,
-        "confining starts to their class (--confine) is implemented by the runtime engine only; use --engine runtime"
-    );
     let config = model.network.config();
     ensure!(
         images.ncols() == config.pixels(),
@@ -162,6 +158,9 @@ fn batch<D: Device<f32>>(
                     &mut st.v[j],
                 );
             }
+            if s.confine_to_class {
+                confine(model, &mut st.z, b, classes);
+            }
             st.steps[b] += 1;
             if !idx().all(|j| st.z[j].is_finite()) {
                 st.active[b] = false;
@@ -169,6 +168,26 @@ fn batch<D: Device<f32>>(
         }
     }
     (0..n).map(|i| outcome(model, &st, i, classes, s)).collect()
+}
+
+/// Moves column `b`'s iterate just inside the acceptance ellipsoid of its start's class if it
+/// lies outside (the runtime's `confine_to_class`): with `t = CONFINE_MARGIN · τ_enc`,
+/// `z = μ + (z − μ) · sqrt(t / d²)`.
+fn confine<D: Device<f32>>(model: &TrainedModel<D>, z: &mut [f32], b: usize, classes: usize) {
+    let cols = z.len() / model.network.config().latent;
+    let class = b % classes;
+    let column: Vec<f32> = z.iter().skip(b).step_by(cols).copied().collect();
+    let d2 = model
+        .calibration
+        .mahalanobis_sq(ndarray::ArrayView1::from(&column), class);
+    let tau = gmvae_runtime::CONFINE_MARGIN * model.calibration.tau_enc;
+    if d2.is_finite() && d2 > tau {
+        let scale = (tau / d2).sqrt();
+        for (r, v) in z.iter_mut().skip(b).step_by(cols).enumerate() {
+            let mu = f32::from(r == class);
+            *v = mu + (*v - mu) * scale;
+        }
+    }
 }
 
 /// Sample `i`'s result from the finished columns `i·K .. (i + 1)·K`.
