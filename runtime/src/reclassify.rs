@@ -25,9 +25,12 @@
 //! With [`ReclassifySettings::confine_to_class`] (our extension, off by default), each start
 //! is a projected search: after every Adam step an iterate whose squared Mahalanobis distance
 //! to its start's mean exceeds `τ_enc` is pulled back along the line to that mean onto the
-//! ellipsoid `d² = τ_enc` (a hair inside: [`CONFINE_MARGIN`]). Every start then explains the input with a code its own class
-//! would accept, instead of drifting to where the decoder draws whatever fits a perturbation;
-//! on the demo model this recovers more rejected clean and FGSM inputs (BENCHMARKS.md).
+//! ellipsoid `d² = τ_enc` (a hair inside: [`CONFINE_MARGIN`]). Every start then explains the
+//! input with a code its own class would accept, instead of drifting to where the decoder
+//! draws whatever fits a perturbation; on the demo model this recovers more rejected clean
+//! and FGSM inputs (BENCHMARKS.md). Its winners pass the latent test by construction (when
+//! the label is the start's class), so the fooling-input verdict then rests on the
+//! reconstruction threshold.
 //!
 //! A start also stops when its loss or gradient stops being finite, and — if
 //! [`ReclassifySettings::early_stop_tolerance`] is positive — when `|L_{t−1} − L_t| ≤
