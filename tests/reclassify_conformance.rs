@@ -53,6 +53,7 @@ fn golden_reclassification_is_bit_exact() {
         early_stop_tolerance: hex(&s["early_stop_tolerance"]),
         reject_fooling: s["reject_fooling"].as_bool().unwrap(),
         confine_to_class: s["confine_to_class"].as_bool().unwrap(),
+        confine_fraction: hex(&s["confine_fraction"]),
     };
     assert_eq!(settings, golden::SETTINGS);
     let cases = expected["cases"].as_array().unwrap();

@@ -24,8 +24,9 @@
 //!
 //! With [`ReclassifySettings::confine_to_class`] (our extension, off by default), each start
 //! is a projected search: after every Adam step an iterate whose squared Mahalanobis distance
-//! to its start's mean exceeds `τ_enc` is pulled back along the line to that mean onto the
-//! ellipsoid `d² = τ_enc` (a hair inside: [`CONFINE_MARGIN`]). Every start then explains the
+//! to its start's mean exceeds `f · τ_enc` (`f` = [`ReclassifySettings::confine_fraction`],
+//! `1` by default: the acceptance ellipsoid) is pulled back along the line to that mean onto
+//! the ellipsoid `d² = f · τ_enc` (a hair inside: [`CONFINE_MARGIN`]). Every start then explains the
 //! input with a code its own class would accept, instead of drifting to where the decoder
 //! draws whatever fits a perturbation; on the demo model this recovers more rejected clean
 //! and FGSM inputs (BENCHMARKS.md). Its winners pass the latent test by construction (when
@@ -92,11 +93,15 @@ pub struct ReclassifySettings {
     /// extension of the paper, off by default): after each Adam step, an iterate outside is
     /// moved along the line to its start's mean onto the boundary (module documentation).
     pub confine_to_class: bool,
+    /// The confining ellipsoid is `d² ≤ confine_fraction · τ_enc`; finite, in `(0, 1]`.
+    /// Only read with [`ReclassifySettings::confine_to_class`].
+    pub confine_fraction: f32,
 }
 
 impl ReclassifySettings {
     /// The defaults: 50 steps, `lr = 0.05`, `β1 = 0.9`, `β2 = 0.999`, `ε = 1e-8`, no early
-    /// stopping, fooling rejection on, no confinement (the paper's search).
+    /// stopping, fooling rejection on, no confinement (the paper's search; were it on, the
+    /// whole acceptance ellipsoid).
     pub const DEFAULT: Self = Self {
         steps: 50,
         learning_rate: 0.05,
@@ -106,6 +111,7 @@ impl ReclassifySettings {
         early_stop_tolerance: 0.0,
         reject_fooling: true,
         confine_to_class: false,
+        confine_fraction: 1.0,
     };
 
     /// Checks every field's range; the error names the first bad field.
@@ -120,6 +126,10 @@ impl ReclassifySettings {
             (
                 "early_stop_tolerance",
                 self.early_stop_tolerance.is_finite() && self.early_stop_tolerance >= 0.0,
+            ),
+            (
+                "confine_fraction",
+                self.confine_fraction > 0.0 && self.confine_fraction <= 1.0,
             ),
         ];
         match checks.iter().find(|(_, ok)| !ok) {
@@ -309,7 +319,7 @@ impl Model<'_> {
             };
             adam_step(&step, z, gz, m, v)?;
             if s.confine_to_class {
-                self.confine(z, class)?;
+                self.confine(z, class, s.confine_fraction)?;
             }
             steps += 1;
             if !z.iter().all(|v| v.is_finite()) {
@@ -367,15 +377,16 @@ impl Model<'_> {
 }
 
 impl Model<'_> {
-    /// Moves `z` just inside class `class`'s acceptance ellipsoid if it lies outside: with
-    /// `d² = d²(z, μ)` (the classify distance) above `t = CONFINE_MARGIN · τ_enc`,
-    /// `s = sqrtf(t / d²)` and `z_i = μ_i + (z_i − μ_i) · s`. A non-finite `d²` leaves `z` as
-    /// it is (the search then stops on it).
-    fn confine(&self, z: &mut [f32], class: usize) -> Result<(), Error> {
+    /// Moves `z` just inside class `class`'s confining ellipsoid if it lies outside: with
+    /// `d² = d²(z, μ)` (the classify distance) above
+    /// `t = (CONFINE_MARGIN · confine_fraction) · τ_enc`, `s = sqrtf(t / d²)` and
+    /// `z_i = μ_i + (z_i − μ_i) · s`. A non-finite `d²` leaves `z` as it is (the search then
+    /// stops on it).
+    fn confine(&self, z: &mut [f32], class: usize, fraction: f32) -> Result<(), Error> {
         let mu = self.view().class_mean(class).ok_or(Error::Internal)?;
         let precision = self.view().precision(class).ok_or(Error::Internal)?;
         let d2 = mahalanobis_sq(z, mu.words(), precision.words())?;
-        let tau = CONFINE_MARGIN * self.thresholds().tau_enc;
+        let tau = (CONFINE_MARGIN * fraction) * self.thresholds().tau_enc;
         if d2.is_finite() && d2 > tau {
             let scale = libm::sqrtf(tau / d2);
             for (z, m) in z.iter_mut().zip(mu.words()) {

@@ -26,6 +26,7 @@ fn settings(steps: u32) -> ReclassifySettings {
         early_stop_tolerance: 0.0,
         reject_fooling: true,
         confine_to_class: false,
+        confine_fraction: 1.0,
     }
 }
 
@@ -314,6 +315,20 @@ fn bad_settings_workspace_and_inputs_are_typed_errors() {
         })
     ));
     for (bad, name) in [
+        (
+            ReclassifySettings {
+                confine_fraction: 0.0,
+                ..settings(1)
+            },
+            "confine_fraction",
+        ),
+        (
+            ReclassifySettings {
+                confine_fraction: 1.5,
+                ..settings(1)
+            },
+            "confine_fraction",
+        ),
         (
             ReclassifySettings {
                 learning_rate: 0.0,

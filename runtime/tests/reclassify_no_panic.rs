@@ -47,10 +47,10 @@ fn any_settings() -> impl Strategy<Value = ReclassifySettings> {
         any_setting(),
         any_setting(),
         any::<bool>(),
-        any::<bool>(),
+        (any::<bool>(), any_setting()),
     )
         .prop_map(
-            |(steps, lr, b1, b2, eps, tol, reject, confine)| ReclassifySettings {
+            |(steps, lr, b1, b2, eps, tol, reject, (confine, fraction))| ReclassifySettings {
                 steps,
                 learning_rate: lr,
                 beta1: b1,
@@ -59,6 +59,7 @@ fn any_settings() -> impl Strategy<Value = ReclassifySettings> {
                 early_stop_tolerance: tol,
                 reject_fooling: reject,
                 confine_to_class: confine,
+                confine_fraction: fraction,
             },
         )
 }

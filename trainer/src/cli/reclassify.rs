@@ -46,6 +46,10 @@ pub struct SettingsArgs {
     /// after each step: our extension of the paper's search.
     #[arg(long)]
     pub confine: bool,
+    /// With --confine: the ellipsoid is d² ≤ F · τ_enc (F in (0, 1]; tune it with
+    /// `--split train`).
+    #[arg(long, value_name = "F", default_value_t = ReclassifySettings::DEFAULT.confine_fraction)]
+    pub confine_fraction: f32,
 }
 
 impl SettingsArgs {
@@ -60,6 +64,7 @@ impl SettingsArgs {
             early_stop_tolerance: self.early_stop,
             reject_fooling: !self.no_fooling_rejection,
             confine_to_class: self.confine,
+            confine_fraction: self.confine_fraction,
         };
         s.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(s)
@@ -193,9 +198,12 @@ impl OnDevice for Job {
             settings.beta2,
             settings.early_stop_tolerance,
             if settings.confine_to_class {
-                ", starts confined to their class's acceptance ellipsoid"
+                format!(
+                    ", starts confined to their class's acceptance ellipsoid (d² ≤ {} · τ_enc)",
+                    settings.confine_fraction
+                )
             } else {
-                ""
+                String::new()
             }
         );
         let (name, markdown, json) = if a.fgsm.is_empty() {

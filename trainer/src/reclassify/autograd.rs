@@ -159,7 +159,7 @@ fn batch<D: Device<f32>>(
                 );
             }
             if s.confine_to_class {
-                confine(model, &mut st.z, b, classes);
+                confine(model, &mut st.z, b, classes, s.confine_fraction);
             }
             st.steps[b] += 1;
             if !idx().all(|j| st.z[j].is_finite()) {
@@ -171,16 +171,23 @@ fn batch<D: Device<f32>>(
 }
 
 /// Moves column `b`'s iterate just inside the acceptance ellipsoid of its start's class if it
-/// lies outside (the runtime's `confine_to_class`): with `t = CONFINE_MARGIN · τ_enc`,
+/// lies outside (the runtime's `confine_to_class`): with
+/// `t = (CONFINE_MARGIN · confine_fraction) · τ_enc`,
 /// `z = μ + (z − μ) · sqrt(t / d²)`.
-fn confine<D: Device<f32>>(model: &TrainedModel<D>, z: &mut [f32], b: usize, classes: usize) {
+fn confine<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    z: &mut [f32],
+    b: usize,
+    classes: usize,
+    fraction: f32,
+) {
     let cols = z.len() / model.network.config().latent;
     let class = b % classes;
     let column: Vec<f32> = z.iter().skip(b).step_by(cols).copied().collect();
     let d2 = model
         .calibration
         .mahalanobis_sq(ndarray::ArrayView1::from(&column), class);
-    let tau = gmvae_runtime::CONFINE_MARGIN * model.calibration.tau_enc;
+    let tau = (gmvae_runtime::CONFINE_MARGIN * fraction) * model.calibration.tau_enc;
     if d2.is_finite() && d2 > tau {
         let scale = (tau / d2).sqrt();
         for (r, v) in z.iter_mut().skip(b).step_by(cols).enumerate() {

@@ -28,6 +28,7 @@ pub const SETTINGS: ReclassifySettings = ReclassifySettings {
     early_stop_tolerance: 0.0,
     reject_fooling: true,
     confine_to_class: false,
+    confine_fraction: 1.0,
 };
 
 /// Workspace `f32`s available to the fixture's model.
@@ -49,6 +50,7 @@ pub fn settings_json(s: &ReclassifySettings) -> Value {
         "early_stop_tolerance": hex(s.early_stop_tolerance),
         "reject_fooling": s.reject_fooling,
         "confine_to_class": s.confine_to_class,
+        "confine_fraction": hex(s.confine_fraction),
     })
 }
 
