@@ -131,9 +131,11 @@ fn channels<const B: usize>(
 ) -> Result<[f32; B], ShapeMismatch> {
     let mut acc = [0.0f32; B];
     for (&g, &row) in values.iter().zip(rows) {
-        let start = slot_index(row) * cin + ci0;
+        // Wrapping: a slot that held no valid row lands far outside `kernel`, and `get`
+        // turns that into an error instead of an overflow panic in debug builds.
+        let start = slot_index(row).wrapping_mul(cin).wrapping_add(ci0);
         let k: &[f32; B] = kernel
-            .get(start..start + B)
+            .get(start..start.wrapping_add(B))
             .and_then(|k| k.try_into().ok())
             .ok_or(ShapeMismatch)?;
         for (a, &k) in acc.iter_mut().zip(k) {

@@ -217,9 +217,12 @@ fn tap_block<const B: usize>(
         .and_then(|f| f.try_into().ok())
         .ok_or(ShapeMismatch)?;
     for (&v, &pos) in values.iter().zip(positions) {
-        let start = (slot_index(pos) + plus - minus) * cout + co;
+        // Never below zero for a listed pixel (see the caller); wrapping keeps any other slot
+        // an out-of-range index for `get` to refuse instead of an overflow panic.
+        let cell = slot_index(pos).wrapping_add(plus).wrapping_sub(minus);
+        let start = cell.wrapping_mul(cout).wrapping_add(co);
         let row: &mut [f32; B] = acc
-            .get_mut(start..start + B)
+            .get_mut(start..start.wrapping_add(B))
             .and_then(|r| r.try_into().ok())
             .ok_or(ShapeMismatch)?;
         for (a, &f) in row.iter_mut().zip(&f) {
