@@ -12,7 +12,7 @@
 //! is the whole row (accumulators in L1, weight rows streamed whole); wider layers use
 //! register blocks of 64 outputs.
 
-use super::{ShapeMismatch, Weight};
+use super::{append_if_nonzero, ShapeMismatch, Weight};
 
 /// Largest input length whose indices `f32` represents exactly.
 pub(crate) const MAX_INPUTS: usize = 1 << 24;
@@ -32,13 +32,8 @@ pub(crate) fn compact_nonzero(
     }
     let mut n = 0usize;
     for (i, &v) in x.iter().enumerate() {
-        // Write unconditionally and advance only past non-zero entries: no data-dependent
-        // branch, and `n <= i < x.len()` keeps both writes in bounds.
-        if let (Some(a), Some(b)) = (vals.get_mut(n), idx.get_mut(n)) {
-            *a = v;
-            *b = i as f32;
-        }
-        n += usize::from(v != 0.0);
+        // `n <= i < x.len()`: both lists have room.
+        n = append_if_nonzero(vals, idx, n, v, i as f32);
     }
     Ok(n)
 }

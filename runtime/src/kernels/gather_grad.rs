@@ -16,7 +16,7 @@
 //! ReLU output `saved[ci][y][x]` is positive and write `+0.0` elsewhere.
 
 use super::phases::reverse_taps_into;
-use super::{index_slot, slot_index, ShapeMismatch};
+use super::{append_if_nonzero, index_slot, slot_index, ShapeMismatch};
 
 /// Rearranges the phase-major folded kernels `fold[p][cout][cin][4]` (as
 /// [`super::upconv::fold_phases`] writes them) into `out[(p · cout + co) · 4 + t][ci] =
@@ -173,13 +173,8 @@ fn list_terms(
             let start = (y + r) * wp + x;
             let pair = g.get(start..start + 2).ok_or(ShapeMismatch)?;
             for (c, &v) in pair.iter().enumerate() {
-                // Write unconditionally, advance only past non-zero values (no data-dependent
-                // branch; at most `16 · cout` entries, the scratch length checked on entry).
-                if let (Some(a), Some(b)) = (values.get_mut(n), rows.get_mut(n)) {
-                    *a = v;
-                    *b = index_slot(q * 4 + r * 2 + c);
-                }
-                n += usize::from(v != 0.0);
+                // At most `16 · cout` entries: the scratch length checked on entry.
+                n = append_if_nonzero(values, rows, n, v, index_slot(q * 4 + r * 2 + c));
             }
         }
     }

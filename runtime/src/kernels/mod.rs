@@ -63,6 +63,25 @@ impl Weight for [u8; 4] {
     }
 }
 
+/// Appends `(value, slot)` at position `n` of two parallel lists without a data-dependent
+/// branch: both are written unconditionally (when `n` is in bounds), and the returned length
+/// advances only past a non-zero value, so a zero is overwritten by the next append. Callers
+/// size the lists for every candidate, so `n` stays in bounds.
+#[inline(always)]
+pub(crate) fn append_if_nonzero(
+    values: &mut [f32],
+    slots: &mut [f32],
+    n: usize,
+    value: f32,
+    slot: f32,
+) -> usize {
+    if let (Some(a), Some(b)) = (values.get_mut(n), slots.get_mut(n)) {
+        *a = value;
+        *b = slot;
+    }
+    n + usize::from(value != 0.0)
+}
+
 /// Stores an index in an `f32` workspace slot as its bit pattern. Moves preserve every bit
 /// pattern (no arithmetic ever touches the slot), and reading it back is a plain bit cast, not
 /// a float-to-integer conversion. Indices beyond `u32` become `u32::MAX`, which no buffer

@@ -17,7 +17,7 @@
 //! term per tap, in tap order; so its terms arrive in ascending `ci`, then `dy`, then `dx`.
 
 use super::upconv::fold_kernel;
-use super::{index_slot, slot_index, Planes, ShapeMismatch, Weight};
+use super::{append_if_nonzero, index_slot, slot_index, Planes, ShapeMismatch, Weight};
 
 /// Folds the `[cout][cin][3][3]` weights into the four phase kernels, stored input-channel
 /// major with the output channel innermost: `out[((ci · 4 + p) · 4 + dy · 2 + dx) · cout + co]`
@@ -247,13 +247,8 @@ fn list_nonzero(
         let start = (y + 1) * (w + 2) + 1;
         let row = plane.get(start..start + w).ok_or(ShapeMismatch)?;
         for (x, &v) in row.iter().enumerate() {
-            // Write unconditionally, advance only past non-zero values (no data-dependent
-            // branch; `n ≤ y · w + x < h · w` keeps both writes in bounds).
-            if let (Some(a), Some(b)) = (values.get_mut(n), positions.get_mut(n)) {
-                *a = v;
-                *b = index_slot(start + x);
-            }
-            n += usize::from(v != 0.0);
+            // `n ≤ y · w + x < h · w`: both lists have room.
+            n = append_if_nonzero(values, positions, n, v, index_slot(start + x));
         }
     }
     Ok(n)
