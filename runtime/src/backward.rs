@@ -7,18 +7,15 @@
 use gmvae_format::TensorId;
 
 use crate::error::Error;
-use crate::forward::{spans, Sink};
+use crate::forward::{spans, Conv1Kernel, Sink};
+use crate::isa::dispatch;
+use crate::kernels::active_grad::{active_grad, phase_grid, ActiveGrad, ActiveScratch};
 use crate::kernels::dense_t::dense_input_grad;
 use crate::kernels::flat::{correlate, FlatConv, DEC_CO, DEC_P};
-use crate::kernels::gather_grad::{
-    gather_grad, transpose_fold_channel_minor, GatherGrad, GatherScratch,
-};
-use crate::kernels::phases::{
-    mask_into_dense, scatter_phases, transpose_fold, MaskedGrad, OutputGrad,
-};
+use crate::kernels::phases::{scatter_phases, transpose_fold, MaskedGrad, OutputGrad};
 use crate::kernels::recon::reconstruction_error;
 use crate::kernels::upconv::fold_phases;
-use crate::kernels::SPARSE_DECODER_CONV1;
+use crate::kernels::window_upconv::fold_channel_minor;
 use crate::layout::Span;
 use crate::model::Model;
 
@@ -43,20 +40,15 @@ fn backward_geometry(cin: usize, cout: usize, h: usize, w: usize) -> Result<Flat
 }
 
 impl Model<'_> {
-    /// Folds both decoder convolutions' kernels and stores them transposed for the backward
-    /// pass (`k1` channel-minor for [`gather_grad`] or for the flat correlation, see
-    /// [`SPARSE_DECODER_CONV1`]; `k2` for the flat correlation). Depends only on the weights:
-    /// once per reclassification call.
+    /// Folds both decoder convolutions' kernels once per reclassification call: `k1` as the
+    /// forward pass folds decoder conv1 ([`fold_channel_minor`], which its input gradient
+    /// reads too), `k2` transposed for decoder conv2's backward correlation. Depends only on
+    /// the weights.
     pub(crate) fn prepare_backward(&self, ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
-        let [fold, k1] = spans(ws, [l.fold, l.rc.k1])?;
-        fold_phases(self.weights(TensorId::DecConv1Weight), fold)?;
-        if SPARSE_DECODER_CONV1 {
-            transpose_fold_channel_minor(fold, d.c2, d.c1, k1)?;
-        } else {
-            transpose_fold(fold, d.c2, d.c1, k1)?;
-        }
+        let [k1] = spans(ws, [l.rc.k1])?;
+        fold_channel_minor(self.weights(TensorId::DecConv1Weight), d.c2, d.c1, k1)?;
         let [fold, k2] = spans(ws, [l.fold, l.rc.k2])?;
         fold_phases(self.weights(TensorId::DecConv2Weight), fold)?;
         transpose_fold(fold, d.c1, d.c, k2)?;
@@ -73,10 +65,13 @@ impl Model<'_> {
         let (cls, rest) = ws
             .split_at_mut_checked(l.classify_len)
             .ok_or(Error::Internal)?;
-        let recon = rest
-            .get_mut(local(l.rc.recon, l.classify_len)?)
-            .ok_or(Error::Internal)?;
-        self.decode_ws(cls, Sink::Caller(recon))?;
+        let [recon, k1] = rest
+            .get_disjoint_mut([
+                local(l.rc.recon, l.classify_len)?,
+                local(l.rc.k1, l.classify_len)?,
+            ])
+            .map_err(|_| Error::Internal)?;
+        self.decode_ws(cls, Sink::Caller(recon), Conv1Kernel::Folded(k1))?;
         Ok(reconstruction_error(image, recon)?)
     }
 
@@ -94,13 +89,15 @@ impl Model<'_> {
             width: d.w,
             height: d.h,
         };
-        scatter_phases(d.c, d.h2, d.w2, go, &src)?;
+        dispatch!(self.isa(), scatter_phases(d.c, d.h2, d.w2, go, &src))?;
 
-        // ∂L/∂u (conv2's input), then through conv1's ReLU into conv1's output phase planes.
+        // ∂L/∂u (conv2's input), then through conv1's ReLU into conv1's output phase grid.
         let [go, k2, zeros, gu] = spans(ws, [rc.go, rc.k2, rc.zeros, rc.gu])?;
         let g = backward_geometry(d.c, d.c1, d.h2, d.w2)?;
         let zeros = zeros.get(..d.c1).ok_or(Error::Internal)?;
-        correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(go, &[0, d.w2 + 2], k2, zeros, gu, &g)?;
+        dispatch!(self.isa(), {
+            correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(go, &[0, d.w2 + 2], k2, zeros, gu, &g)
+        })?;
         let [g1, gu, u_pad] = spans(ws, [rc.g1, rc.gu, l.u_pad])?;
         let src = MaskedGrad {
             grad: gu,
@@ -108,36 +105,31 @@ impl Model<'_> {
             width: d.w2,
             height: d.h2,
         };
-        scatter_phases(d.c1, d.h4, d.w4, g1, &src)?;
+        dispatch!(self.isa(), phase_grid(d.c1, d.h4, d.w4, g1, &src))?;
 
-        // ∂L/∂a2: conv1's input gradient, through fc2's ReLU (saved in `d_pad`).
-        if SPARSE_DECODER_CONV1 {
-            let regions = [rc.g1, rc.k1, l.d_pad, rc.values, rc.rows, rc.acc, rc.ga2];
-            let [g1, k1, d_pad, values, rows, acc, ga2] = spans(ws, regions)?;
-            let op = GatherGrad {
-                grad: g1,
-                kernel: k1,
-                saved: d_pad,
-                cin: d.c2,
-                cout: d.c1,
-                h: d.h4,
-                w: d.w4,
-            };
-            gather_grad(&op, GatherScratch { values, rows, acc }, ga2)?;
-        } else {
-            let [g1, k1, zeros, gy] = spans(ws, [rc.g1, rc.k1, rc.zeros, rc.gy])?;
-            let g = backward_geometry(d.c1, d.c2, d.h4, d.w4)?;
-            let zeros = zeros.get(..d.c2).ok_or(Error::Internal)?;
-            correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(g1, &[0, d.w4 + 2], k1, zeros, gy, &g)?;
-            let [gy, d_pad] = spans(ws, [rc.gy, l.d_pad])?;
-            mask_into_dense(gy, d_pad, d.c2, d.h4, d.w4)?;
-        }
+        // ∂L/∂a2: conv1's input gradient where fc2's ReLU (saved in `d_pad`) was active.
+        let regions = [rc.g1, rc.k1, l.d_pad, rc.terms, rc.active, rc.ga2];
+        let [g1, k1, d_pad, terms, active, ga2] = spans(ws, regions)?;
+        let op = ActiveGrad {
+            grad: g1,
+            kernel: k1,
+            saved: d_pad,
+            cin: d.c2,
+            cout: d.c1,
+            h: d.h4,
+            w: d.w4,
+        };
+        dispatch!(self.isa(), {
+            active_grad(&op, ActiveScratch { terms, active }, ga2)
+        })?;
 
         // The dense layers: ∂L/∂a1 through fc1's ReLU (saved in `dh`), then ∂L/∂z.
         let [ga2, dh, ga1] = spans(ws, [rc.ga2, l.dh, rc.ga1])?;
-        dense_input_grad(self.weights(TensorId::DecFc2Weight), ga2, Some(dh), ga1)?;
+        let w2 = self.weights(TensorId::DecFc2Weight);
+        dispatch!(self.isa(), dense_input_grad(w2, ga2, Some(dh), ga1))?;
         let [ga1, gz] = spans(ws, [rc.ga1, rc.gz])?;
-        dense_input_grad(self.weights(TensorId::DecFc1Weight), ga1, None, gz)?;
+        let w1 = self.weights(TensorId::DecFc1Weight);
+        dispatch!(self.isa(), dense_input_grad(w1, ga1, None, gz))?;
         Ok(())
     }
 }

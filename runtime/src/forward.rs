@@ -5,17 +5,18 @@
 use gmvae_format::TensorId;
 
 use crate::error::Error;
+use crate::isa::dispatch;
 use crate::kernels::conv3x3::conv3x3_same;
 use crate::kernels::dense::{compact_nonzero, dense};
 use crate::kernels::maxpool::relu_maxpool2;
 use crate::kernels::pad::{copy_into_planes, zero_border};
 use crate::kernels::relu::{relu, relu_in_place};
-use crate::kernels::scatter_upconv::{
-    fold_channel_minor, scatter_upconv, ScatterScratch, ScatterUpconv,
-};
 use crate::kernels::sigmoid::sigmoid;
 use crate::kernels::upconv::{fold_len, upsample_conv3x3};
-use crate::kernels::{Planes, SPARSE_DECODER_CONV1};
+use crate::kernels::window_upconv::{
+    fold_channel_minor, window_upconv, WindowScratch, WindowUpconv,
+};
+use crate::kernels::Planes;
 use crate::layout::{Dims, Span};
 use crate::model::Model;
 
@@ -25,6 +26,15 @@ pub(crate) enum Sink<'o> {
     Workspace,
     /// A caller buffer of `C·H·W` values.
     Caller(&'o mut [f32]),
+}
+
+/// Where decoder conv1's folded kernel ([`fold_channel_minor`]) comes from.
+pub(crate) enum Conv1Kernel<'k> {
+    /// Fold it from the model's weights into the workspace's `fold` span (classify: once per
+    /// call).
+    Fold,
+    /// Already folded (reclassification folds it once per call, for every step).
+    Folded(&'k [f32]),
 }
 
 /// Disjoint mutable views of `K` workspace spans.
@@ -58,17 +68,13 @@ impl Model<'_> {
         bias: TensorId,
     ) -> Result<(), Error> {
         let [x, vals, idx, y] = spans(ws, [input, scratch.0, scratch.1, out])?;
-        let n = compact_nonzero(x, vals, idx)?;
-        let (vals, idx) = vals.get(..n).zip(idx.get(..n)).ok_or(Error::Internal)?;
-        dense(
-            vals,
-            idx,
-            input.len,
-            self.weights(weight),
-            self.weights(bias),
-            y,
-        )?;
-        Ok(())
+        let (w, b) = (self.weights(weight), self.weights(bias));
+        dispatch!(self.isa(), {
+            let n = compact_nonzero(x, vals, idx)?;
+            let (vals, idx) = vals.get(..n).zip(idx.get(..n)).ok_or(Error::Internal)?;
+            dense(vals, idx, input.len, w, b, y)?;
+            Ok(())
+        })
     }
 
     /// Runs the encoder on a validated image; leaves `z` in the layout's `z` span.
@@ -92,7 +98,9 @@ impl Model<'_> {
             self.weights(TensorId::EncConv1Weight),
             self.weights(TensorId::EncConv1Bias),
         );
-        conv3x3_same(in_pad, d.c, d.h, d.w, w, b, c1_out, d.c1)?;
+        dispatch!(self.isa(), {
+            conv3x3_same(in_pad, d.c, d.h, d.w, w, b, c1_out, d.c1)
+        })?;
 
         let [c1_out, p1_pad] = spans(ws, [l.c1_out, l.p1_pad])?;
         zero_border(p1_pad, d.c1, d.h2, d.w2)?;
@@ -107,7 +115,9 @@ impl Model<'_> {
             self.weights(TensorId::EncConv2Weight),
             self.weights(TensorId::EncConv2Bias),
         );
-        conv3x3_same(p1_pad, d.c1, d.h2, d.w2, w, b, c2_out, d.c2)?;
+        dispatch!(self.isa(), {
+            conv3x3_same(p1_pad, d.c1, d.h2, d.w2, w, b, c2_out, d.c2)
+        })?;
 
         let [c2_out, flat] = spans(ws, [l.c2_out, l.flat])?;
         let (src, dst) = (
@@ -140,17 +150,29 @@ impl Model<'_> {
 
     /// Decoder conv1 (`d_pad` → `u_pad`) from the non-zero values of `d` only: most of it is
     /// ReLU zeros.
-    fn decoder_conv1_sparse(&self, ws: &mut [f32]) -> Result<(), Error> {
+    fn decoder_conv1(&self, ws: &mut [f32], kernel: Conv1Kernel<'_>) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
-        let regions = [l.d_pad, l.fold, l.tmp, l.u_pad, l.sparse_vals, l.sparse_idx];
-        let [d_pad, fold, tmp, u_pad, values, positions] = spans(ws, regions)?;
+        let regions = [
+            l.d_pad,
+            l.fold,
+            l.u_pad,
+            l.conv1_values,
+            l.conv1_offsets,
+            l.conv1_starts,
+        ];
+        let [d_pad, fold, u_pad, values, offsets, starts] = spans(ws, regions)?;
         zero_border(u_pad, d.c1, d.h2, d.w2)?;
-        let folded = fold
-            .get_mut(..fold_len(d.c2, d.c1).ok_or(Error::Internal)?)
-            .ok_or(Error::Internal)?;
-        fold_channel_minor(self.weights(TensorId::DecConv1Weight), d.c2, d.c1, folded)?;
-        let conv = ScatterUpconv {
+        let folded = match kernel {
+            Conv1Kernel::Folded(k) => k,
+            Conv1Kernel::Fold => {
+                let len = fold_len(d.c2, d.c1).ok_or(Error::Internal)?;
+                let folded = fold.get_mut(..len).ok_or(Error::Internal)?;
+                fold_channel_minor(self.weights(TensorId::DecConv1Weight), d.c2, d.c1, folded)?;
+                folded
+            }
+        };
+        let conv = WindowUpconv {
             input: d_pad,
             cin: d.c2,
             h: d.h4,
@@ -159,18 +181,25 @@ impl Model<'_> {
             bias: self.weights(TensorId::DecConv1Bias),
             cout: d.c1,
         };
-        let scratch = ScatterScratch {
-            values,
-            positions,
-            acc: tmp,
-        };
         let dst = geometry(Dims::padded(d.h2, d.w2))?;
-        scatter_upconv(&conv, scratch, u_pad, dst, relu)?;
+        dispatch!(self.isa(), {
+            let scratch = WindowScratch {
+                values,
+                offsets,
+                starts,
+            };
+            window_upconv(&conv, scratch, u_pad, dst, relu)
+        })?;
         Ok(())
     }
 
     /// Runs the decoder on the `z` span and writes the reconstruction to `sink`.
-    pub(crate) fn decode_ws(&self, ws: &mut [f32], sink: Sink<'_>) -> Result<(), Error> {
+    pub(crate) fn decode_ws(
+        &self,
+        ws: &mut [f32],
+        sink: Sink<'_>,
+        conv1: Conv1Kernel<'_>,
+    ) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
         let small_scratch = (l.sparse_vals, l.sparse_idx);
@@ -205,40 +234,28 @@ impl Model<'_> {
             relu,
         )?;
 
-        if SPARSE_DECODER_CONV1 {
-            self.decoder_conv1_sparse(ws)?;
-        } else {
-            let [d_pad, fold, tmp, u_pad] = spans(ws, [l.d_pad, l.fold, l.tmp, l.u_pad])?;
-            zero_border(u_pad, d.c1, d.h2, d.w2)?;
-            let (w, b) = (
-                self.weights(TensorId::DecConv1Weight),
-                self.weights(TensorId::DecConv1Bias),
-            );
-            let dst = geometry(Dims::padded(d.h2, d.w2))?;
-            upsample_conv3x3(
-                d_pad, d.c2, d.h4, d.w4, w, b, d.c1, fold, tmp, u_pad, dst, relu,
-            )?;
-        }
+        self.decoder_conv1(ws, conv1)?;
 
         let (w, b) = (
             self.weights(TensorId::DecConv2Weight),
             self.weights(TensorId::DecConv2Bias),
         );
         let dst = geometry(Dims::dense(d.h, d.w))?;
-        match sink {
+        let (u_pad, fold, tmp, out) = match sink {
             Sink::Workspace => {
                 let [u_pad, fold, tmp, out] = spans(ws, [l.u_pad, l.fold, l.tmp, l.recon])?;
-                upsample_conv3x3(
-                    u_pad, d.c1, d.h2, d.w2, w, b, d.c, fold, tmp, out, dst, sigmoid,
-                )?;
+                (u_pad, fold, tmp, out)
             }
             Sink::Caller(out) => {
                 let [u_pad, fold, tmp] = spans(ws, [l.u_pad, l.fold, l.tmp])?;
-                upsample_conv3x3(
-                    u_pad, d.c1, d.h2, d.w2, w, b, d.c, fold, tmp, out, dst, sigmoid,
-                )?;
+                (u_pad, fold, tmp, out)
             }
-        }
+        };
+        dispatch!(self.isa(), {
+            upsample_conv3x3(
+                u_pad, d.c1, d.h2, d.w2, w, b, d.c, fold, tmp, out, dst, sigmoid,
+            )
+        })?;
         Ok(())
     }
 }

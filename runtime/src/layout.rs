@@ -6,10 +6,10 @@
 //!
 //! | region | holds, in pass order |
 //! |---|---|
-//! | `small` | `h1` (enc. hidden), `z`, `dh` (dec. hidden), `sparse_vals`/`sparse_idx` (compacted small dense inputs; one plane's non-zero pixels for the decoder's first convolution) |
+//! | `small` | `h1` (enc. hidden), `z`, `dh` (dec. hidden), `sparse_vals`/`sparse_idx` (compacted small dense inputs) |
 //! | `ping` | `in_pad` → `p1_pad` → `flat` → `d_pad` → `recon` |
 //! | `pong` | `c1_out` → `c2_out` → `flat_vals`/`flat_idx` (compacted `flat`) → `dflat` → `fold` (folded decoder kernels, all four phases) |
-//! | `tmp` | one phase of an upsampling convolution: the first's accumulators, the second's output |
+//! | `tmp` | `conv1_values`/`conv1_offsets`/`conv1_starts` (the decoder's first convolution's non-zero inputs) → one phase of the second's output |
 //! | `u_pad` | the decoder's first convolution's output, padded |
 //!
 //! Reclassification (gradient descent on `z` through the decoder, `crate::reclassify`) uses
@@ -20,13 +20,13 @@
 //! | region | holds, in pass order |
 //! |---|---|
 //! | `recon` | the reconstruction `g(z)` of the current iterate |
-//! | `gx` | output-gradient phase planes of decoder conv2 → of decoder conv1 |
-//! | `gy` | `∂L/∂u` (conv2's input gradient, flat planes) → (dense kernels only: conv1's input gradient, flat planes, masked in place into) `∂L/∂a2` (through fc2's ReLU, dense) |
-//! | `values`, `rows`, `acc` | (sparse kernels only) one input position's non-zero conv1 output gradients, their kernel rows, its sums |
+//! | `gx` | output-gradient phase planes of decoder conv2 → the phase grid of decoder conv1's output gradient |
+//! | `gy` | `∂L/∂u` (conv2's input gradient, flat planes) → `∂L/∂a2` (conv1's input gradient through fc2's ReLU, dense) |
+//! | `terms`, `active` | one input position's conv1 output-gradient terms and its active input channels |
 //! | `ga1`, `gz` | `∂L/∂a1` (hidden), `∂L/∂z` |
 //! | `m`, `v`, `z_best`, `z_win` | Adam moments, the current start's best iterate, the winner |
 //! | `zeros` | `max(c1, c2)` zeros (the bias of the backward correlations) |
-//! | `k1`, `k2` | decoder conv1's and conv2's folded kernels, transposed for the backward pass |
+//! | `k1`, `k2` | decoder conv1's folded kernel (its forward and backward pass read it), conv2's transposed for its backward pass |
 //!
 //! Plane conventions: a *padded* plane of an `h × w` map is `(h + 2) × (w + 2)` with a zero
 //! border; a *flat conv output* plane is `h × (w + 2)` (see `kernels::conv3x3`).
@@ -152,6 +152,9 @@ pub(crate) struct Layout {
     pub dflat: Span,
     pub fold: Span,
     pub tmp: Span,
+    pub conv1_values: Span,
+    pub conv1_offsets: Span,
+    pub conv1_starts: Span,
     pub u_pad: Span,
     /// `f32`s needed by `classify` (and by `encode` and `decode_into`).
     pub classify_len: usize,
@@ -168,9 +171,8 @@ pub(crate) struct Reclass {
     pub g1: Span,
     pub gy: Span,
     pub ga2: Span,
-    pub values: Span,
-    pub rows: Span,
-    pub acc: Span,
+    pub terms: Span,
+    pub active: Span,
     pub ga1: Span,
     pub gz: Span,
     pub m: Span,
@@ -193,14 +195,11 @@ impl Reclass {
         let go_len = phases(d.c, d.h2, d.w2)?;
         let g1_len = phases(d.c1, d.h4, d.w4)?;
         let gu_len = planes(d.c1, Dims::flat_out(d.h2, d.w2))?;
-        let terms = d.c1.checked_mul(16)?;
         let recon = bump.take(d.pixels)?;
         let gx = bump.take(go_len.max(g1_len))?;
-        let gd_len = planes(d.c2, Dims::flat_out(d.h4, d.w4))?;
-        let gy = bump.take(max(&[Some(gu_len), Some(gd_len), Some(d.flat)])?)?;
-        let values = bump.take(terms)?;
-        let rows = bump.take(terms)?;
-        let acc = bump.take(d.c2)?;
+        let gy = bump.take(gu_len.max(d.flat))?;
+        let terms = bump.take(d.c1.checked_mul(16)?)?;
+        let active = bump.take(d.c2)?;
         let ga1 = bump.take(d.hidden)?;
         let gz = bump.take(d.latent)?;
         let m = bump.take(d.latent)?;
@@ -223,9 +222,8 @@ impl Reclass {
             g1: at(gx, g1_len),
             gy,
             ga2: at(gy, d.flat),
-            values,
-            rows,
-            acc,
+            terms,
+            active,
             ga1,
             gz,
             m,
@@ -267,7 +265,7 @@ impl Layout {
         let mut bump = Bump(0);
 
         // small: dense-layer vectors.
-        let sparse_len = max(&[Some(d.hidden), Some(d.latent), d.h4.checked_mul(d.w4)])?;
+        let sparse_len = d.hidden.max(d.latent);
         let h1 = bump.take(d.hidden)?;
         let z = bump.take(d.latent)?;
         let dh = bump.take(d.hidden)?;
@@ -302,10 +300,11 @@ impl Layout {
         ])?;
         let pong = bump.take(pong_len)?;
 
-        let tmp_len = max(&[
-            planes(d.c1, Dims::padded(d.h4, d.w4)),
-            planes(d.c, Dims::flat_out(d.h2, d.w2)),
-        ])?;
+        let lists_len = d
+            .flat
+            .checked_mul(2)?
+            .checked_add(crate::kernels::window_upconv::starts_len(d.h4, d.w4)?)?;
+        let tmp_len = max(&[planes(d.c, Dims::flat_out(d.h2, d.w2)), Some(lists_len)])?;
         let tmp = bump.take(tmp_len)?;
         let u_pad = bump.take(planes(d.c1, Dims::padded(d.h2, d.w2))?)?;
 
@@ -337,6 +336,9 @@ impl Layout {
             dflat: at(pong, 0, d.flat),
             fold: at(pong, 0, fold_len),
             tmp,
+            conv1_values: at(tmp, 0, d.flat),
+            conv1_offsets: at(tmp, d.flat, d.flat),
+            conv1_starts: at(tmp, 2 * d.flat, lists_len - 2 * d.flat),
             u_pad,
             classify_len,
             rc,
@@ -407,8 +409,8 @@ mod tests {
         let l = Layout::new(&Architecture::MNIST_PAPER).unwrap();
         let r = l.rc;
         let all = [
-            r.recon, r.go, r.gu, r.g1, r.ga2, r.values, r.rows, r.acc, r.ga1, r.gz, r.m, r.v,
-            r.z_best, r.z_win, r.zeros, r.k1, r.k2,
+            r.recon, r.go, r.gu, r.g1, r.ga2, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best,
+            r.z_win, r.zeros, r.k1, r.k2,
         ];
         for s in all {
             assert!(
@@ -419,8 +421,8 @@ mod tests {
         let disjoint = |a: Span, b: Span| a.start + a.len <= b.start || b.start + b.len <= a.start;
         // Regions live at the same time (see `crate::reclassify`'s pass order).
         for (i, a) in [
-            r.recon, r.values, r.rows, r.acc, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.zeros,
-            r.k1, r.k2,
+            r.recon, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.zeros, r.k1,
+            r.k2,
         ]
         .into_iter()
         .enumerate()

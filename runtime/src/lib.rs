@@ -2,9 +2,10 @@
 //! Gaussian-mixture VAE of "Resisting Adversarial Attacks Using Gaussian Mixture VAEs"
 //! (AAAI 2019) and reject it when its latent code or its reconstruction is implausible.
 //!
-//! `#![no_std]`, no `alloc`, no heap, no `unsafe`, and no panics on any input: the model file
-//! is validated once by [`Model::parse`], the caller provides the scratch memory
-//! ([`Workspace`]), and every failure is a small `Copy` [`Error`].
+//! `#![no_std]`, no `alloc`, no heap, no `unsafe` (one audited call with the optional
+//! `dispatch` feature, see [`Isa`]), and no panics on any input: the model file is validated
+//! once by [`Model::parse`], the caller provides the scratch memory ([`Workspace`]), and
+//! every failure is a small `Copy` [`Error`].
 //!
 //! ```no_run
 //! use gmvae_runtime::{Decision, Model, Workspace};
@@ -39,23 +40,26 @@
 //!   and one per add. No FMA (`mul_add` is never called; Rust does not contract `a * b + c`)
 //!   and no target-specific intrinsics. Code vectorises *across* independent outputs (pixels,
 //!   channels, units), never across the summed index. Convolution order: input channel, then
-//!   kernel row, then kernel column; zero-padding taps are included (they add `w · 0`).
-//!   Dense layers skip inputs that are exactly `±0.0` (ReLU zeros), summing the others in
-//!   ascending index order.
+//!   kernel row, then kernel column; zero-padding taps are included (they add `w · 0`) —
+//!   except the decoder's first convolution, whose input is mostly ReLU zeros: it sums
+//!   kernel row, column, then input channel, over the non-zero inputs only (bit-identical
+//!   to the full sum after its ReLU). Dense layers skip inputs that are exactly `±0.0` (ReLU
+//!   zeros), summing the others in ascending index order.
 //! * **Decoder convolutions** fold the nearest 2× upsampling into four 2×2 kernels per
 //!   output channel and input channel (one per output phase); each folded weight is a sum of
 //!   original weights taken in a documented order (exact in real arithmetic).
 //! * **ReLU** is `if x > 0 { x } else { 0.0 }`; **max pooling** is
 //!   `max(max(a, b), max(c, d))` over ReLU outputs; **sigmoid** is `1 / (1 + libm::expf(−x))`.
 //! * **Reductions without independent outputs** (squared distance to a class mean,
-//!   the Mahalanobis quadratic form's final sum, the reconstruction error) use 8 lanes — term
+//!   the Mahalanobis quadratic form's final sum, the reconstruction error, and in
+//!   reclassification the dense layers' and decoder conv1's input gradients) use 8 lanes — term
 //!   `i` goes to lane `i mod 8`, each lane starts at `+0.0` — reduced by the fixed tree
 //!   `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`.
 //!
 //! # Memory
 //!
-//! [`Model::workspace_len`] `f32`s of workspace (see [`Workspace`]): 52 202 (204 KiB) for
-//! the paper's MNIST model, 11 586 (45 KiB) for the `edge` preset (c1 = 8, c2 = 16,
+//! [`Model::workspace_len`] `f32`s of workspace (see [`Workspace`]): 56 508 (221 KiB) for
+//! the paper's MNIST model, 12 700 (50 KiB) for the `edge` preset (c1 = 8, c2 = 16,
 //! hidden = 64). The model's weights are read in place from the file bytes; nothing is
 //! copied at parse time.
 //!
@@ -65,8 +69,8 @@
 //! one Adam descent of `Σ (x − g(z))²` per class mean, with a hand-written backward pass,
 //! the best start wins, its nearest class mean is the label, and the same thresholds say
 //! whether the input is a fooling input ([`ReclassifySettings::reject_fooling`] turns that
-//! off). It needs [`Model::reclassify_workspace_len`] `f32`s: 104 172 (407 KiB) for the
-//! paper's MNIST model, 19 060 (74 KiB) for `edge`.
+//! off). It needs [`Model::reclassify_workspace_len`] `f32`s: 109 054 (426 KiB) for the
+//! paper's MNIST model, 20 318 (79 KiB) for `edge`.
 //!
 //! ```no_run
 //! use gmvae_runtime::{Model, ReclassifySettings, Workspace};
@@ -83,6 +87,7 @@
 //! decision, typed errors) is in the repository README's "Use the runtime in firmware"
 //! section; it is compiled and run as a doctest of this crate.
 #![no_std]
+#![cfg_attr(not(feature = "dispatch"), forbid(unsafe_code))]
 // No panics on any input: slice indexing, unwrap/expect and explicit panics cannot compile
 // into the library (tests may use them).
 #![cfg_attr(
@@ -104,6 +109,7 @@ extern crate std;
 mod backward;
 mod error;
 mod forward;
+mod isa;
 mod kernels;
 mod layout;
 mod model;
@@ -112,6 +118,7 @@ mod workspace;
 
 pub use error::Error;
 pub use gmvae_format::{Architecture, Calibration, FormatError};
+pub use isa::Isa;
 pub use model::Model;
 pub use reclassify::{Reclassified, ReclassifySettings, StartValues, CONFINE_MARGIN, MAX_CLASSES};
 pub use workspace::Workspace;

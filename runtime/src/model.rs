@@ -3,14 +3,14 @@
 use gmvae_format::{Architecture, Calibration, ModelView, TensorId};
 
 use crate::error::Error;
-use crate::forward::Sink;
+use crate::forward::{Conv1Kernel, Sink};
 use crate::kernels::dense::MAX_INPUTS;
 use crate::kernels::mahalanobis::mahalanobis_sq;
 use crate::kernels::nearest::nearest_mean;
 use crate::kernels::recon::reconstruction_error;
 use crate::layout::Layout;
 use crate::workspace::Workspace;
-use crate::{Decision, Latent, Thresholds, Verdict, MAX_LATENT};
+use crate::{Decision, Isa, Latent, Thresholds, Verdict, MAX_LATENT};
 
 /// A validated model borrowed from its file bytes.
 ///
@@ -21,6 +21,8 @@ use crate::{Decision, Latent, Thresholds, Verdict, MAX_LATENT};
 pub struct Model<'a> {
     view: ModelView<'a>,
     layout: Layout,
+    /// The instructions the kernels run on: [`Isa::detect`], or lower ([`Model::limit_isa`]).
+    isa: Isa,
 }
 
 impl core::fmt::Debug for Model<'_> {
@@ -30,6 +32,7 @@ impl core::fmt::Debug for Model<'_> {
             .field("architecture", &self.view.architecture())
             .field("thresholds", &self.thresholds())
             .field("workspace_len", &self.layout.classify_len)
+            .field("isa", &self.isa)
             .finish_non_exhaustive()
     }
 }
@@ -72,7 +75,24 @@ impl<'a> Model<'a> {
         {
             return Err(Error::Internal);
         }
-        Ok(Self { view, layout })
+        Ok(Self {
+            view,
+            layout,
+            isa: Isa::detect(),
+        })
+    }
+
+    /// The instructions this model's kernels run on ([`Isa::detect`] unless limited).
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// This model with its kernels limited to `max` (never raised above what the CPU
+    /// supports). Every output is the same bits whichever set runs; this is for
+    /// measuring, and for checking exactly that.
+    pub fn limit_isa(mut self, max: Isa) -> Self {
+        self.isa = self.isa.min(max);
+        self
     }
 
     /// The underlying file view (names, calibration settings, raw tensors).
@@ -206,7 +226,7 @@ impl<'a> Model<'a> {
         ws.get_mut(self.layout.z.range())
             .ok_or(Error::Internal)?
             .copy_from_slice(z);
-        self.decode_ws(ws, Sink::Caller(out))
+        self.decode_ws(ws, Sink::Caller(out), Conv1Kernel::Fold)
     }
 
     /// Classifies an image and applies both rejection thresholds.
@@ -236,7 +256,7 @@ impl<'a> Model<'a> {
         let precision = self.view.precision(label).ok_or(Error::Internal)?;
         let mahalanobis_sq = mahalanobis_sq(&latent, mu.words(), precision.words())?;
 
-        self.decode_ws(ws, Sink::Workspace)?;
+        self.decode_ws(ws, Sink::Workspace, Conv1Kernel::Fold)?;
         let recon = ws.get(self.layout.recon.range()).ok_or(Error::Internal)?;
         let reconstruction_error = reconstruction_error(image, recon)?;
         if !mahalanobis_sq.is_finite() || !reconstruction_error.is_finite() {

@@ -333,7 +333,7 @@ fn overflowing_weights_are_a_non_finite_output_error() {
 
 #[test]
 fn workspace_sizes_of_the_presets() {
-    for (arch, len) in [(PAPER, 52_778), (EDGE, 11_730)] {
+    for (arch, len) in [(PAPER, 56_508), (EDGE, 12_700)] {
         let bytes = ModelFile::new(arch, calibration(1.0, 1.0))
             .unwrap()
             .to_bytes()

@@ -31,6 +31,7 @@ pub(crate) const fn out_plane(h: usize, w: usize) -> Option<usize> {
 
 /// Runs the convolution; `weights` is `[cout][cin][3][3]`, `bias` is `[cout]`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(crate) fn conv3x3_same<W: Weight>(
     input: &[f32],
     cin: usize,

@@ -22,6 +22,7 @@ const TAIL: usize = 8;
 
 /// Writes the non-zero entries of `x` to `vals` and their indices to `idx` (both in ascending
 /// index order) and returns how many there are. `vals` and `idx` need `x.len()` entries.
+#[inline(always)]
 pub(crate) fn compact_nonzero(
     x: &[f32],
     vals: &mut [f32],
@@ -40,6 +41,7 @@ pub(crate) fn compact_nonzero(
 
 /// Computes `out[j]` for all `j < n_out = out.len()` from the compacted input `vals`/`idx`.
 /// `weights` is `[n_in][n_out]`, `bias` is `[n_out]`.
+#[inline(always)]
 pub(crate) fn dense<W: Weight>(
     vals: &[f32],
     idx: &[f32],
@@ -80,6 +82,7 @@ const AXPY_MAX_OUT: usize = 4096;
 
 /// Whole-row variant: `out += v · w[i][..]` for each listed input, reading each weight row
 /// as one contiguous stream; `out` (the accumulators) stays in L1.
+#[inline(always)]
 fn axpy<W: Weight>(
     vals: &[f32],
     idx: &[f32],

@@ -8,11 +8,12 @@
 //! time, each in its own lanes (independent accumulators hide the add latency); that changes
 //! which rows share a loop, never the order of one row's sum.
 
-use super::lanes::{dot, tree, LANES};
+use super::lanes::{dot, dot4};
 use super::{ShapeMismatch, Weight};
 
 /// `gx[i] = Σ_j w[i][j] · gy[j]` (lane order) for every `i < gx.len()`; if `active` is given,
 /// `gx[i] = +0.0` wherever `active[i] > 0` fails (the forward input was a ReLU zero).
+#[inline(always)]
 pub(crate) fn dense_input_grad<W: Weight>(
     weights: &[W],
     gy: &[f32],
@@ -63,30 +64,6 @@ pub(crate) fn dense_input_grad<W: Weight>(
         *gx.get_mut(r).ok_or(ShapeMismatch)? = dot(row(r)?, gy)?;
     }
     Ok(())
-}
-
-/// [`dot`] of four rows with the same `g`, each row in its own 8 lanes.
-fn dot4<W: Weight>(rows: [&[W]; 4], g: &[f32]) -> Result<[f32; 4], ShapeMismatch> {
-    if rows.iter().any(|r| r.len() != g.len()) {
-        return Err(ShapeMismatch);
-    }
-    let mut lanes = [[0.0f32; LANES]; 4];
-    let (cg, rg) = g.as_chunks::<LANES>();
-    let split = rows.map(|r| r.as_chunks::<LANES>());
-    for (k, y) in cg.iter().enumerate() {
-        for (l, (c, _)) in lanes.iter_mut().zip(&split) {
-            let x = c.get(k).ok_or(ShapeMismatch)?;
-            for ((a, &p), &q) in l.iter_mut().zip(x).zip(y) {
-                *a += p.value() * q;
-            }
-        }
-    }
-    for (l, (_, r)) in lanes.iter_mut().zip(&split) {
-        for ((a, &p), &q) in l.iter_mut().zip(*r).zip(rg) {
-            *a += p.value() * q;
-        }
-    }
-    Ok(lanes.map(tree))
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ pub(crate) struct FlatConv {
 /// Runs the correlation; `weights` is `[cout][cin][KH][KW]` (`K = KH · KW`), `bias` is
 /// `[cout]`, and `out` receives `out[co · out_plane + q]` for `q < n_out` (nothing else is
 /// written). `CO × P` is the register block.
+#[inline(always)]
 pub(crate) fn correlate<
     W: Weight,
     B: Weight,
@@ -102,12 +103,14 @@ pub(crate) fn correlate<
 
 /// Block starts covering `0..n` with blocks of `b ≤ n`: `0, b, 2b, …`, the last one shifted
 /// back to end exactly at `n`.
+#[inline(always)]
 fn starts(n: usize, b: usize) -> impl Iterator<Item = usize> {
     let last = n.saturating_sub(b);
     (0..n.div_ceil(b)).map(move |i| (i * b).min(last))
 }
 
 /// Entry validation: afterwards no index computed below can overflow or fall outside.
+#[inline(always)]
 fn check<const KH: usize, const KW: usize, const K: usize>(
     input_len: usize,
     rows: &[usize; KH],

@@ -38,23 +38,45 @@ pub(crate) fn sum_sq_diff<W: Weight>(a: &[f32], b: &[W]) -> Result<f32, ShapeMis
 }
 
 /// `Σ w_i · g_i` in the lane order, each term computed as `w · g` (a dot product with no
-/// independent outputs: the dense layers' backward pass).
+/// independent outputs: the backward passes of the dense layers and of decoder conv1).
 pub(crate) fn dot<W: Weight>(w: &[W], g: &[f32]) -> Result<f32, ShapeMismatch> {
-    if w.len() != g.len() {
+    let [s] = dot_rows([w], g)?;
+    Ok(s)
+}
+
+/// [`dot`] of four rows with the same `g`, each row in its own 8 lanes.
+#[inline(always)]
+pub(crate) fn dot4<W: Weight>(rows: [&[W]; 4], g: &[f32]) -> Result<[f32; 4], ShapeMismatch> {
+    dot_rows(rows, g)
+}
+
+/// [`dot`] of `N` rows with the same `g`, each row in its own 8 lanes (independent
+/// accumulators hide the add latency; each row's sum is the one [`dot`] defines).
+#[inline(always)]
+fn dot_rows<W: Weight, const N: usize>(
+    rows: [&[W]; N],
+    g: &[f32],
+) -> Result<[f32; N], ShapeMismatch> {
+    if rows.iter().any(|r| r.len() != g.len()) {
         return Err(ShapeMismatch);
     }
-    let mut lanes = [0.0f32; LANES];
-    let (cw, rw) = w.as_chunks::<LANES>();
+    let mut lanes = [[0.0f32; LANES]; N];
     let (cg, rg) = g.as_chunks::<LANES>();
-    for (x, y) in cw.iter().zip(cg) {
-        for ((l, &p), &q) in lanes.iter_mut().zip(x).zip(y) {
-            *l += p.value() * q;
+    let split = rows.map(|r| r.as_chunks::<LANES>());
+    for (k, y) in cg.iter().enumerate() {
+        for (l, (c, _)) in lanes.iter_mut().zip(&split) {
+            let x = c.get(k).ok_or(ShapeMismatch)?;
+            for ((a, &p), &q) in l.iter_mut().zip(x).zip(y) {
+                *a += p.value() * q;
+            }
         }
     }
-    for ((l, &p), &q) in lanes.iter_mut().zip(rw).zip(rg) {
-        *l += p.value() * q;
+    for (l, (_, r)) in lanes.iter_mut().zip(&split) {
+        for ((a, &p), &q) in l.iter_mut().zip(*r).zip(rg) {
+            *a += p.value() * q;
+        }
     }
-    Ok(tree(lanes))
+    Ok(lanes.map(tree))
 }
 
 /// `Σ t_i` for the terms yielded by `terms`, in the lane order.

@@ -6,12 +6,12 @@
 //! with `get`, so a kernel handed inconsistent buffers returns [`ShapeMismatch`] instead of
 //! panicking; [`crate::Model`] establishes the lengths once, when it parses the model.
 
+pub(crate) mod active_grad;
 pub(crate) mod adam;
 pub(crate) mod conv3x3;
 pub(crate) mod dense;
 pub(crate) mod dense_t;
 pub(crate) mod flat;
-pub(crate) mod gather_grad;
 pub(crate) mod lanes;
 pub(crate) mod mahalanobis;
 pub(crate) mod maxpool;
@@ -20,21 +20,11 @@ pub(crate) mod pad;
 pub(crate) mod phases;
 pub(crate) mod recon;
 pub(crate) mod relu;
-pub(crate) mod scatter_upconv;
 pub(crate) mod sigmoid;
 #[cfg(test)]
 mod timing;
 pub(crate) mod upconv;
-
-/// Whether decoder conv1 runs on its non-zero values only ([`scatter_upconv`] forward,
-/// [`gather_grad`] backward) rather than as a dense register-blocked correlation
-/// ([`upconv`], [`flat`]). Both give the same bits (their tests compare them). Measured on
-/// Zen 3, reclassifying with the paper's MNIST model: with 4-lane SSE2 vectors the sparse
-/// kernels are about 1.4× faster per step; with 8-lane AVX vectors the dense correlation
-/// wins (about 1.3×). Targets without AVX — baseline x86-64, AArch64 NEON, scalar
-/// microcontrollers, where skipping three quarters of the multiplications matters most —
-/// take the sparse kernels.
-pub(crate) const SPARSE_DECODER_CONV1: bool = !cfg!(target_feature = "avx");
+pub(crate) mod window_upconv;
 
 /// A kernel was handed buffers that do not match the geometry it was given.
 ///

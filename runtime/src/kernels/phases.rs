@@ -83,6 +83,7 @@ pub(crate) trait GradRows {
 /// plane `p · channels + ch` of `(h + 2) × (w + 2)`, value `(Y, X)` at
 /// `(Y / 2 + py, X / 2 + px)`; every other element of the `4 · channels` planes becomes
 /// `+0.0`.
+#[inline(always)]
 pub(crate) fn scatter_phases(
     channels: usize,
     h: usize,
@@ -123,6 +124,7 @@ pub(crate) struct OutputGrad<'a, W> {
 }
 
 impl<W: Weight> GradRows for OutputGrad<'_, W> {
+    #[inline(always)]
     fn row(
         &self,
         ch: usize,
@@ -163,71 +165,37 @@ pub(crate) struct MaskedGrad<'a> {
     pub height: usize,
 }
 
-impl GradRows for MaskedGrad<'_> {
-    fn row(
+impl MaskedGrad<'_> {
+    /// Writes the masked gradient of the `out.len()` consecutive pixels of row `yy` of channel
+    /// `ch` that start at column `x0`.
+    #[inline(always)]
+    pub(crate) fn values(
         &self,
         ch: usize,
         yy: usize,
-        even: &mut [f32],
-        odd: &mut [f32],
+        x0: usize,
+        out: &mut [f32],
     ) -> Result<(), ShapeMismatch> {
+        if x0.checked_add(out.len()).is_none_or(|end| end > self.width) {
+            return Err(ShapeMismatch);
+        }
         let wp = self.width + 2;
-        let g0 = (ch * self.height + yy) * wp;
-        let s0 = (ch * (self.height + 2) + yy + 1) * wp + 1;
-        let g = self.grad.get(g0..g0 + self.width).ok_or(ShapeMismatch)?;
-        let m = self.saved.get(s0..s0 + self.width).ok_or(ShapeMismatch)?;
-        let (g2, _) = g.as_chunks::<2>();
-        let (m2, _) = m.as_chunks::<2>();
-        for (((e, o), g), m) in even.iter_mut().zip(odd.iter_mut()).zip(g2).zip(m2) {
-            *e = if m[0] > 0.0 { g[0] } else { 0.0 };
-            *o = if m[1] > 0.0 { g[1] } else { 0.0 };
+        let g0 = (ch * self.height + yy) * wp + x0;
+        let s0 = (ch * (self.height + 2) + yy + 1) * wp + 1 + x0;
+        let g = self.grad.get(g0..g0 + out.len()).ok_or(ShapeMismatch)?;
+        let m = self.saved.get(s0..s0 + out.len()).ok_or(ShapeMismatch)?;
+        for ((o, &g), &m) in out.iter_mut().zip(g).zip(m) {
+            *o = if m > 0.0 { g } else { 0.0 };
         }
         Ok(())
     }
 }
 
 /// `∂L/∂o` for one pixel (see [`OutputGrad`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn sigmoid_sq_error_grad<W: Weight>(r: f32, x: W) -> f32 {
     let e = r - x.value();
     (e + e) * (r * (1.0 - r))
-}
-
-/// Turns the `c` flat conv output planes `[c][h][w + 2]` at the start of `buf` into the dense
-/// `[c][h][w]` gradient, kept where the ReLU output saved in zero-padded planes
-/// `saved` (`[c][h + 2][w + 2]`) is positive and `+0.0` elsewhere — in place: dense element
-/// `i` is read from flat index `f(i) ≥ i`, and `f` increases with `i`, so ascending order never
-/// overwrites a value it still has to read.
-pub(crate) fn mask_into_dense(
-    buf: &mut [f32],
-    saved: &[f32],
-    c: usize,
-    h: usize,
-    w: usize,
-) -> Result<(), ShapeMismatch> {
-    let wp = w.checked_add(2).ok_or(ShapeMismatch)?;
-    let flat = c.checked_mul(h).and_then(|v| v.checked_mul(wp));
-    let padded = h
-        .checked_add(2)
-        .and_then(|v| v.checked_mul(wp)?.checked_mul(c));
-    if flat.is_none_or(|n| n > buf.len()) || padded.is_none_or(|n| n > saved.len()) {
-        return Err(ShapeMismatch);
-    }
-    let mut i = 0;
-    for ch in 0..c {
-        for y in 0..h {
-            for x in 0..w {
-                let on = *saved
-                    .get((ch * (h + 2) + y + 1) * wp + x + 1)
-                    .ok_or(ShapeMismatch)?
-                    > 0.0;
-                let g = *buf.get((ch * h + y) * wp + x).ok_or(ShapeMismatch)?;
-                *buf.get_mut(i).ok_or(ShapeMismatch)? = if on { g } else { 0.0 };
-                i += 1;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -450,37 +418,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a, b);
-        scatter_phases(
-            c,
-            h,
-            w,
-            &mut a,
-            &MaskedGrad {
-                grad: &grad,
-                saved: &saved,
-                width: ww,
-                height: hh,
-            },
-        )
-        .unwrap();
-        let direct: Vec<f32> = (0..c * hh * ww)
-            .map(|i| {
-                relu_masked(&grad, &saved, hh, ww, (i / (hh * ww), i / ww % hh, i % ww)).unwrap()
-            })
-            .collect();
-        scatter_phases(
-            c,
-            h,
-            w,
-            &mut b,
-            &Dense {
-                values: &direct,
-                width: ww,
-                height: hh,
-            },
-        )
-        .unwrap();
-        assert_eq!(a, b);
+        let masked = MaskedGrad {
+            grad: &grad,
+            saved: &saved,
+            width: ww,
+            height: hh,
+        };
+        for ch in 0..c {
+            for yy in 0..hh {
+                for x0 in 0..ww {
+                    let mut got = vec![f32::NAN; ww - x0];
+                    masked.values(ch, yy, x0, &mut got).unwrap();
+                    for (k, g) in got.iter().enumerate() {
+                        let want = relu_masked(&grad, &saved, hh, ww, (ch, yy, x0 + k)).unwrap();
+                        assert_eq!(g.to_bits(), want.to_bits());
+                    }
+                }
+            }
+        }
+        assert!(masked.values(0, 0, 1, &mut vec![0.0; ww]).is_err());
     }
 
     /// A dense `[C][2h][2w]` map.
@@ -511,24 +467,6 @@ mod tests {
                 }
             }
             Ok(())
-        }
-    }
-
-    #[test]
-    fn masking_in_place_matches_the_definition() {
-        let mut rng = Rng(61);
-        for _ in 0..20 {
-            let (c, h, w) = (1 + rng.below(5), 1 + rng.below(6), 1 + rng.below(7));
-            let grad = rng.vec(c * h * (w + 2));
-            let saved = rng.vec(c * (h + 2) * (w + 2));
-            let want: Vec<f32> = (0..c * h * w)
-                .map(|i| relu_masked(&grad, &saved, h, w, (i / (h * w), i / w % h, i % w)).unwrap())
-                .collect();
-            let mut buf = grad.clone();
-            mask_into_dense(&mut buf, &saved, c, h, w).unwrap();
-            assert_eq!(&buf[..c * h * w], &want[..]);
-            assert!(mask_into_dense(&mut buf[1..], &saved, c, h, w).is_err());
-            assert!(mask_into_dense(&mut buf, &saved[1..], c, h, w).is_err());
         }
     }
 }

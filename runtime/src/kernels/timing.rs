@@ -108,8 +108,8 @@ fn timing() {
         });
     }
     for zero_share in [0.5f32, 0.75] {
-        use super::scatter_upconv::{
-            fold_channel_minor, scatter_upconv, ScatterScratch, ScatterUpconv,
+        use super::window_upconv::{
+            fold_channel_minor, window_upconv, WindowScratch, WindowUpconv,
         };
         let mut xs = x.clone();
         for v in xs.iter_mut() {
@@ -119,16 +119,16 @@ fn timing() {
                 v.abs()
             };
         }
-        let (mut vals, mut pos) = (vec![0.0; 49], vec![0.0; 49]);
-        let mut acc = vec![0.0; 81 * 32];
+        let (mut vals, mut offsets) = (vec![0.0; 3136], vec![0.0; 3136]);
+        let mut starts = vec![0.0; 50];
         let dst = Planes {
             plane: 256,
             row: 16,
             origin: 17,
         };
-        time(&format!("dec conv1 scatter {zero_share} zero"), 50, || {
+        time(&format!("dec conv1 windows {zero_share} zero"), 50, || {
             fold_channel_minor(&w3, 64, 32, &mut fold).unwrap();
-            let conv = ScatterUpconv {
+            let conv = WindowUpconv {
                 input: &xs,
                 cin: 64,
                 h: 7,
@@ -137,12 +137,12 @@ fn timing() {
                 bias: &b3,
                 cout: 32,
             };
-            let scratch = ScatterScratch {
+            let scratch = WindowScratch {
                 values: &mut vals,
-                positions: &mut pos,
-                acc: &mut acc,
+                offsets: &mut offsets,
+                starts: &mut starts,
             };
-            scatter_upconv(&conv, scratch, &mut o3, dst, relu).unwrap()
+            window_upconv(&conv, scratch, &mut o3, dst, relu).unwrap()
         });
         time("  of which fold_channel_minor", 50, || {
             fold_channel_minor(&w3, 64, 32, &mut fold).unwrap();

@@ -36,6 +36,7 @@ pub(crate) fn fold_len(cin: usize, cout: usize) -> Option<usize> {
 
 /// Folds the `[cout][cin][3][3]` weights into the four phase kernels, stored phase-major:
 /// `folded[((py · 2 + px) · cout · cin + co · cin + ci) · 4 + dy · 2 + dx]`.
+#[inline(always)]
 pub(crate) fn fold_phases<W: Weight>(
     weights: &[W],
     folded: &mut [f32],
@@ -80,6 +81,7 @@ pub(crate) fn fold_kernel<W: Weight>(w: &[W; 9]) -> [[f32; 4]; 4] {
 /// `[cout][cin][3][3]` weights; writes `act(value)` for output pixel `(Y, X)` of channel `co`
 /// to `out[co · dst.plane + Y · dst.row + X + dst.origin]`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(crate) fn upsample_conv3x3<W: Weight>(
     input: &[f32],
     cin: usize,

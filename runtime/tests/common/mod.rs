@@ -257,3 +257,27 @@ pub fn hash_f32(values: impl IntoIterator<Item = f32>) -> u64 {
     }
     h
 }
+
+/// `model` on every instruction set this CPU offers: as parsed (the best one the runtime
+/// detected, with its `dispatch` feature) and limited to the baseline, when they differ.
+pub fn on_every_isa(model: gmvae_runtime::Model<'_>) -> Vec<gmvae_runtime::Model<'_>> {
+    let baseline = model.limit_isa(gmvae_runtime::Isa::Baseline);
+    if baseline.isa() == model.isa() {
+        vec![model]
+    } else {
+        vec![model, baseline]
+    }
+}
+
+/// The one value `f` gives for `model` on every instruction set (asserts they agree).
+pub fn same_on_every_isa<T: PartialEq + std::fmt::Debug>(
+    model: gmvae_runtime::Model<'_>,
+    f: impl Fn(gmvae_runtime::Model<'_>) -> T,
+) -> T {
+    let mut results = on_every_isa(model).into_iter().map(|m| (m.isa(), f(m)));
+    let (isa, first) = results.next().unwrap();
+    for (other, value) in results {
+        assert_eq!(value, first, "{other:?} differs from {isa:?}");
+    }
+    first
+}

@@ -64,7 +64,7 @@ pub const EXPECTED_FORMAT: &str = "gmvae-golden-1";
 /// Seed of the SplitMix64 stream behind the noise inputs.
 const NOISE_SEED: u64 = 2019;
 
-/// Workspace capacity used to run the golden inputs (the paper model needs 52 202).
+/// Workspace capacity used to run the golden inputs (the paper model needs 56 508).
 const WORKSPACE: usize = 60_000;
 
 /// Arguments of `gmvae fixtures`.
