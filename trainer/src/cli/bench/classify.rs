@@ -7,7 +7,7 @@
 //! handed the model file and a JSON file with the runtime's outputs on every input; it checks
 //! its graph against them before timing, so both sides are known to compute the same thing.
 
-use super::machine::Machine;
+use super::machine::{IsaChoice, Machine};
 use super::{default_peer_script, run_peer_script};
 use crate::cli::classify::{describe, load_all};
 use crate::cli::input::InputSpec;
@@ -53,6 +53,9 @@ pub struct ClassifyBenchArgs {
     /// The peer script [default: benches/peers/onnx_classify.py of this checkout].
     #[arg(long, value_name = "PATH")]
     pub peer_script: Option<PathBuf>,
+    /// Instruction set of the runtime's kernels: the best this CPU has, or the baseline.
+    #[arg(long, value_enum, default_value_t = IsaChoice::Best)]
+    pub isa: IsaChoice,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -123,7 +126,9 @@ pub struct ClassifyBenchReport {
 pub fn run(args: ClassifyBenchArgs) -> Result<()> {
     ensure!(args.runs > 0, "--runs must be positive");
     let bytes = model_bytes::read(&args.model)?;
-    let model = model_bytes::runtime_model(&args.model, &bytes)?;
+    let model = args
+        .isa
+        .apply(model_bytes::runtime_model(&args.model, &bytes)?);
     let (names, images) = bench_inputs(&model, &args.inputs, DEFAULT_INPUTS)?;
     let (ours, cases) = measure(&model, &names, &images, args.runs, args.warmup)?;
     let a = model.architecture();
@@ -139,7 +144,7 @@ pub fn run(args: ClassifyBenchArgs) -> Result<()> {
         runs: args.runs,
         warmup: args.warmup,
         threads: 1,
-        machine: Machine::now(),
+        machine: Machine::now(model.isa()),
         release_build: !cfg!(debug_assertions),
         ours,
         peer: None,

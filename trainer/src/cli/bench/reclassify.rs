@@ -8,7 +8,7 @@
 //! them (same label, start losses within 1e-3) before timing.
 
 use super::classify::{bench_inputs, Latency};
-use super::machine::Machine;
+use super::machine::{IsaChoice, Machine};
 use super::{default_peer_script, run_peer_script};
 use crate::cli::model_bytes;
 use crate::reclassify::engine::{outcome, stack_for, workspace_for};
@@ -55,6 +55,9 @@ pub struct ReclassifyBenchArgs {
     /// Run the peer's starts one after another instead of batched.
     #[arg(long)]
     pub peer_sequential: bool,
+    /// Instruction set of the runtime's kernels: the best this CPU has, or the baseline.
+    #[arg(long, value_enum, default_value_t = IsaChoice::Best)]
+    pub isa: IsaChoice,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -99,7 +102,9 @@ pub struct ReclassifyBenchReport {
 pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
     ensure!(args.runs > 0, "--runs must be positive");
     let bytes = model_bytes::read(&args.model)?;
-    let model = model_bytes::runtime_model(&args.model, &bytes)?;
+    let model = args
+        .isa
+        .apply(model_bytes::runtime_model(&args.model, &bytes)?);
     let settings = ReclassifySettings {
         steps: args.steps,
         early_stop_tolerance: 0.0,
@@ -115,7 +120,7 @@ pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
         input: names.first().cloned().unwrap_or_default(),
         runs: args.runs,
         threads: 1,
-        machine: Machine::now(),
+        machine: Machine::now(model.isa()),
         ours,
         peer: None,
         peer_mode: None,
