@@ -9,41 +9,21 @@ use gmvae_format::TensorId;
 use crate::error::Error;
 use crate::forward::{spans, Conv1Kernel, Sink};
 use crate::isa::dispatch;
-use crate::kernels::active_grad::{active_grad, phase_grid, ActiveGrad, ActiveScratch};
+use crate::kernels::active_grad::{active_grad, ActiveGrad, ActiveScratch};
 use crate::kernels::dense_t::dense_input_grad;
-use crate::kernels::flat::{correlate, FlatConv, DEC_CO, DEC_P};
-use crate::kernels::phases::{scatter_phases, transpose_fold, MaskedGrad, OutputGrad};
+use crate::kernels::grid_grad::{grid_grad, transpose_fold_channel_minor, GridGrad};
+use crate::kernels::phases::{scatter_phases, OutputGrad};
 use crate::kernels::recon::reconstruction_error;
 use crate::kernels::upconv::fold_phases;
 use crate::kernels::window_upconv::fold_channel_minor;
 use crate::layout::Span;
 use crate::model::Model;
 
-/// Geometry of a backward 2×2 correlation onto `cout` flat planes of an `h × w` map from
-/// `4 · cin` phase planes.
-fn backward_geometry(cin: usize, cout: usize, h: usize, w: usize) -> Result<FlatConv, Error> {
-    let wp = w.checked_add(2).ok_or(Error::Internal)?;
-    let hw = h.checked_sub(1).ok_or(Error::Internal)?;
-    Ok(FlatConv {
-        cin: cin.checked_mul(4).ok_or(Error::Internal)?,
-        cout,
-        in_plane: h
-            .checked_add(2)
-            .and_then(|hp| hp.checked_mul(wp))
-            .ok_or(Error::Internal)?,
-        out_plane: h.checked_mul(wp).ok_or(Error::Internal)?,
-        n_out: hw
-            .checked_mul(wp)
-            .and_then(|v| v.checked_add(w))
-            .ok_or(Error::Internal)?,
-    })
-}
-
 impl Model<'_> {
     /// Folds both decoder convolutions' kernels once per reclassification call: `k1` as the
     /// forward pass folds decoder conv1 ([`fold_channel_minor`], which its input gradient
-    /// reads too), `k2` transposed for decoder conv2's backward correlation. Depends only on
-    /// the weights.
+    /// reads too), `k2` tap-reversed with the input channel innermost for decoder conv2's
+    /// input gradient ([`transpose_fold_channel_minor`]). Depends only on the weights.
     pub(crate) fn prepare_backward(&self, ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
@@ -51,9 +31,7 @@ impl Model<'_> {
         fold_channel_minor(self.weights(TensorId::DecConv1Weight), d.c2, d.c1, k1)?;
         let [fold, k2] = spans(ws, [l.fold, l.rc.k2])?;
         fold_phases(self.weights(TensorId::DecConv2Weight), fold)?;
-        transpose_fold(fold, d.c1, d.c, k2)?;
-        let [zeros] = spans(ws, [l.rc.zeros])?;
-        zeros.fill(0.0);
+        transpose_fold_channel_minor(fold, d.c1, d.c, k2)?;
         Ok(())
     }
 
@@ -78,10 +56,16 @@ impl Model<'_> {
     /// After [`Model::loss_ws`] (and [`Model::prepare_backward`]), writes `∂L/∂z` into the
     /// `gz` span.
     pub(crate) fn grad_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
+        self.output_grad_ws(image, ws)?;
+        self.conv2_grad_ws(ws)?;
+        self.conv1_grad_ws(ws)?;
+        self.dense_grads_ws(ws)
+    }
+
+    /// `∂L/∂o` at the output pre-activation, as conv2's output phase planes (`go`).
+    fn output_grad_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let (d, rc) = (&l.dims, &l.rc);
-
-        // ∂L/∂o at the output pre-activation, as conv2's output phase planes.
         let [go, recon] = spans(ws, [rc.go, rc.recon])?;
         let src = OutputGrad {
             recon,
@@ -90,24 +74,31 @@ impl Model<'_> {
             height: d.h,
         };
         dispatch!(self.isa(), scatter_phases(d.c, d.h2, d.w2, go, &src))?;
+        Ok(())
+    }
 
-        // ∂L/∂u (conv2's input), then through conv1's ReLU into conv1's output phase grid.
-        let [go, k2, zeros, gu] = spans(ws, [rc.go, rc.k2, rc.zeros, rc.gu])?;
-        let g = backward_geometry(d.c, d.c1, d.h2, d.w2)?;
-        let zeros = zeros.get(..d.c1).ok_or(Error::Internal)?;
-        dispatch!(self.isa(), {
-            correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(go, &[0, d.w2 + 2], k2, zeros, gu, &g)
-        })?;
-        let [g1, gu, u_pad] = spans(ws, [rc.g1, rc.gu, l.u_pad])?;
-        let src = MaskedGrad {
-            grad: gu,
+    /// `∂L/∂u` (conv2's input), through conv1's ReLU, into conv1's output phase grid (`g1`).
+    fn conv2_grad_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let (d, rc) = (&l.dims, &l.rc);
+        let [go, k2, u_pad, g1] = spans(ws, [rc.go, rc.k2, l.u_pad, rc.g1])?;
+        let op = GridGrad {
+            grad: go,
+            kernel: k2,
             saved: u_pad,
-            width: d.w2,
-            height: d.h2,
+            cin: d.c1,
+            cout: d.c,
+            h: d.h2,
+            w: d.w2,
         };
-        dispatch!(self.isa(), phase_grid(d.c1, d.h4, d.w4, g1, &src))?;
+        dispatch!(self.isa(), grid_grad(&op, g1))?;
+        Ok(())
+    }
 
-        // ∂L/∂a2: conv1's input gradient where fc2's ReLU (saved in `d_pad`) was active.
+    /// `∂L/∂a2`: conv1's input gradient where fc2's ReLU (saved in `d_pad`) was active.
+    fn conv1_grad_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let (d, rc) = (&l.dims, &l.rc);
         let regions = [rc.g1, rc.k1, l.d_pad, rc.terms, rc.active, rc.ga2];
         let [g1, k1, d_pad, terms, active, ga2] = spans(ws, regions)?;
         let op = ActiveGrad {
@@ -122,8 +113,13 @@ impl Model<'_> {
         dispatch!(self.isa(), {
             active_grad(&op, ActiveScratch { terms, active }, ga2)
         })?;
+        Ok(())
+    }
 
-        // The dense layers: ∂L/∂a1 through fc1's ReLU (saved in `dh`), then ∂L/∂z.
+    /// The dense layers: `∂L/∂a1` through fc1's ReLU (saved in `dh`), then `∂L/∂z`.
+    fn dense_grads_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let rc = &l.rc;
         let [ga2, dh, ga1] = spans(ws, [rc.ga2, l.dh, rc.ga1])?;
         let w2 = self.weights(TensorId::DecFc2Weight);
         dispatch!(self.isa(), dense_input_grad(w2, ga2, Some(dh), ga1))?;
@@ -142,10 +138,14 @@ fn local(span: Span, base: usize) -> Result<core::ops::Range<usize>, Error> {
 
 #[cfg(test)]
 mod timing {
-    //! Per-pass timing on the paper-sized model (random weights), for performance work:
-    //! `cargo test -p gmvae-runtime --release --lib backward::timing -- --ignored --nocapture`
+    //! Per-pass timing, for performance work, on the model file named by
+    //! `GMVAE_TIMING_MODEL` (a trained model shows realistic ReLU sparsity) or else on the
+    //! paper-sized architecture with random weights:
+    //! `GMVAE_TIMING_MODEL=runs/demo/model.gmvae cargo test -p gmvae-runtime --release
+    //! --features dispatch --lib backward::timing -- --ignored --nocapture`
 
     use super::*;
+    use crate::isa::Isa;
     use gmvae_format::{Architecture, Calibration, CovarianceKind, ModelFile, TauDecStatistic};
     use std::time::Instant;
     use std::vec::Vec;
@@ -163,9 +163,10 @@ mod timing {
         std::println!("{name:<28} {:>9.1} µs", best * 1e6);
     }
 
-    #[test]
-    #[ignore]
-    fn timing() {
+    fn model_bytes() -> Vec<u8> {
+        if let Ok(path) = std::env::var("GMVAE_TIMING_MODEL") {
+            return std::fs::read(path).unwrap();
+        }
         let cal = Calibration {
             s2: 0.25,
             covariance: CovarianceKind::Isotropic,
@@ -182,23 +183,58 @@ mod timing {
                 *v = rng.sym() * 0.05;
             }
         }
-        let bytes = file.to_bytes().unwrap();
-        let model = Model::parse(&bytes).unwrap();
-        let l = *model.layout();
-        let mut ws = vec![0.0f32; l.rc.len];
-        let image: Vec<f32> = (0..784).map(|i| (i % 7) as f32 / 7.0).collect();
-        model.prepare_backward(&mut ws).unwrap();
-        for (i, z) in ws[l.z.range()].iter_mut().enumerate() {
-            *z = if i == 3 { 1.0 } else { 0.1 };
-        }
-        time("loss (decode + error)", 50, || {
-            model.loss_ws(&image, &mut ws).unwrap();
-        });
-        time("grad (backward)", 50, || {
-            model.grad_ws(&image, &mut ws).unwrap();
-        });
-        time("prepare_backward", 50, || {
+        file.to_bytes().unwrap()
+    }
+
+    #[test]
+    #[ignore]
+    fn timing() {
+        let bytes = model_bytes();
+        for isa in [Isa::detect(), Isa::Baseline] {
+            let model = Model::parse(&bytes).unwrap().limit_isa(isa);
+            std::println!("-- {}", model.isa().name());
+            let l = *model.layout();
+            let mut ws = vec![0.0f32; l.rc.len];
+            let image: Vec<f32> = (0..l.dims.pixels).map(|i| (i % 7) as f32 / 7.0).collect();
             model.prepare_backward(&mut ws).unwrap();
-        });
+            for (i, z) in ws[l.z.range()].iter_mut().enumerate() {
+                *z = if i == 3 { 1.0 } else { 0.01 * i as f32 };
+            }
+            time("loss (decode + error)", 50, || {
+                model.loss_ws(&image, &mut ws).unwrap();
+            });
+            time("  decoder fc2", 50, || {
+                let sparse = (l.sparse_vals, l.sparse_idx);
+                let (w, b) = (TensorId::DecFc2Weight, TensorId::DecFc2Bias);
+                model
+                    .dense_layer(&mut ws, l.dh, sparse, l.dflat, w, b)
+                    .unwrap();
+            });
+            time("  decoder conv1", 50, || {
+                let (cls, rest) = ws.split_at_mut(l.classify_len);
+                let k1 = &rest[l.rc.k1.start - l.classify_len..][..l.rc.k1.len];
+                model
+                    .decoder_conv1(cls, crate::forward::Conv1Kernel::Folded(k1))
+                    .unwrap();
+            });
+            time("  output gradient", 50, || {
+                model.output_grad_ws(&image, &mut ws).unwrap();
+            });
+            time("  conv2 gradient", 50, || {
+                model.conv2_grad_ws(&mut ws).unwrap();
+            });
+            time("  conv1 gradient", 50, || {
+                model.conv1_grad_ws(&mut ws).unwrap();
+            });
+            time("  dense gradients", 50, || {
+                model.dense_grads_ws(&mut ws).unwrap();
+            });
+            time("grad (backward)", 50, || {
+                model.grad_ws(&image, &mut ws).unwrap();
+            });
+            time("prepare_backward", 50, || {
+                model.prepare_backward(&mut ws).unwrap();
+            });
+        }
     }
 }

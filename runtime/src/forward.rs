@@ -58,7 +58,7 @@ impl Model<'_> {
 
     /// `compact(input) → dense(weights, bias) → out`, with `vals`/`idx` as the compaction
     /// scratch.
-    fn dense_layer(
+    pub(crate) fn dense_layer(
         &self,
         ws: &mut [f32],
         input: Span,
@@ -150,7 +150,11 @@ impl Model<'_> {
 
     /// Decoder conv1 (`d_pad` → `u_pad`) from the non-zero values of `d` only: most of it is
     /// ReLU zeros.
-    fn decoder_conv1(&self, ws: &mut [f32], kernel: Conv1Kernel<'_>) -> Result<(), Error> {
+    pub(crate) fn decoder_conv1(
+        &self,
+        ws: &mut [f32],
+        kernel: Conv1Kernel<'_>,
+    ) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
         let regions = [

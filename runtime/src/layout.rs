@@ -20,13 +20,12 @@
 //! | region | holds, in pass order |
 //! |---|---|
 //! | `recon` | the reconstruction `g(z)` of the current iterate |
-//! | `gx` | output-gradient phase planes of decoder conv2 → the phase grid of decoder conv1's output gradient |
-//! | `gy` | `∂L/∂u` (conv2's input gradient, flat planes) → `∂L/∂a2` (conv1's input gradient through fc2's ReLU, dense) |
+//! | `gx` | `go`: output-gradient phase planes of decoder conv2 → `ga2` = `∂L/∂a2` (conv1's input gradient through fc2's ReLU, dense) |
+//! | `g1` | the phase grid of decoder conv1's output gradient (conv2's input gradient through conv1's ReLU) |
 //! | `terms`, `active` | one input position's conv1 output-gradient terms and its active input channels |
 //! | `ga1`, `gz` | `∂L/∂a1` (hidden), `∂L/∂z` |
 //! | `m`, `v`, `z_best`, `z_win` | Adam moments, the current start's best iterate, the winner |
-//! | `zeros` | `max(c1, c2)` zeros (the bias of the backward correlations) |
-//! | `k1`, `k2` | decoder conv1's folded kernel (its forward and backward pass read it), conv2's transposed for its backward pass |
+//! | `k1`, `k2` | decoder conv1's folded kernel (its forward and backward pass read it), conv2's tap-reversed channel-minor one for its input gradient |
 //!
 //! Plane conventions: a *padded* plane of an `h × w` map is `(h + 2) × (w + 2)` with a zero
 //! border; a *flat conv output* plane is `h × (w + 2)` (see `kernels::conv3x3`).
@@ -167,9 +166,7 @@ pub(crate) struct Layout {
 pub(crate) struct Reclass {
     pub recon: Span,
     pub go: Span,
-    pub gu: Span,
     pub g1: Span,
-    pub gy: Span,
     pub ga2: Span,
     pub terms: Span,
     pub active: Span,
@@ -179,7 +176,6 @@ pub(crate) struct Reclass {
     pub v: Span,
     pub z_best: Span,
     pub z_win: Span,
-    pub zeros: Span,
     pub k1: Span,
     pub k2: Span,
     /// `f32`s needed by `reclassify` (classify regions included).
@@ -194,10 +190,9 @@ impl Reclass {
         };
         let go_len = phases(d.c, d.h2, d.w2)?;
         let g1_len = phases(d.c1, d.h4, d.w4)?;
-        let gu_len = planes(d.c1, Dims::flat_out(d.h2, d.w2))?;
         let recon = bump.take(d.pixels)?;
-        let gx = bump.take(go_len.max(g1_len))?;
-        let gy = bump.take(gu_len.max(d.flat))?;
+        let gx = bump.take(go_len.max(d.flat))?;
+        let g1 = bump.take(g1_len)?;
         let terms = bump.take(d.c1.checked_mul(16)?)?;
         let active = bump.take(d.c2)?;
         let ga1 = bump.take(d.hidden)?;
@@ -206,7 +201,6 @@ impl Reclass {
         let v = bump.take(d.latent)?;
         let z_best = bump.take(d.latent)?;
         let z_win = bump.take(d.latent)?;
-        let zeros = bump.take(d.c1.max(d.c2))?;
         let k1 = bump.take(crate::kernels::upconv::fold_len(d.c2, d.c1)?)?;
         let k2 = bump.take(crate::kernels::upconv::fold_len(d.c1, d.c)?)?;
         let len = bump.0;
@@ -218,10 +212,8 @@ impl Reclass {
         Some(Self {
             recon,
             go: at(gx, go_len),
-            gu: at(gy, gu_len),
-            g1: at(gx, g1_len),
-            gy,
-            ga2: at(gy, d.flat),
+            g1,
+            ga2: at(gx, d.flat),
             terms,
             active,
             ga1,
@@ -230,7 +222,6 @@ impl Reclass {
             v,
             z_best,
             z_win,
-            zeros,
             k1,
             k2,
             len,
@@ -409,8 +400,8 @@ mod tests {
         let l = Layout::new(&Architecture::MNIST_PAPER).unwrap();
         let r = l.rc;
         let all = [
-            r.recon, r.go, r.gu, r.g1, r.ga2, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best,
-            r.z_win, r.zeros, r.k1, r.k2,
+            r.recon, r.go, r.g1, r.ga2, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best,
+            r.z_win, r.k1, r.k2,
         ];
         for s in all {
             assert!(
@@ -421,17 +412,16 @@ mod tests {
         let disjoint = |a: Span, b: Span| a.start + a.len <= b.start || b.start + b.len <= a.start;
         // Regions live at the same time (see `crate::reclassify`'s pass order).
         for (i, a) in [
-            r.recon, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.zeros, r.k1,
-            r.k2,
+            r.recon, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.k1, r.k2,
         ]
         .into_iter()
         .enumerate()
         {
-            for b in [r.go, r.gu, r.g1, r.ga2] {
+            for b in [r.go, r.g1, r.ga2] {
                 assert!(disjoint(a, b), "{i}: {a:?} {b:?}");
             }
         }
-        for (a, b) in [(r.go, r.gu), (r.gu, r.g1), (r.g1, r.ga2)] {
+        for (a, b) in [(r.go, r.g1), (r.g1, r.ga2)] {
             assert!(disjoint(a, b), "{a:?} {b:?}");
         }
         assert_eq!(r.k1.len, 64 * 32 * 16);

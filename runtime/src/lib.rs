@@ -69,8 +69,8 @@
 //! one Adam descent of `Σ (x − g(z))²` per class mean, with a hand-written backward pass,
 //! the best start wins, its nearest class mean is the label, and the same thresholds say
 //! whether the input is a fooling input ([`ReclassifySettings::reject_fooling`] turns that
-//! off). It needs [`Model::reclassify_workspace_len`] `f32`s: 109 054 (426 KiB) for the
-//! paper's MNIST model, 20 318 (79 KiB) for `edge`.
+//! off). It needs [`Model::reclassify_workspace_len`] `f32`s: 104 958 (410 KiB) for the
+//! paper's MNIST model, 19 534 (76 KiB) for `edge`.
 //!
 //! ```no_run
 //! use gmvae_runtime::{Model, ReclassifySettings, Workspace};

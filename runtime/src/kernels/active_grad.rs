@@ -19,13 +19,13 @@
 //! would do. The kernel rows are the forward pass's folded weights, which are stored with
 //! `k` contiguous for each `ci` ([`super::window_upconv::fold_channel_minor`]).
 //!
-//! [`phase_grid`] stores the output gradient so that the `cout` values of one `(p, t)` are
+//! The output gradient arrives in a *phase grid* ([`super::grid_grad`] writes it), laid out so
+//! that the `cout` values of one `(p, t)` are
 //! contiguous: `G_p[co][y'][x']` at `((p · (h + 2) + y' + py) · (w + 2) + x' + px) · cout +
 //! co`. Input pixel `(y, x)` then reads, for every `(p, t)`, the `cout` values at grid cell
 //! `(y + 1 − dy, x + 1 − dx)` of phase `p` — the same cell for all four phases.
 
 use super::lanes::dot4;
-use super::phases::MaskedGrad;
 use super::{index_slot, slot_index, ShapeMismatch};
 
 /// Length of the phase grid of `channels` maps of `h × w` (phase resolution).
@@ -36,49 +36,9 @@ pub(crate) fn phase_grid_len(channels: usize, h: usize, w: usize) -> Option<usiz
         .checked_mul(w.checked_add(2)?)
 }
 
-/// Writes the masked `channels × 2h × 2w` gradient `src` into the phase grid (module
-/// documentation): full-resolution pixel `(Y, X)` of channel `ch` goes to cell
-/// `(Y / 2 + Y % 2, X / 2 + X % 2)` of phase `2 · (Y % 2) + X % 2`; every other element of
-/// the grid becomes `+0.0`.
-#[inline(always)]
-pub(crate) fn phase_grid(
-    channels: usize,
-    h: usize,
-    w: usize,
-    dst: &mut [f32],
-    src: &MaskedGrad<'_>,
-) -> Result<(), ShapeMismatch> {
-    let n = phase_grid_len(channels, h, w).ok_or(ShapeMismatch)?;
-    let dst = dst.get_mut(..n).ok_or(ShapeMismatch)?;
-    dst.fill(0.0);
-    let (wp, hp) = (w + 2, h + 2);
-    // Full-resolution columns `2i` and `2i + 1` land in cells `(·, i)` of phase `2·py` and
-    // `(·, i + 1)` of phase `2·py + 1`; consecutive cells are `channels` apart.
-    let mut pairs = [[0.0f32; 2]; 32];
-    for ch in 0..channels {
-        for yy in 0..2 * h {
-            let (py, cell_y) = (yy % 2, yy / 2 + yy % 2);
-            let even = ((2 * py * hp + cell_y) * wp) * channels + ch;
-            let odd = (((2 * py + 1) * hp + cell_y) * wp + 1) * channels + ch;
-            let mut i0 = 0;
-            while i0 < w {
-                let len = (w - i0).min(pairs.len());
-                let part = pairs.get_mut(..len).ok_or(ShapeMismatch)?;
-                src.values(ch, yy, 2 * i0, part.as_flattened_mut())?;
-                for (i, &[e, o]) in (i0..).zip(part.iter()) {
-                    *dst.get_mut(even + i * channels).ok_or(ShapeMismatch)? = e;
-                    *dst.get_mut(odd + i * channels).ok_or(ShapeMismatch)? = o;
-                }
-                i0 += len;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The operands of one masked input-gradient computation.
 pub(crate) struct ActiveGrad<'a> {
-    /// The output gradient in the phase grid ([`phase_grid`]).
+    /// The output gradient in the phase grid (module documentation).
     pub grad: &'a [f32],
     /// The folded kernel from [`super::window_upconv::fold_channel_minor`].
     pub kernel: &'a [f32],
@@ -274,6 +234,21 @@ mod tests {
         gin
     }
 
+    /// The phase grid (module documentation) of the dense `cout × 2h × 2w` gradient `go`.
+    fn grid_of(go: &[f32], cout: usize, h: usize, w: usize) -> Vec<f32> {
+        let mut grid = vec![0.0; phase_grid_len(cout, h, w).unwrap()];
+        for co in 0..cout {
+            for yy in 0..2 * h {
+                for xx in 0..2 * w {
+                    let p = (yy % 2) * 2 + xx % 2;
+                    let cell = (p * (h + 2) + yy / 2 + yy % 2) * (w + 2) + xx / 2 + xx % 2;
+                    grid[cell * cout + co] = go[(co * 2 * h + yy) * 2 * w + xx];
+                }
+            }
+        }
+        grid
+    }
+
     struct Case {
         got: Vec<f32>,
         go: Vec<f32>,
@@ -288,24 +263,7 @@ mod tests {
             .iter()
             .map(|v| v * if rng.sym() < 0.0 { -1.0 } else { 1.0 })
             .collect::<Vec<f32>>();
-        // The flat conv output planes MaskedGrad reads, with an all-positive saved map.
-        let mut flat = vec![0.0; cout * 2 * h * (2 * w + 2)];
-        for co in 0..cout {
-            for yy in 0..2 * h {
-                for xx in 0..2 * w {
-                    flat[(co * 2 * h + yy) * (2 * w + 2) + xx] = go[(co * 2 * h + yy) * 2 * w + xx];
-                }
-            }
-        }
-        let on = padded(&vec![1.0; cout * 4 * h * w], cout, 2 * h, 2 * w);
-        let src = MaskedGrad {
-            grad: &flat,
-            saved: &on,
-            width: 2 * w,
-            height: 2 * h,
-        };
-        let mut grid = vec![f32::NAN; phase_grid_len(cout, h, w).unwrap()];
-        phase_grid(cout, h, w, &mut grid, &src).unwrap();
+        let grid = grid_of(&go, cout, h, w);
         let mut kernel = vec![f32::NAN; fold_len(cin, cout).unwrap()];
         fold_channel_minor(&wt, cin, cout, &mut kernel).unwrap();
         let saved_pad = padded(&saved, cin, h, w);
@@ -419,15 +377,5 @@ mod tests {
         assert!(attempt(&grid, &kernel, &saved, t - 1, a, o).is_err());
         assert!(attempt(&grid, &kernel, &saved, t, a - 1, o).is_err());
         assert!(attempt(&grid, &kernel, &saved, t, a, o - 1).is_err());
-        let mut short = vec![0.0; phase_grid_len(cout, h, w).unwrap() - 1];
-        let on = vec![1.0; cout * 6 * 6];
-        let flat = vec![0.0; cout * 4 * 6];
-        let src = MaskedGrad {
-            grad: &flat,
-            saved: &on,
-            width: 4,
-            height: 4,
-        };
-        assert!(phase_grid(cout, h, w, &mut short, &src).is_err());
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod conv3x3;
 pub(crate) mod dense;
 pub(crate) mod dense_t;
 pub(crate) mod flat;
+pub(crate) mod grid_grad;
 pub(crate) mod lanes;
 pub(crate) mod mahalanobis;
 pub(crate) mod maxpool;
@@ -70,6 +71,15 @@ pub(crate) fn append_if_nonzero(
         *b = slot;
     }
     n + usize::from(value != 0.0)
+}
+
+/// `acc[i] += k[i] · g` for every `i`: one rounding for the product, one for the sum (no
+/// FMA) — a block of independent outputs, which vectorises.
+#[inline(always)]
+pub(crate) fn multiply_add<const B: usize>(acc: &mut [f32; B], k: &[f32; B], g: f32) {
+    for (a, &k) in acc.iter_mut().zip(k) {
+        *a += k * g;
+    }
 }
 
 /// Stores an index in an `f32` workspace slot as its bit pattern. Moves preserve every bit

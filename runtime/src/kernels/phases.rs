@@ -1,5 +1,5 @@
-//! The backward pass of the decoder's upsampling convolutions ([`super::upconv`]), on the
-//! same flat correlation engine ([`super::flat`]).
+//! The geometry of the backward pass of the decoder's upsampling convolutions
+//! ([`super::upconv`]).
 //!
 //! Forward, output pixel `(2y + py, 2x + px)` of channel `co` is
 //! `b + Σ_ci Σ_dy Σ_dx f[p][co][ci][dy][dx] · in[ci][y + py + dy − 1][x + px + dx − 1]`
@@ -12,23 +12,12 @@
 //! `(y' + py, x' + px)` and zero elsewhere; then for every phase the two rows read for input
 //! row `y` are plane rows `y` and `y + 1` (`dy = 1`, `dy = 0`), and likewise for columns. So
 //! the input gradient is one 2×2 correlation over `4·cout` input planes (plane `p·cout + co`)
-//! with the kernel `k[ci][p·cout + co][r][c] = f[p][co][ci][1 − r][1 − c]` built by
-//! [`transpose_fold`], summed from `+0.0` in ascending `(p, co, r, c)` order — that is,
-//! ascending phase, output channel, then `dy` and `dx` **descending** — zero taps included.
+//! with the kernel `k[ci][p·cout + co][r][c] = f[p][co][ci][1 − r][1 − c]` (the taps
+//! reversed by [`reverse_taps_into`]), summed from `+0.0` in ascending `(p, co, r, c)` order —
+//! that is, ascending phase, output channel, then `dy` and `dx` **descending** — zero taps
+//! included. [`super::grid_grad`] computes it for decoder conv2.
 
 use super::{ShapeMismatch, Weight};
-
-/// Rearranges the phase-major folded kernels `fold[p][cout][cin][4]` (as
-/// [`super::upconv::fold_phases`] writes them) into the backward kernels
-/// `out[cin][p][cout][4]` with each 2×2 tap block reversed (`out[…][k] = fold[…][3 − k]`).
-pub(crate) fn transpose_fold(
-    fold: &[f32],
-    cin: usize,
-    cout: usize,
-    out: &mut [f32],
-) -> Result<(), ShapeMismatch> {
-    reverse_taps_into(fold, cin, cout, out, |ci, q, t| (ci * 4 * cout + q) * 4 + t)
-}
 
 /// Writes every 2×2 kernel of the phase-major `fold[p][cout][cin][4]` with its taps reversed:
 /// `out[place(ci, q, t)] = fold[p][co][ci][3 − t]` for output plane `q = p · cout + co`.
@@ -151,46 +140,6 @@ impl<W: Weight> GradRows for OutputGrad<'_, W> {
     }
 }
 
-/// A gradient in flat conv output planes (`C × 2h × (2w + 2)`, see [`super::conv3x3`]), kept
-/// where the ReLU output saved in zero-padded planes (`C × (2h + 2) × (2w + 2)`) is positive
-/// and `+0.0` elsewhere.
-pub(crate) struct MaskedGrad<'a> {
-    /// The gradient.
-    pub grad: &'a [f32],
-    /// The saved ReLU output.
-    pub saved: &'a [f32],
-    /// Full-resolution width `2w`.
-    pub width: usize,
-    /// Full-resolution height `2h`.
-    pub height: usize,
-}
-
-impl MaskedGrad<'_> {
-    /// Writes the masked gradient of the `out.len()` consecutive pixels of row `yy` of channel
-    /// `ch` that start at column `x0`.
-    #[inline(always)]
-    pub(crate) fn values(
-        &self,
-        ch: usize,
-        yy: usize,
-        x0: usize,
-        out: &mut [f32],
-    ) -> Result<(), ShapeMismatch> {
-        if x0.checked_add(out.len()).is_none_or(|end| end > self.width) {
-            return Err(ShapeMismatch);
-        }
-        let wp = self.width + 2;
-        let g0 = (ch * self.height + yy) * wp + x0;
-        let s0 = (ch * (self.height + 2) + yy + 1) * wp + 1 + x0;
-        let g = self.grad.get(g0..g0 + out.len()).ok_or(ShapeMismatch)?;
-        let m = self.saved.get(s0..s0 + out.len()).ok_or(ShapeMismatch)?;
-        for ((o, &g), &m) in out.iter_mut().zip(g).zip(m) {
-            *o = if m > 0.0 { g } else { 0.0 };
-        }
-        Ok(())
-    }
-}
-
 /// `∂L/∂o` for one pixel (see [`OutputGrad`]).
 #[inline(always)]
 pub(crate) fn sigmoid_sq_error_grad<W: Weight>(r: f32, x: W) -> f32 {
@@ -200,167 +149,12 @@ pub(crate) fn sigmoid_sq_error_grad<W: Weight>(r: f32, x: W) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::flat::{correlate, FlatConv, DEC_CO, DEC_P};
-    use super::super::testutil::{assert_close, Rng};
-    use super::super::upconv::{fold_len, fold_phases};
+    use super::super::testutil::Rng;
     use super::*;
     use std::vec::Vec;
 
-    /// `grad` (flat conv output planes, `channels × h × (w + 2)`) at `(ch, y, x)`, kept where
-    /// the ReLU output saved in zero-padded planes (`channels × (h + 2) × (w + 2)`) is positive,
-    /// `+0.0` elsewhere.
-    fn relu_masked(
-        grad: &[f32],
-        saved: &[f32],
-        h: usize,
-        w: usize,
-        (ch, y, x): (usize, usize, usize),
-    ) -> Result<f32, ShapeMismatch> {
-        let wp = w + 2;
-        let s = *saved
-            .get((ch * (h + 2) + y + 1) * wp + x + 1)
-            .ok_or(ShapeMismatch)?;
-        let g = *grad.get((ch * h + y) * wp + x).ok_or(ShapeMismatch)?;
-        Ok(if s > 0.0 { g } else { 0.0 })
-    }
-
-    /// f64 reference: the input gradient of "upsample 2×, conv 3×3 (zero padding 1)" on a
-    /// `cin × h × w` input for output gradient `go` (`cout × 2h × 2w`), by the chain rule on
-    /// the explicit upsampled image.
-    fn reference(go: &[f32], cin: usize, h: usize, w: usize, wt: &[f32], cout: usize) -> Vec<f64> {
-        let (hh, ww) = (2 * h, 2 * w);
-        let mut gin = vec![0.0f64; cin * h * w];
-        for co in 0..cout {
-            for yy in 0..hh {
-                for xx in 0..ww {
-                    let g = go[(co * hh + yy) * ww + xx] as f64;
-                    for ci in 0..cin {
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                let (uy, ux) = (yy as isize + ky - 1, xx as isize + kx - 1);
-                                if uy < 0 || ux < 0 || uy >= hh as isize || ux >= ww as isize {
-                                    continue;
-                                }
-                                let wv = wt[((co * cin + ci) * 3 + ky as usize) * 3 + kx as usize];
-                                gin[(ci * h + uy as usize / 2) * w + ux as usize / 2] +=
-                                    wv as f64 * g;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        gin
-    }
-
-    /// Scalar f32 version of the documented order.
-    fn documented(
-        go: &[f32],
-        cin: usize,
-        h: usize,
-        w: usize,
-        fold: &[f32],
-        cout: usize,
-    ) -> Vec<f32> {
-        let mut out = vec![0.0f32; cin * h * w];
-        for ci in 0..cin {
-            for y in 0..h {
-                for x in 0..w {
-                    let mut s = 0.0f32;
-                    for p in 0..4 {
-                        let (py, px) = (p / 2, p % 2);
-                        for co in 0..cout {
-                            for dy in (0..2).rev() {
-                                for dx in (0..2).rev() {
-                                    let f = fold[((p * cout + co) * cin + ci) * 4 + dy * 2 + dx];
-                                    let (yo, xo) = (
-                                        y as isize + 1 - py as isize - dy as isize,
-                                        x as isize + 1 - px as isize - dx as isize,
-                                    );
-                                    let g =
-                                        if yo < 0 || xo < 0 || yo >= h as isize || xo >= w as isize
-                                        {
-                                            0.0
-                                        } else {
-                                            go[(co * 2 * h + 2 * yo as usize + py) * 2 * w
-                                                + 2 * xo as usize
-                                                + px]
-                                        };
-                                    s += f * g;
-                                }
-                            }
-                        }
-                    }
-                    out[(ci * h + y) * w + x] = s;
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn input_gradient_matches_reference_and_documented_order() {
-        let mut rng = Rng(41);
-        for _ in 0..25 {
-            let (cin, cout) = (1 + rng.below(9), 1 + rng.below(6));
-            let (h, w) = (1 + rng.below(6), 1 + rng.below(8));
-            let wt = rng.vec(cout * cin * 9);
-            let go = rng.vec(cout * 4 * h * w);
-            let mut fold = vec![0.0; fold_len(cin, cout).unwrap()];
-            fold_phases(&wt, &mut fold).unwrap();
-            let mut k = vec![0.0; fold.len()];
-            transpose_fold(&fold, cin, cout, &mut k).unwrap();
-            let mut planes = vec![f32::NAN; phases_len(cout, h, w).unwrap()];
-            scatter_phases(
-                cout,
-                h,
-                w,
-                &mut planes,
-                &Dense {
-                    values: &go,
-                    width: 2 * w,
-                    height: 2 * h,
-                },
-            )
-            .unwrap();
-            let wp = w + 2;
-            let g = FlatConv {
-                cin: 4 * cout,
-                cout: cin,
-                in_plane: (h + 2) * wp,
-                out_plane: h * wp,
-                n_out: (h - 1) * wp + w,
-            };
-            let zeros = vec![0.0f32; cin];
-            let mut out = vec![f32::NAN; cin * h * wp];
-            correlate::<f32, f32, 2, 2, 4, DEC_CO, DEC_P>(
-                &planes,
-                &[0, wp],
-                &k,
-                &zeros,
-                &mut out,
-                &g,
-            )
-            .unwrap();
-            let got: Vec<f32> = (0..cin * h * w)
-                .map(|i| out[(i / w) * wp + i % w])
-                .collect();
-            assert_close(&got, &reference(&go, cin, h, w, &wt, cout), 1e-5);
-            let exact = documented(&go, cin, h, w, &fold, cout);
-            assert!(got
-                .iter()
-                .zip(&exact)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
-        }
-    }
-
     #[test]
     fn short_buffers_are_errors() {
-        let fold = vec![0.0; 2 * 3 * 16];
-        let mut k = vec![0.0; 2 * 3 * 16];
-        assert!(transpose_fold(&fold, 2, 3, &mut k).is_ok());
-        assert!(transpose_fold(&fold[1..], 2, 3, &mut k).is_err());
-        assert!(transpose_fold(&fold, 2, 3, &mut k[1..]).is_err());
         let mut planes = vec![0.0; phases_len(2, 3, 3).unwrap()];
         let ones = vec![1.0; 2 * 6 * 6];
         let src = Dense {
@@ -379,14 +173,12 @@ mod tests {
     }
 
     #[test]
-    fn row_sources_match_their_pixel_definitions() {
+    fn the_output_gradient_source_matches_its_pixel_definition() {
         let mut rng = Rng(43);
         let (c, h, w) = (3, 4, 5);
         let (hh, ww) = (2 * h, 2 * w);
         let recon: Vec<f32> = rng.vec(c * hh * ww).iter().map(|v| v.abs()).collect();
         let image: Vec<f32> = rng.vec(c * hh * ww).iter().map(|v| v.abs()).collect();
-        let grad = rng.vec(c * hh * (ww + 2));
-        let saved = rng.vec(c * (hh + 2) * (ww + 2));
         let mut a = vec![0.0; phases_len(c, h, w).unwrap()];
         let mut b = a.clone();
         scatter_phases(
@@ -418,25 +210,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a, b);
-        let masked = MaskedGrad {
-            grad: &grad,
-            saved: &saved,
-            width: ww,
-            height: hh,
-        };
-        for ch in 0..c {
-            for yy in 0..hh {
-                for x0 in 0..ww {
-                    let mut got = vec![f32::NAN; ww - x0];
-                    masked.values(ch, yy, x0, &mut got).unwrap();
-                    for (k, g) in got.iter().enumerate() {
-                        let want = relu_masked(&grad, &saved, hh, ww, (ch, yy, x0 + k)).unwrap();
-                        assert_eq!(g.to_bits(), want.to_bits());
-                    }
-                }
-            }
-        }
-        assert!(masked.values(0, 0, 1, &mut vec![0.0; ww]).is_err());
     }
 
     /// A dense `[C][2h][2w]` map.

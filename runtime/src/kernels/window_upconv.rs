@@ -23,7 +23,9 @@
 //! vectorises, with the sums held in registers from the first term to the last.
 
 use super::upconv::fold_kernel;
-use super::{append_if_nonzero, index_slot, slot_index, Planes, ShapeMismatch, Weight};
+use super::{
+    append_if_nonzero, index_slot, multiply_add, slot_index, Planes, ShapeMismatch, Weight,
+};
 
 /// Folds the `[cout][cin][3][3]` weights into the four phase kernels, stored input-channel
 /// major with the output channel innermost: `out[((ci · 4 + p) · 4 + dy · 2 + dx) · cout + co]`
@@ -243,9 +245,7 @@ fn channels<W: Weight, const B: usize>(
                 .get(start..start.wrapping_add(B))
                 .and_then(|f| f.try_into().ok())
                 .ok_or(ShapeMismatch)?;
-            for (a, &f) in acc.iter_mut().zip(f) {
-                *a += f * v;
-            }
+            multiply_add(&mut acc, f, v);
         }
     }
     Ok(acc)
