@@ -1,8 +1,10 @@
-//! The decoder's backward pass over the workspace: `L = Σ (x − g(z))²` and `∂L/∂z`, for
-//! reclassification ([`crate::reclassify`]). The forward pass is [`Model::decode_ws`] with the
-//! reconstruction sent to the reclassification region, so the activations the backward pass
-//! needs stay where the forward pass left them (`dh`, `d_pad`, `u_pad`); the order of every
-//! sum is written down in `NUMERICS.md` ("The backward pass").
+//! The decoder's forward and backward pass for reclassification ([`crate::reclassify`]):
+//! `L = Σ (x − g(z))²` and `∂L/∂z` for the starts of a lockstep [`Bank`]. The dense layers
+//! of all running starts share one pass over fc2's weights ([`crate::kernels::batch`]); the
+//! convolutions run one start at a time through the classify regions (the backward pass
+//! follows each start's forward pass, so its activations are still in `d_pad` and `u_pad`).
+//! Every start's arithmetic is that of one start alone; the order of every sum is written
+//! down in `NUMERICS.md` ("The backward pass").
 
 use gmvae_format::TensorId;
 
@@ -10,14 +12,18 @@ use crate::error::Error;
 use crate::forward::{spans, Conv1Kernel, Sink};
 use crate::isa::dispatch;
 use crate::kernels::active_grad::{active_grad, ActiveGrad, ActiveScratch};
+use crate::kernels::batch::{dense_batch, dense_input_grad_batch, Listed};
+use crate::kernels::dense::{compact_nonzero, dense};
 use crate::kernels::dense_t::dense_input_grad;
 use crate::kernels::grid_grad::{grid_grad, transpose_fold_channel_minor, GridGrad};
 use crate::kernels::phases::{scatter_phases, OutputGrad};
 use crate::kernels::recon::reconstruction_error;
+use crate::kernels::relu::relu_in_place;
 use crate::kernels::upconv::fold_phases;
 use crate::kernels::window_upconv::fold_channel_minor;
-use crate::layout::Span;
+use crate::layout::{Bank, Span};
 use crate::model::Model;
+use crate::reclassify::StartValues;
 
 impl Model<'_> {
     /// Folds both decoder convolutions' kernels once per reclassification call: `k1` as the
@@ -35,31 +41,128 @@ impl Model<'_> {
         Ok(())
     }
 
-    /// Decodes the `z` span into the reclassification `recon` span, keeping the decoder's
-    /// activations, and returns `L = Σ (x − g(z))²` (the lane order of classify's
-    /// reconstruction error).
-    pub(crate) fn loss_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<f32, Error> {
+    /// Decoder fc1 for start `s`: `h1 = ReLU(b1 + W1ᵀ z)`, then `h1` compacted (fc2's
+    /// input); returns how many values are listed.
+    pub(crate) fn start_fc1(&self, ws: &mut [f32], bank: &Bank, s: usize) -> Result<usize, Error> {
+        let l = self.layout();
+        let regions = [
+            bank.row(bank.z, s),
+            l.sparse_vals,
+            l.sparse_idx,
+            bank.row(bank.h1, s),
+            bank.row(bank.vals, s),
+            bank.row(bank.idx, s),
+        ];
+        let [z, zv, zi, h1, vals, idx] = spans(ws, regions)?;
+        let (w, b) = (
+            self.weights(TensorId::DecFc1Weight),
+            self.weights(TensorId::DecFc1Bias),
+        );
+        let n = dispatch!(self.isa(), {
+            let n = compact_nonzero(z, zv, zi)?;
+            let (zv, zi) = zv.get(..n).zip(zi.get(..n)).ok_or(Error::Internal)?;
+            dense(zv, zi, z.len(), w, b, h1)?;
+            relu_in_place(h1);
+            Ok::<usize, Error>(compact_nonzero(h1, vals, idx)?)
+        })?;
+        Ok(n)
+    }
+
+    /// Decoder fc2 for every start with a listed input (`listed[s]`: how many values
+    /// [`Model::start_fc1`] listed; `None`: the start does not run): its output to `a2`.
+    pub(crate) fn lockstep_fc2(
+        &self,
+        ws: &mut [f32],
+        bank: &Bank,
+        listed: &[Option<usize>],
+    ) -> Result<(), Error> {
+        let hidden = self.layout().dims.hidden;
+        let [vals, idx, a2] = spans(ws, [bank.vals, bank.idx, bank.a2])?;
+        let mut inputs: StartValues<Option<Listed<'_>>> = StartValues::new();
+        let rows = vals.chunks_exact(hidden).zip(idx.chunks_exact(hidden));
+        for (n, (v, i)) in listed.iter().zip(rows) {
+            let input = match *n {
+                Some(n) => Some(Listed {
+                    vals: v.get(..n).ok_or(Error::Internal)?,
+                    idx: i.get(..n).ok_or(Error::Internal)?,
+                }),
+                None => None,
+            };
+            inputs.push(input).map_err(|_| Error::Internal)?;
+        }
+        let (w, b) = (
+            self.weights(TensorId::DecFc2Weight),
+            self.weights(TensorId::DecFc2Bias),
+        );
+        dispatch!(self.isa(), dense_batch(&inputs, hidden, w, b, a2))?;
+        Ok(())
+    }
+
+    /// The decoder's convolutions for start `s` (after [`Model::lockstep_fc2`]) into the
+    /// reclassification `recon` span, keeping their activations; returns `L = Σ (x − g(z))²`
+    /// (the lane order of classify's reconstruction error).
+    pub(crate) fn start_loss(
+        &self,
+        image: &[f32],
+        ws: &mut [f32],
+        bank: &Bank,
+        s: usize,
+    ) -> Result<f32, Error> {
         let l = self.layout();
         let (cls, rest) = ws
             .split_at_mut_checked(l.classify_len)
             .ok_or(Error::Internal)?;
-        let [recon, k1] = rest
+        let [a2, recon, k1] = rest
             .get_disjoint_mut([
+                local(bank.row(bank.a2, s), l.classify_len)?,
                 local(l.rc.recon, l.classify_len)?,
                 local(l.rc.k1, l.classify_len)?,
             ])
             .map_err(|_| Error::Internal)?;
-        self.decode_ws(cls, Sink::Caller(recon), Conv1Kernel::Folded(k1))?;
+        let [d_pad] = spans(cls, [l.d_pad])?;
+        self.unflatten(a2, d_pad)?;
+        self.decode_convolutions(cls, Sink::Caller(recon), Conv1Kernel::Folded(k1))?;
         Ok(reconstruction_error(image, recon)?)
     }
 
-    /// After [`Model::loss_ws`] (and [`Model::prepare_backward`]), writes `∂L/∂z` into the
-    /// `gz` span.
-    pub(crate) fn grad_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
+    /// After [`Model::start_loss`] of start `s`: `∂L/∂a2` into its `a2` row.
+    pub(crate) fn start_conv_grads(
+        &self,
+        image: &[f32],
+        ws: &mut [f32],
+        bank: &Bank,
+        s: usize,
+    ) -> Result<(), Error> {
         self.output_grad_ws(image, ws)?;
         self.conv2_grad_ws(ws)?;
-        self.conv1_grad_ws(ws)?;
-        self.dense_grads_ws(ws)
+        self.conv1_grad_ws(ws, bank.row(bank.a2, s))
+    }
+
+    /// Decoder fc2's input gradient `∂L/∂h1` (through fc1's ReLU) for every start with
+    /// `run[s]`, from its `∂L/∂a2`.
+    pub(crate) fn lockstep_fc2_grad(
+        &self,
+        ws: &mut [f32],
+        bank: &Bank,
+        run: &[bool],
+    ) -> Result<(), Error> {
+        let [ga2, h1, gh1] = spans(ws, [bank.a2, bank.h1, bank.gh1])?;
+        let w = self.weights(TensorId::DecFc2Weight);
+        dispatch!(self.isa(), dense_input_grad_batch(w, ga2, h1, run, gh1))?;
+        Ok(())
+    }
+
+    /// `∂L/∂z` of start `s` (after [`Model::lockstep_fc2_grad`]) into the `gz` span.
+    pub(crate) fn start_fc1_grad(
+        &self,
+        ws: &mut [f32],
+        bank: &Bank,
+        s: usize,
+    ) -> Result<(), Error> {
+        let [gh1, gz] = spans(ws, [bank.row(bank.gh1, s), self.layout().rc.gz])?;
+        let w = self.weights(TensorId::DecFc1Weight);
+        dispatch!(self.isa(), dense_input_grad(w, gh1, None, gz))?;
+        Ok(())
     }
 
     /// `∂L/∂o` at the output pre-activation, as conv2's output phase planes (`go`).
@@ -95,11 +198,12 @@ impl Model<'_> {
         Ok(())
     }
 
-    /// `∂L/∂a2`: conv1's input gradient where fc2's ReLU (saved in `d_pad`) was active.
-    fn conv1_grad_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
+    /// `∂L/∂a2`: conv1's input gradient where fc2's ReLU (saved in `d_pad`) was active,
+    /// into `target`.
+    fn conv1_grad_ws(&self, ws: &mut [f32], target: Span) -> Result<(), Error> {
         let l = self.layout();
         let (d, rc) = (&l.dims, &l.rc);
-        let regions = [rc.g1, rc.k1, l.d_pad, rc.terms, rc.active, rc.ga2];
+        let regions = [rc.g1, rc.k1, l.d_pad, rc.terms, rc.active, target];
         let [g1, k1, d_pad, terms, active, ga2] = spans(ws, regions)?;
         let op = ActiveGrad {
             grad: g1,
@@ -113,19 +217,6 @@ impl Model<'_> {
         dispatch!(self.isa(), {
             active_grad(&op, ActiveScratch { terms, active }, ga2)
         })?;
-        Ok(())
-    }
-
-    /// The dense layers: `∂L/∂a1` through fc1's ReLU (saved in `dh`), then `∂L/∂z`.
-    fn dense_grads_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
-        let l = self.layout();
-        let rc = &l.rc;
-        let [ga2, dh, ga1] = spans(ws, [rc.ga2, l.dh, rc.ga1])?;
-        let w2 = self.weights(TensorId::DecFc2Weight);
-        dispatch!(self.isa(), dense_input_grad(w2, ga2, Some(dh), ga1))?;
-        let [ga1, gz] = spans(ws, [rc.ga1, rc.gz])?;
-        let w1 = self.weights(TensorId::DecFc1Weight);
-        dispatch!(self.isa(), dense_input_grad(w1, ga1, None, gz))?;
         Ok(())
     }
 }
@@ -146,6 +237,7 @@ mod timing {
 
     use super::*;
     use crate::isa::Isa;
+    use crate::layout::Bank;
     use gmvae_format::{Architecture, Calibration, CovarianceKind, ModelFile, TauDecStatistic};
     use std::time::Instant;
     use std::vec::Vec;
@@ -194,28 +286,23 @@ mod timing {
             let model = Model::parse(&bytes).unwrap().limit_isa(isa);
             std::println!("-- {}", model.isa().name());
             let l = *model.layout();
-            let mut ws = vec![0.0f32; l.rc.len];
+            let classes = l.dims.classes;
+            let mut ws = vec![0.0f32; l.rc.len_for(classes)];
             let image: Vec<f32> = (0..l.dims.pixels).map(|i| (i % 7) as f32 / 7.0).collect();
             model.prepare_backward(&mut ws).unwrap();
-            for (i, z) in ws[l.z.range()].iter_mut().enumerate() {
+            let one = Bank::new(&l, 1).unwrap();
+            for (i, z) in ws[one.row(one.z, 0).range()].iter_mut().enumerate() {
                 *z = if i == 3 { 1.0 } else { 0.01 * i as f32 };
             }
-            time("loss (decode + error)", 50, || {
-                model.loss_ws(&image, &mut ws).unwrap();
+            let listed = model.start_fc1(&mut ws, &one, 0).unwrap();
+            time("decoder fc1", 50, || {
+                model.start_fc1(&mut ws, &one, 0).unwrap();
             });
-            time("  decoder fc2", 50, || {
-                let sparse = (l.sparse_vals, l.sparse_idx);
-                let (w, b) = (TensorId::DecFc2Weight, TensorId::DecFc2Bias);
-                model
-                    .dense_layer(&mut ws, l.dh, sparse, l.dflat, w, b)
-                    .unwrap();
+            time("decoder fc2, 1 start", 50, || {
+                model.lockstep_fc2(&mut ws, &one, &[Some(listed)]).unwrap();
             });
-            time("  decoder conv1", 50, || {
-                let (cls, rest) = ws.split_at_mut(l.classify_len);
-                let k1 = &rest[l.rc.k1.start - l.classify_len..][..l.rc.k1.len];
-                model
-                    .decoder_conv1(cls, crate::forward::Conv1Kernel::Folded(k1))
-                    .unwrap();
+            time("convolutions + loss", 50, || {
+                model.start_loss(&image, &mut ws, &one, 0).unwrap();
             });
             time("  output gradient", 50, || {
                 model.output_grad_ws(&image, &mut ws).unwrap();
@@ -224,14 +311,38 @@ mod timing {
                 model.conv2_grad_ws(&mut ws).unwrap();
             });
             time("  conv1 gradient", 50, || {
-                model.conv1_grad_ws(&mut ws).unwrap();
+                model.conv1_grad_ws(&mut ws, one.row(one.a2, 0)).unwrap();
             });
-            time("  dense gradients", 50, || {
-                model.dense_grads_ws(&mut ws).unwrap();
+            time("fc2 gradient, 1 start", 50, || {
+                model.lockstep_fc2_grad(&mut ws, &one, &[true]).unwrap();
             });
-            time("grad (backward)", 50, || {
-                model.grad_ws(&image, &mut ws).unwrap();
+            time("fc1 gradient", 50, || {
+                model.start_fc1_grad(&mut ws, &one, 0).unwrap();
             });
+            // All starts in lockstep: per start.
+            let all = Bank::new(&l, classes).unwrap();
+            let mut listed = Vec::new();
+            for k in 0..classes {
+                ws.copy_within(one.row(one.z, 0).range(), all.row(all.z, k).start);
+                listed.push(Some(model.start_fc1(&mut ws, &all, k).unwrap()));
+            }
+            let per = classes as f64;
+            let t = Instant::now();
+            for _ in 0..20 {
+                model.lockstep_fc2(&mut ws, &all, &listed).unwrap();
+            }
+            let fwd = t.elapsed().as_secs_f64() / 20.0 / per;
+            let run = vec![true; classes];
+            let t = Instant::now();
+            for _ in 0..20 {
+                model.lockstep_fc2_grad(&mut ws, &all, &run).unwrap();
+            }
+            let bwd = t.elapsed().as_secs_f64() / 20.0 / per;
+            std::println!(
+                "fc2 in lockstep, per start   {:>9.1} µs forward {:>9.1} µs gradient",
+                fwd * 1e6,
+                bwd * 1e6
+            );
             time("prepare_backward", 50, || {
                 model.prepare_backward(&mut ws).unwrap();
             });

@@ -198,14 +198,8 @@ impl Model<'_> {
     }
 
     /// Runs the decoder on the `z` span and writes the reconstruction to `sink`.
-    pub(crate) fn decode_ws(
-        &self,
-        ws: &mut [f32],
-        sink: Sink<'_>,
-        conv1: Conv1Kernel<'_>,
-    ) -> Result<(), Error> {
+    pub(crate) fn decode_ws(&self, ws: &mut [f32], sink: Sink<'_>) -> Result<(), Error> {
         let l = self.layout();
-        let d = &l.dims;
         let small_scratch = (l.sparse_vals, l.sparse_idx);
         self.dense_layer(
             ws,
@@ -225,8 +219,15 @@ impl Model<'_> {
             TensorId::DecFc2Weight,
             TensorId::DecFc2Bias,
         )?;
-
         let [dflat, d_pad] = spans(ws, [l.dflat, l.d_pad])?;
+        self.unflatten(dflat, d_pad)?;
+        self.decode_convolutions(ws, sink, Conv1Kernel::Fold)
+    }
+
+    /// Decoder fc2's output `dflat` (`[c2 · h4 · w4]`) through its ReLU into the padded
+    /// planes `d_pad`, decoder conv1's input.
+    pub(crate) fn unflatten(&self, dflat: &[f32], d_pad: &mut [f32]) -> Result<(), Error> {
+        let d = &self.layout().dims;
         zero_border(d_pad, d.c2, d.h4, d.w4)?;
         copy_into_planes(
             dflat,
@@ -237,9 +238,20 @@ impl Model<'_> {
             geometry(Dims::padded(d.h4, d.w4))?,
             relu,
         )?;
+        Ok(())
+    }
 
+    /// The decoder's two upsampling convolutions, from `d_pad` (see [`Model::unflatten`])
+    /// to the reconstruction in `sink`.
+    pub(crate) fn decode_convolutions(
+        &self,
+        ws: &mut [f32],
+        sink: Sink<'_>,
+        conv1: Conv1Kernel<'_>,
+    ) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
         self.decoder_conv1(ws, conv1)?;
-
         let (w, b) = (
             self.weights(TensorId::DecConv2Weight),
             self.weights(TensorId::DecConv2Bias),

@@ -13,19 +13,19 @@
 //! | `u_pad` | the decoder's first convolution's output, padded |
 //!
 //! Reclassification (gradient descent on `z` through the decoder, `crate::reclassify`) uses
-//! every classify region (the decoder's forward pass saves its activations there: `dh`,
-//! `d_pad`, `u_pad`) plus the regions of [`Reclass`], appended after `classify_len`, so the
+//! every classify region (the decoder's convolutions save their activations there: `d_pad`,
+//! `u_pad`) plus the regions of [`Reclass`], appended after `classify_len`, so the
 //! classification offsets do not move:
 //!
 //! | region | holds, in pass order |
 //! |---|---|
-//! | `recon` | the reconstruction `g(z)` of the current iterate |
-//! | `gx` | `go`: output-gradient phase planes of decoder conv2 → `ga2` = `∂L/∂a2` (conv1's input gradient through fc2's ReLU, dense) |
+//! | `recon` | the reconstruction `g(z)` of the current start's iterate |
+//! | `go` | output-gradient phase planes of decoder conv2 |
 //! | `g1` | the phase grid of decoder conv1's output gradient (conv2's input gradient through conv1's ReLU) |
 //! | `terms`, `active` | one input position's conv1 output-gradient terms and its active input channels |
-//! | `ga1`, `gz` | `∂L/∂a1` (hidden), `∂L/∂z` |
-//! | `m`, `v`, `z_best`, `z_win` | Adam moments, the current start's best iterate, the winner |
+//! | `gz`, `z_win` | one start's `∂L/∂z`; the winning iterate |
 //! | `k1`, `k2` | decoder conv1's folded kernel (its forward and backward pass read it), conv2's tap-reversed channel-minor one for its input gradient |
+//! | [`Bank`] | per start of a lockstep group: `z`, Adam's `m` and `v`, `z_best`, fc1's output `h1` and its compacted list, `∂L/∂h1`, fc2's output then `∂L/∂a2` — [`Reclass::stride`] `f32`s per start, as many starts as the caller's workspace holds |
 //!
 //! Plane conventions: a *padded* plane of an `h × w` map is `(h + 2) × (w + 2)` with a zero
 //! border; a *flat conv output* plane is `h × (w + 2)` (see `kernels::conv3x3`).
@@ -161,25 +161,23 @@ pub(crate) struct Layout {
     pub rc: Reclass,
 }
 
-/// Offsets of the reclassification regions (all at or after `classify_len`).
+/// Offsets of the reclassification regions (all at or after `classify_len`): the fixed
+/// regions one start at a time uses, then the [`Bank`] of the starts that run in lockstep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Reclass {
     pub recon: Span,
     pub go: Span,
     pub g1: Span,
-    pub ga2: Span,
     pub terms: Span,
     pub active: Span,
-    pub ga1: Span,
     pub gz: Span,
-    pub m: Span,
-    pub v: Span,
-    pub z_best: Span,
     pub z_win: Span,
     pub k1: Span,
     pub k2: Span,
-    /// `f32`s needed by `reclassify` (classify regions included).
+    /// End of the fixed regions, where the bank starts.
     pub len: usize,
+    /// `f32`s of bank per lockstep start.
+    pub stride: usize,
 }
 
 impl Reclass {
@@ -188,44 +186,99 @@ impl Reclass {
         let phases = |channels: usize, h: usize, w: usize| {
             planes(channels.checked_mul(4)?, Dims::padded(h, w))
         };
-        let go_len = phases(d.c, d.h2, d.w2)?;
-        let g1_len = phases(d.c1, d.h4, d.w4)?;
         let recon = bump.take(d.pixels)?;
-        let gx = bump.take(go_len.max(d.flat))?;
-        let g1 = bump.take(g1_len)?;
+        let go = bump.take(phases(d.c, d.h2, d.w2)?)?;
+        let g1 = bump.take(phases(d.c1, d.h4, d.w4)?)?;
         let terms = bump.take(d.c1.checked_mul(16)?)?;
         let active = bump.take(d.c2)?;
-        let ga1 = bump.take(d.hidden)?;
         let gz = bump.take(d.latent)?;
-        let m = bump.take(d.latent)?;
-        let v = bump.take(d.latent)?;
-        let z_best = bump.take(d.latent)?;
         let z_win = bump.take(d.latent)?;
         let k1 = bump.take(crate::kernels::upconv::fold_len(d.c2, d.c1)?)?;
         let k2 = bump.take(crate::kernels::upconv::fold_len(d.c1, d.c)?)?;
         let len = bump.0;
-        len.checked_mul(core::mem::size_of::<f32>())?;
-        let at = |region: Span, len: usize| Span {
-            start: region.start,
-            len,
-        };
+        let stride = d
+            .latent
+            .checked_mul(4)?
+            .checked_add(d.hidden.checked_mul(4)?)?
+            .checked_add(d.flat)?;
+        // A bank of one start per class must be addressable too (in bytes).
+        let full = len.checked_add(stride.checked_mul(d.classes)?)?;
+        full.checked_mul(core::mem::size_of::<f32>())?;
         Some(Self {
             recon,
-            go: at(gx, go_len),
+            go,
             g1,
-            ga2: at(gx, d.flat),
             terms,
             active,
-            ga1,
             gz,
-            m,
-            v,
-            z_best,
             z_win,
             k1,
             k2,
             len,
+            stride,
         })
+    }
+
+    /// `f32`s needed with `width` starts in lockstep (`width ≤ classes` cannot overflow:
+    /// checked when the layout was built).
+    pub(crate) fn len_for(&self, width: usize) -> usize {
+        self.len.saturating_add(self.stride.saturating_mul(width))
+    }
+}
+
+/// The per-start regions of `width` starts that run in lockstep, each region `width` rows
+/// of one start's values, after the fixed reclassification regions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bank {
+    /// Starts in the bank.
+    pub width: usize,
+    /// Current iterates, `latent` each.
+    pub z: Span,
+    /// Adam's first moments.
+    pub m: Span,
+    /// Adam's second moments.
+    pub v: Span,
+    /// Each start's best iterate so far.
+    pub z_best: Span,
+    /// Decoder fc1's ReLU output, `hidden` each (fc2's input, and its ReLU mask).
+    pub h1: Span,
+    /// `h1`'s non-zero values, listed (fc2's compacted input).
+    pub vals: Span,
+    /// Their indices.
+    pub idx: Span,
+    /// `∂L/∂h1`.
+    pub gh1: Span,
+    /// Decoder fc2's output, then `∂L/∂a2`, `flat` each.
+    pub a2: Span,
+}
+
+impl Bank {
+    /// The bank of `width` starts of the layout `l` (`width ≤ classes`).
+    pub(crate) fn new(l: &Layout, width: usize) -> Option<Self> {
+        let d = &l.dims;
+        let mut bump = Bump(l.rc.len);
+        let mut rows = |len: usize| bump.take(len.checked_mul(width)?);
+        Some(Self {
+            width,
+            z: rows(d.latent)?,
+            m: rows(d.latent)?,
+            v: rows(d.latent)?,
+            z_best: rows(d.latent)?,
+            h1: rows(d.hidden)?,
+            vals: rows(d.hidden)?,
+            idx: rows(d.hidden)?,
+            gh1: rows(d.hidden)?,
+            a2: rows(d.flat)?,
+        })
+    }
+
+    /// Start `s`'s row of `region` (one of this bank's spans).
+    pub(crate) fn row(&self, region: Span, s: usize) -> Span {
+        let len = region.len / self.width.max(1);
+        Span {
+            start: region.start.saturating_add(s.saturating_mul(len)),
+            len,
+        }
     }
 }
 
@@ -400,8 +453,7 @@ mod tests {
         let l = Layout::new(&Architecture::MNIST_PAPER).unwrap();
         let r = l.rc;
         let all = [
-            r.recon, r.go, r.g1, r.ga2, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best,
-            r.z_win, r.k1, r.k2,
+            r.recon, r.go, r.g1, r.terms, r.active, r.gz, r.z_win, r.k1, r.k2,
         ];
         for s in all {
             assert!(
@@ -410,20 +462,35 @@ mod tests {
             );
         }
         let disjoint = |a: Span, b: Span| a.start + a.len <= b.start || b.start + b.len <= a.start;
-        // Regions live at the same time (see `crate::reclassify`'s pass order).
-        for (i, a) in [
-            r.recon, r.terms, r.active, r.ga1, r.gz, r.m, r.v, r.z_best, r.z_win, r.k1, r.k2,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            for b in [r.go, r.g1, r.ga2] {
-                assert!(disjoint(a, b), "{i}: {a:?} {b:?}");
+        // The fixed regions are all disjoint, and so are the bank's.
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(disjoint(*a, *b), "{a:?} {b:?}");
             }
         }
-        for (a, b) in [(r.go, r.g1), (r.g1, r.ga2)] {
-            assert!(disjoint(a, b), "{a:?} {b:?}");
+        let bank = Bank::new(&l, 3).unwrap();
+        let rows = [
+            bank.z,
+            bank.m,
+            bank.v,
+            bank.z_best,
+            bank.h1,
+            bank.vals,
+            bank.idx,
+            bank.gh1,
+            bank.a2,
+        ];
+        for (i, a) in rows.iter().enumerate() {
+            assert!(a.start >= r.len && a.start + a.len <= r.len_for(3));
+            for b in &rows[i + 1..] {
+                assert!(disjoint(*a, *b), "{a:?} {b:?}");
+            }
         }
+        assert_eq!(bank.row(bank.a2, 2).len, 64 * 7 * 7);
+        assert_eq!(
+            bank.row(bank.a2, 2).start + 3136,
+            bank.a2.start + bank.a2.len
+        );
         assert_eq!(r.k1.len, 64 * 32 * 16);
         assert_eq!(r.go.len, 4 * 16 * 16);
         assert_eq!(r.g1.len, 4 * 32 * 9 * 9);

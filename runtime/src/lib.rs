@@ -69,14 +69,16 @@
 //! one Adam descent of `Σ (x − g(z))²` per class mean, with a hand-written backward pass,
 //! the best start wins, its nearest class mean is the label, and the same thresholds say
 //! whether the input is a fooling input ([`ReclassifySettings::reject_fooling`] turns that
-//! off). It needs [`Model::reclassify_workspace_len`] `f32`s: 104 958 (410 KiB) for the
-//! paper's MNIST model, 19 534 (76 KiB) for `edge`.
+//! off). It needs at least [`Model::reclassify_workspace_len`] `f32`s: 106 760 (417 KiB)
+//! for the paper's MNIST model, 20 520 (80 KiB) for `edge`. With more it runs several starts
+//! in lockstep, sharing each pass over the decoder's wide dense layer — faster, same bits;
+//! [`Model::reclassify_lockstep_workspace_len`] (144 560 and 30 240) runs all of them.
 //!
 //! ```no_run
 //! use gmvae_runtime::{Model, ReclassifySettings, Workspace};
 //! # fn run(bytes: &[u8], image: &[f32]) -> Result<(), gmvae_runtime::Error> {
 //! let model = Model::parse(bytes)?;
-//! let mut ws = Box::new(Workspace::<110_000>::new());
+//! let mut ws = Box::new(Workspace::<150_000>::new());
 //! let settings = ReclassifySettings { steps: 50, ..ReclassifySettings::DEFAULT };
 //! let r = model.reclassify(image, &mut ws, &settings)?;
 //! println!("class {} from start {} ({:?})", r.label, r.start, r.decision);
@@ -112,6 +114,7 @@ mod forward;
 mod isa;
 mod kernels;
 mod layout;
+mod lockstep;
 mod model;
 mod reclassify;
 mod workspace;

@@ -3,7 +3,7 @@
 use gmvae_format::{Architecture, Calibration, ModelView, TensorId};
 
 use crate::error::Error;
-use crate::forward::{Conv1Kernel, Sink};
+use crate::forward::Sink;
 use crate::kernels::dense::MAX_INPUTS;
 use crate::kernels::mahalanobis::mahalanobis_sq;
 use crate::kernels::nearest::nearest_mean;
@@ -226,7 +226,7 @@ impl<'a> Model<'a> {
         ws.get_mut(self.layout.z.range())
             .ok_or(Error::Internal)?
             .copy_from_slice(z);
-        self.decode_ws(ws, Sink::Caller(out), Conv1Kernel::Fold)
+        self.decode_ws(ws, Sink::Caller(out))
     }
 
     /// Classifies an image and applies both rejection thresholds.
@@ -256,7 +256,7 @@ impl<'a> Model<'a> {
         let precision = self.view.precision(label).ok_or(Error::Internal)?;
         let mahalanobis_sq = mahalanobis_sq(&latent, mu.words(), precision.words())?;
 
-        self.decode_ws(ws, Sink::Workspace, Conv1Kernel::Fold)?;
+        self.decode_ws(ws, Sink::Workspace)?;
         let recon = ws.get(self.layout.recon.range()).ok_or(Error::Internal)?;
         let reconstruction_error = reconstruction_error(image, recon)?;
         if !mahalanobis_sq.is_finite() || !reconstruction_error.is_finite() {

@@ -14,6 +14,10 @@
 //!    and take one Adam step (`kernels::adam`).
 //! 3. The start's result is its best iterate and that iterate's loss.
 //!
+//! The starts take their steps in lockstep, as many at a time as the caller's workspace
+//! holds (`crate::lockstep`): the wide dense layer then reads its weights once per step for
+//! all of them. That only changes the speed; each start computes exactly what it would alone.
+//!
 //! The start with the smallest loss wins (ties to the lowest class). Its code `z*` gets
 //! `label = argmin_c ‖z* − μ_c‖` (as in classify), its squared Mahalanobis distance to that
 //! mean, and `reconstruction_error = L(z*)`; the same two thresholds as
@@ -50,9 +54,10 @@
 //! square root per coordinate and step, nothing next to the decoder's passes.
 
 use crate::error::Error;
-use crate::kernels::adam::{adam_step, AdamStep};
+use crate::forward::spans;
 use crate::kernels::mahalanobis::mahalanobis_sq;
 use crate::kernels::nearest::nearest_mean;
+use crate::layout::Bank;
 use crate::model::Model;
 use crate::workspace::Workspace;
 use crate::{Decision, Latent, MAX_LATENT};
@@ -170,31 +175,50 @@ pub struct Reclassified {
     pub decision: Decision,
 }
 
-/// One start's outcome.
-struct Start {
-    loss: f32,
-    steps: u32,
-}
-
 impl Model<'_> {
-    /// `f32`s of workspace needed by [`Model::reclassify`] and
-    /// [`Model::reconstruction_gradient`] (classify's regions included, so it is at least
-    /// [`Model::workspace_len`]).
+    /// The fewest `f32`s of workspace [`Model::reclassify`] and
+    /// [`Model::reconstruction_gradient`] need (classify's regions included, so it is at
+    /// least [`Model::workspace_len`]): enough for one start at a time.
+    /// [`Model::reclassify`] runs as many starts in lockstep as the workspace holds — each
+    /// one more takes [`Model::reclassify_start_len`] `f32`s, up to
+    /// [`Model::reclassify_lockstep_workspace_len`] for all of them — which is faster and
+    /// gives the same bits.
     pub fn reclassify_workspace_len(&self) -> usize {
-        self.layout().rc.len
+        self.layout().rc.len_for(1)
     }
 
     /// [`Model::reclassify_workspace_len`] in bytes.
     pub fn reclassify_workspace_bytes(&self) -> usize {
         // Cannot overflow: checked when the layout was built.
-        self.layout()
-            .rc
-            .len
+        self.reclassify_workspace_len()
+            .saturating_mul(core::mem::size_of::<f32>())
+    }
+
+    /// `f32`s of workspace for one more start in lockstep (see
+    /// [`Model::reclassify_workspace_len`]).
+    pub fn reclassify_start_len(&self) -> usize {
+        self.layout().rc.stride
+    }
+
+    /// `f32`s of workspace with which [`Model::reclassify`] runs every start in lockstep
+    /// (the fastest).
+    pub fn reclassify_lockstep_workspace_len(&self) -> usize {
+        let l = self.layout();
+        l.rc.len_for(l.dims.classes)
+    }
+
+    /// [`Model::reclassify_lockstep_workspace_len`] in bytes.
+    pub fn reclassify_lockstep_workspace_bytes(&self) -> usize {
+        // Cannot overflow: checked when the layout was built.
+        self.reclassify_lockstep_workspace_len()
             .saturating_mul(core::mem::size_of::<f32>())
     }
 
     /// Reclassifies an image by latent-space search through the decoder (module
     /// documentation of `reclassify`; `NUMERICS.md` for the arithmetic).
+    ///
+    /// The starts run in groups of as many as the workspace holds (see
+    /// [`Model::reclassify_workspace_len`]); the result does not depend on it.
     ///
     /// Errors: [`Error::WorkspaceTooSmall`] (needs [`Model::reclassify_workspace_len`]),
     /// [`Error::InvalidSetting`], the image checks of [`Model::classify`], and
@@ -207,7 +231,8 @@ impl Model<'_> {
         settings: &ReclassifySettings,
     ) -> Result<Reclassified, Error> {
         let l = *self.layout();
-        let ws = ws.slice(l.rc.len)?;
+        let width = self.lockstep_width(ws.capacity())?;
+        let ws = ws.slice(l.rc.len_for(width))?;
         settings.validate()?;
         self.check_image(image)?;
         self.prepare_backward(ws)?;
@@ -215,13 +240,17 @@ impl Model<'_> {
         let mut start_losses = StartValues::new();
         let mut start_steps = StartValues::new();
         let mut winner: Option<(usize, f32)> = None;
-        for class in 0..l.dims.classes {
-            let start = self.descend(image, ws, class, settings)?;
-            start_losses.push(start.loss).map_err(|_| Error::Internal)?;
-            start_steps.push(start.steps).map_err(|_| Error::Internal)?;
-            if start.loss.is_finite() && winner.is_none_or(|(_, best)| start.loss < best) {
-                winner = Some((class, start.loss));
-                copy_span(ws, l.rc.z_best, l.rc.z_win)?;
+        for first in (0..l.dims.classes).step_by(width) {
+            let bank = Bank::new(&l, width.min(l.dims.classes - first)).ok_or(Error::Internal)?;
+            let starts = self.descend_lockstep(image, ws, &bank, first, settings)?;
+            for (k, start) in starts.iter().enumerate() {
+                start_losses.push(start.loss).map_err(|_| Error::Internal)?;
+                start_steps.push(start.steps).map_err(|_| Error::Internal)?;
+                if start.loss.is_finite() && winner.is_none_or(|(_, best)| start.loss < best) {
+                    winner = Some((first + k, start.loss));
+                    let [best, win] = spans(ws, [bank.row(bank.z_best, k), l.rc.z_win])?;
+                    win.copy_from_slice(best);
+                }
             }
         }
         let (start, reconstruction_error) = winner.ok_or(Error::NonFiniteOutput)?;
@@ -257,76 +286,18 @@ impl Model<'_> {
         })
     }
 
-    /// One start from the mean of `class`; leaves its best iterate in `z_best`.
-    fn descend(
-        &self,
-        image: &[f32],
-        ws: &mut [f32],
-        class: usize,
-        s: &ReclassifySettings,
-    ) -> Result<Start, Error> {
+    /// How many starts run in lockstep with a workspace of `capacity` `f32`s.
+    fn lockstep_width(&self, capacity: usize) -> Result<usize, Error> {
         let l = self.layout();
-        let rc = &l.rc;
-        let mu = self.view().class_mean(class).ok_or(Error::Internal)?;
-        for (z, w) in ws
-            .get_mut(l.z.range())
-            .ok_or(Error::Internal)?
-            .iter_mut()
-            .zip(mu.words())
-        {
-            *z = f32::from_le_bytes(*w);
+        let needed = l.rc.len_for(1);
+        if capacity < needed {
+            return Err(Error::WorkspaceTooSmall {
+                needed,
+                available: capacity,
+            });
         }
-        copy_span(ws, l.z, rc.z_best)?;
-        for span in [rc.m, rc.v] {
-            ws.get_mut(span.range()).ok_or(Error::Internal)?.fill(0.0);
-        }
-        let (mut b1t, mut b2t) = (1.0f32, 1.0f32);
-        let mut best = f32::INFINITY;
-        let mut previous: Option<f32> = None;
-        let mut steps = 0u32;
-        loop {
-            let loss = self.loss_ws(image, ws)?;
-            if !loss.is_finite() {
-                break;
-            }
-            if loss < best {
-                best = loss;
-                copy_span(ws, l.z, rc.z_best)?;
-            }
-            if steps == s.steps {
-                break;
-            }
-            if let Some(p) = previous {
-                if s.early_stop_tolerance > 0.0 && (p - loss).abs() <= s.early_stop_tolerance * p {
-                    break;
-                }
-            }
-            previous = Some(loss);
-            self.grad_ws(image, ws)?;
-            let [z, gz, m, v] = crate::forward::spans(ws, [l.z, rc.gz, rc.m, rc.v])?;
-            if !gz.iter().all(|g| g.is_finite()) {
-                break;
-            }
-            b1t *= s.beta1;
-            b2t *= s.beta2;
-            let step = AdamStep {
-                lr: s.learning_rate,
-                beta1: s.beta1,
-                beta2: s.beta2,
-                eps: s.epsilon,
-                c1: 1.0 - b1t,
-                c2: 1.0 - b2t,
-            };
-            adam_step(&step, z, gz, m, v)?;
-            if s.confine_to_class {
-                self.confine(z, class, s.confine_fraction)?;
-            }
-            steps += 1;
-            if !z.iter().all(|v| v.is_finite()) {
-                break;
-            }
-        }
-        Ok(Start { loss: best, steps })
+        let fit = (capacity - l.rc.len) / l.rc.stride.max(1);
+        Ok(fit.clamp(1, l.dims.classes.max(1)))
     }
 
     /// `L(z) = Σ (x − g(z))²` and its gradient `∂L/∂z` (written to `grad`), computed exactly
@@ -344,7 +315,7 @@ impl Model<'_> {
         grad: &mut [f32],
     ) -> Result<f32, Error> {
         let l = *self.layout();
-        let ws = ws.slice(l.rc.len)?;
+        let ws = ws.slice(l.rc.len_for(1))?;
         self.check_image(image)?;
         let latent = l.dims.latent;
         if z.len() != latent {
@@ -363,11 +334,15 @@ impl Model<'_> {
             });
         }
         self.prepare_backward(ws)?;
-        ws.get_mut(l.z.range())
-            .ok_or(Error::Internal)?
-            .copy_from_slice(z);
-        let loss = self.loss_ws(image, ws)?;
-        self.grad_ws(image, ws)?;
+        let bank = Bank::new(&l, 1).ok_or(Error::Internal)?;
+        let [z_row] = spans(ws, [bank.row(bank.z, 0)])?;
+        z_row.copy_from_slice(z);
+        let listed = self.start_fc1(ws, &bank, 0)?;
+        self.lockstep_fc2(ws, &bank, &[Some(listed)])?;
+        let loss = self.start_loss(image, ws, &bank, 0)?;
+        self.start_conv_grads(image, ws, &bank, 0)?;
+        self.lockstep_fc2_grad(ws, &bank, &[true])?;
+        self.start_fc1_grad(ws, &bank, 0)?;
         grad.copy_from_slice(ws.get(l.rc.gz.range()).ok_or(Error::Internal)?);
         if !loss.is_finite() || !grad.iter().all(|g| g.is_finite()) {
             return Err(Error::NonFiniteOutput);
@@ -382,7 +357,7 @@ impl Model<'_> {
     /// `t = (CONFINE_MARGIN · confine_fraction) · τ_enc`, `s = sqrtf(t / d²)` and
     /// `z_i = μ_i + (z_i − μ_i) · s`. A non-finite `d²` leaves `z` as it is (the search then
     /// stops on it).
-    fn confine(&self, z: &mut [f32], class: usize, fraction: f32) -> Result<(), Error> {
+    pub(crate) fn confine(&self, z: &mut [f32], class: usize, fraction: f32) -> Result<(), Error> {
         let mu = self.view().class_mean(class).ok_or(Error::Internal)?;
         let precision = self.view().precision(class).ok_or(Error::Internal)?;
         let d2 = mahalanobis_sq(z, mu.words(), precision.words())?;
@@ -411,18 +386,4 @@ impl Model<'_> {
             }
         }
     }
-}
-
-/// Copies the workspace span `from` to the (disjoint, equally long) span `to`.
-fn copy_span(
-    ws: &mut [f32],
-    from: crate::layout::Span,
-    to: crate::layout::Span,
-) -> Result<(), Error> {
-    let [src, dst] = crate::forward::spans(ws, [from, to])?;
-    if src.len() != dst.len() {
-        return Err(Error::Internal);
-    }
-    dst.copy_from_slice(src);
-    Ok(())
 }

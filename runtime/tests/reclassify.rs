@@ -311,7 +311,7 @@ fn bad_settings_workspace_and_inputs_are_typed_errors() {
     assert!(matches!(
         edge.reclassify(&digit, &mut classify_only, &settings(1)),
         Err(Error::WorkspaceTooSmall {
-            needed: 19_534,
+            needed: 20_520,
             available: 12_700
         })
     ));
@@ -408,10 +408,44 @@ fn bad_settings_workspace_and_inputs_are_typed_errors() {
 
 #[test]
 fn reclassify_workspace_sizes_of_the_presets() {
-    for (arch, len) in [(PAPER, 104_958), (EDGE, 19_534)] {
+    for (arch, len, all) in [(PAPER, 106_760, 144_560), (EDGE, 20_520, 30_240)] {
         let bytes = random_model(arch, 1);
         let model = Model::parse(&bytes).unwrap();
         assert_eq!(model.reclassify_workspace_len(), len, "{arch:?}");
         assert_eq!(model.reclassify_workspace_bytes(), 4 * len);
+        assert_eq!(model.reclassify_lockstep_workspace_len(), all, "{arch:?}");
+        assert_eq!(model.reclassify_lockstep_workspace_bytes(), 4 * all);
+        assert_eq!(len + 9 * model.reclassify_start_len(), all);
+    }
+}
+
+/// How many starts run in lockstep depends on the workspace alone and changes no bit:
+/// one at a time, three at a time (groups 3 + 3 + 3 + 1) and all ten give the same result,
+/// also when starts stop early at different steps (early stopping, confinement).
+#[test]
+fn the_lockstep_width_never_changes_a_result() {
+    let bytes = random_model(EDGE, 21);
+    let model = Model::parse(&bytes).unwrap();
+    assert_eq!(model.reclassify_workspace_len(), 20_520);
+    let mut one: Box<Workspace<20_520>> = Box::new(Workspace::new());
+    let mut three: Box<Workspace<{ 20_520 + 2 * 1080 + 7 }>> = Box::new(Workspace::new());
+    let mut all: Box<Workspace<30_240>> = Box::new(Workspace::new());
+    let early = ReclassifySettings {
+        early_stop_tolerance: 0.02,
+        confine_to_class: true,
+        confine_fraction: 0.5,
+        ..settings(12)
+    };
+    for (image_seed, s) in [(31, settings(6)), (32, early)] {
+        let image = random_image(model.image_len(), image_seed);
+        let a = model.reclassify(&image, &mut one, &s).unwrap();
+        let b = model.reclassify(&image, &mut three, &s).unwrap();
+        let c = model.reclassify(&image, &mut all, &s).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        if s.early_stop_tolerance > 0.0 {
+            let steps = &a.start_steps;
+            assert!(steps.iter().any(|&t| t != steps[0]), "{steps:?}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod active_grad;
 pub(crate) mod adam;
+pub(crate) mod batch;
 pub(crate) mod conv3x3;
 pub(crate) mod dense;
 pub(crate) mod dense_t;

@@ -72,6 +72,11 @@ pub struct Inspection {
     pub reclassify_workspace_f32s: usize,
     /// Bytes of runtime workspace for `reclassify` (`Model::reclassify_workspace_bytes`).
     pub reclassify_workspace_bytes: usize,
+    /// `f32`s with which `reclassify` runs every start in lockstep, the fastest
+    /// (`Model::reclassify_lockstep_workspace_len`).
+    pub reclassify_lockstep_workspace_f32s: usize,
+    /// The same in bytes (`Model::reclassify_lockstep_workspace_bytes`).
+    pub reclassify_lockstep_workspace_bytes: usize,
 }
 
 /// The architecture's sizes.
@@ -129,8 +134,15 @@ pub fn inspect(
     let crc = trailer.map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]));
     let (major, minor) = view.version();
     let parameters = a.param_count();
-    let reclassify = gmvae_runtime::Model::from_view(*view).map_or((0, 0), |m| {
+    let runtime = gmvae_runtime::Model::from_view(*view).ok();
+    let reclassify = runtime.map_or((0, 0), |m| {
         (m.reclassify_workspace_len(), m.reclassify_workspace_bytes())
+    });
+    let lockstep = runtime.map_or((0, 0), |m| {
+        (
+            m.reclassify_lockstep_workspace_len(),
+            m.reclassify_lockstep_workspace_bytes(),
+        )
     });
     Inspection {
         file: file.to_owned(),
@@ -167,6 +179,8 @@ pub fn inspect(
         workspace_bytes,
         reclassify_workspace_f32s: reclassify.0,
         reclassify_workspace_bytes: reclassify.1,
+        reclassify_lockstep_workspace_f32s: lockstep.0,
+        reclassify_lockstep_workspace_bytes: lockstep.1,
     }
 }
 
@@ -304,8 +318,12 @@ pub fn render(r: &Inspection) -> String {
     line(
         "reclassify",
         format!(
-            "{} f32 = {} bytes of workspace for reclassify (gmvae-runtime)",
-            r.reclassify_workspace_f32s, r.reclassify_workspace_bytes
+            "{} f32 = {} bytes of workspace for reclassify (gmvae-runtime), at least; \
+             {} f32 = {} bytes run every start in lockstep (fastest, same results)",
+            r.reclassify_workspace_f32s,
+            r.reclassify_workspace_bytes,
+            r.reclassify_lockstep_workspace_f32s,
+            r.reclassify_lockstep_workspace_bytes
         ),
     );
     s

@@ -64,7 +64,7 @@ pub fn reclassify(
     threads: usize,
 ) -> Result<Vec<Outcome>> {
     let model = Model::parse(model_bytes).map_err(|e| anyhow!("invalid model: {e}"))?;
-    let needed = model.reclassify_workspace_len();
+    let needed = model.reclassify_lockstep_workspace_len();
     workspace_for(needed)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))

@@ -171,7 +171,7 @@ fn measure(
     runs: usize,
     warmup: usize,
 ) -> Result<(Latency, Vec<serde_json::Value>)> {
-    let needed = model.reclassify_workspace_len();
+    let needed = model.reclassify_lockstep_workspace_len();
     let timed = images.first().ok_or_else(|| anyhow!("no input to time"))?;
     std::thread::scope(|scope| {
         std::thread::Builder::new()
