@@ -72,7 +72,7 @@ pub struct ReclassifyBenchReport {
     pub starts: usize,
     /// Adam steps per start.
     pub steps: u32,
-    /// Runtime workspace for reclassify, bytes.
+    /// Runtime workspace for reclassify, bytes (every start in lockstep).
     pub workspace_bytes: usize,
     /// The timed input.
     pub input: String,
@@ -116,7 +116,7 @@ pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
         model: args.model.display().to_string(),
         starts: model.architecture().classes,
         steps: args.steps,
-        workspace_bytes: model.reclassify_workspace_bytes(),
+        workspace_bytes: model.reclassify_lockstep_workspace_bytes(),
         input: names.first().cloned().unwrap_or_default(),
         runs: args.runs,
         threads: 1,
