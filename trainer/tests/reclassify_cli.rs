@@ -85,7 +85,14 @@ fn reclassify_reports_recovered_samples_and_table2_with_both_engines_free_or_con
         text.contains("| 0.10 | 10 |") && text.contains("| 0.30 | 10 |"),
         "{text}"
     );
-    assert!(dir.path().join("reclassify-fgsm.json").is_file());
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reclassify-fgsm.json")).unwrap())
+            .unwrap();
+    // Every row also reclassifies the clean originals of its rejected samples.
+    for row in json["table"]["rows"].as_array().unwrap() {
+        assert_eq!(row["unperturbed"]["reclassified"], row["rejected"], "{row}");
+    }
+    assert!(text.contains("the same digits unperturbed"), "{text}");
 }
 
 #[test]
