@@ -10,6 +10,7 @@
 //! [`dense_batch`] is [`super::dense::dense`] and [`dense_input_grad_batch`] is
 //! [`super::dense_t::dense_input_grad`], start by start.
 
+use super::dense::axpy_columns;
 use super::lanes::dot4;
 use super::{ShapeMismatch, Weight};
 
@@ -64,45 +65,9 @@ pub(crate) fn dense_batch<W: Weight>(
         for (listed, row) in inputs.iter().zip(out.chunks_exact_mut(n_out)) {
             let Some(listed) = listed else { continue };
             let o = row.get_mut(j0..j0 + width).ok_or(ShapeMismatch)?;
-            block(listed, (n_in, n_out, j0), weights, b, o)?;
+            axpy_columns(listed.vals, listed.idx, (n_in, n_out, j0), weights, b, o)?;
         }
         j0 += width;
-    }
-    Ok(())
-}
-
-/// Columns `j0 .. j0 + o.len()` of one start: from their biases, the listed inputs' terms
-/// in list order, four inputs per pass over the columns.
-#[inline(always)]
-fn block<W: Weight>(
-    listed: &Listed<'_>,
-    (n_in, n_out, j0): (usize, usize, usize),
-    weights: &[W],
-    bias: &[W],
-    o: &mut [f32],
-) -> Result<(), ShapeMismatch> {
-    for (o, b) in o.iter_mut().zip(bias) {
-        *o = b.value();
-    }
-    let width = o.len();
-    let segment = |i: f32| {
-        // Clamping keeps the product within `n_in · n_out`; an index `>= n_in` then fails
-        // the `get`.
-        let start = (i as usize).min(n_in) * n_out + j0;
-        weights.get(start..start + width).ok_or(ShapeMismatch)
-    };
-    let (v4, v_rest) = listed.vals.as_chunks::<4>();
-    let (i4, i_rest) = listed.idx.as_chunks::<4>();
-    for (&[v0, v1, v2, v3], &[i0, i1, i2, i3]) in v4.iter().zip(i4) {
-        let (r0, r1, r2, r3) = (segment(i0)?, segment(i1)?, segment(i2)?, segment(i3)?);
-        for ((((o, w0), w1), w2), w3) in o.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-            *o = (((*o + v0 * w0.value()) + v1 * w1.value()) + v2 * w2.value()) + v3 * w3.value();
-        }
-    }
-    for (&v, &i) in v_rest.iter().zip(i_rest) {
-        for (o, w) in o.iter_mut().zip(segment(i)?) {
-            *o += v * w.value();
-        }
     }
     Ok(())
 }

@@ -91,13 +91,30 @@ fn axpy<W: Weight>(
     bias: &[W],
     out: &mut [f32],
 ) -> Result<(), ShapeMismatch> {
-    let n_out = out.len();
+    axpy_columns(vals, idx, (n_in, out.len(), 0), weights, bias, out)
+}
+
+/// Columns `j0 .. j0 + out.len()` of a dense layer with `n_in` inputs and `n_out` outputs:
+/// `out` starts at `bias` (that many values) and adds `v · w[i][j0..]` for each listed input,
+/// each weight-row segment read as one contiguous stream.
+#[inline(always)]
+pub(crate) fn axpy_columns<W: Weight>(
+    vals: &[f32],
+    idx: &[f32],
+    (n_in, n_out, j0): (usize, usize, usize),
+    weights: &[W],
+    bias: &[W],
+    out: &mut [f32],
+) -> Result<(), ShapeMismatch> {
     for (o, b) in out.iter_mut().zip(bias) {
         *o = b.value();
     }
+    let width = out.len();
     let row = |i: f32| {
-        let start = (i as usize).min(n_in) * n_out;
-        weights.get(start..start + n_out).ok_or(ShapeMismatch)
+        // Clamping keeps the product within `n_in · n_out`; an index `>= n_in` then fails
+        // the `get`.
+        let start = (i as usize).min(n_in) * n_out + j0;
+        weights.get(start..start + width).ok_or(ShapeMismatch)
     };
     // Four listed inputs per pass over `out`: each output still adds their terms one after
     // the other in ascending input order (the same roundings), with a quarter of the loads

@@ -15,7 +15,7 @@
 
 use super::active_grad::phase_grid_len;
 use super::phases::reverse_taps_into;
-use super::{multiply_add, ShapeMismatch};
+use super::{channel_blocks, multiply_add, ShapeMismatch};
 
 /// Rearranges the phase-major folded kernels `fold[p][cout][cin][4]` (as
 /// [`super::upconv::fold_phases`] writes them) into `out[(p · cout + co) · 4 + t][ci] =
@@ -92,43 +92,10 @@ pub(crate) fn grid_grad(op: &GridGrad<'_>, out: &mut [f32]) -> Result<(), ShapeM
                 mask: (y + 1) * wp + x + 1,
                 cell: cell * cin,
             };
-            let mut ci = 0;
-            while ci + 32 <= cin {
-                channels::<32>(
-                    grad,
-                    kernel,
-                    saved,
-                    (plane, wp, planes, cin),
-                    &pixel,
-                    ci,
-                    out,
-                )?;
-                ci += 32;
-            }
-            while ci + 8 <= cin {
-                channels::<8>(
-                    grad,
-                    kernel,
-                    saved,
-                    (plane, wp, planes, cin),
-                    &pixel,
-                    ci,
-                    out,
-                )?;
-                ci += 8;
-            }
-            while ci < cin {
-                channels::<1>(
-                    grad,
-                    kernel,
-                    saved,
-                    (plane, wp, planes, cin),
-                    &pixel,
-                    ci,
-                    out,
-                )?;
-                ci += 1;
-            }
+            let geometry = (plane, wp, planes, cin);
+            channel_blocks!(cin, |ci, B| {
+                channels::<B>(grad, kernel, saved, geometry, &pixel, ci, out)?
+            });
         }
     }
     Ok(())

@@ -74,6 +74,38 @@ pub(crate) fn append_if_nonzero(
     n + usize::from(value != 0.0)
 }
 
+/// Runs `$body` once per block of channels covering `0..$n` in ascending order — blocks of
+/// 32, then 8, then 1 — with `$first` the block's first channel and `$B` its size as a
+/// constant, so that each size is its own register-blocked instantiation of the kernel.
+macro_rules! channel_blocks {
+    ($n:expr, |$first:ident, $B:ident| $body:expr) => {{
+        let n: usize = $n;
+        let mut $first = 0usize;
+        while $first + 32 <= n {
+            {
+                const $B: usize = 32;
+                $body;
+            }
+            $first += 32;
+        }
+        while $first + 8 <= n {
+            {
+                const $B: usize = 8;
+                $body;
+            }
+            $first += 8;
+        }
+        while $first < n {
+            {
+                const $B: usize = 1;
+                $body;
+            }
+            $first += 1;
+        }
+    }};
+}
+pub(crate) use channel_blocks;
+
 /// `acc[i] += k[i] · g` for every `i`: one rounding for the product, one for the sum (no
 /// FMA) — a block of independent outputs, which vectorises.
 #[inline(always)]

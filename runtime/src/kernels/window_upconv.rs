@@ -24,7 +24,8 @@
 
 use super::upconv::fold_kernel;
 use super::{
-    append_if_nonzero, index_slot, multiply_add, slot_index, Planes, ShapeMismatch, Weight,
+    append_if_nonzero, channel_blocks, index_slot, multiply_add, slot_index, Planes, ShapeMismatch,
+    Weight,
 };
 
 /// Folds the `[cout][cin][3][3]` weights into the four phase kernels, stored input-channel
@@ -197,22 +198,10 @@ fn output_pixel<W: Weight>(
     dst: Planes,
     act: &impl Fn(f32) -> f32,
 ) -> Result<(), ShapeMismatch> {
-    let mut co = 0;
-    while co + 32 <= cout {
-        let sums = channels::<W, 32>(folded, bias, lists, pixel, (co, cout))?;
-        store(out, dst, pixel.at, co, &sums, act)?;
-        co += 32;
-    }
-    while co + 8 <= cout {
-        let sums = channels::<W, 8>(folded, bias, lists, pixel, (co, cout))?;
-        store(out, dst, pixel.at, co, &sums, act)?;
-        co += 8;
-    }
-    while co < cout {
-        let sums = channels::<W, 1>(folded, bias, lists, pixel, (co, cout))?;
-        store(out, dst, pixel.at, co, &sums, act)?;
-        co += 1;
-    }
+    channel_blocks!(cout, |co, B| {
+        let sums = channels::<W, B>(folded, bias, lists, pixel, (co, cout))?;
+        store(out, dst, pixel.at, co, &sums, act)?
+    });
     Ok(())
 }
 
