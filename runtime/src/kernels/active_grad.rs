@@ -19,11 +19,11 @@
 //! would do. The kernel rows are the forward pass's folded weights, which are stored with
 //! `k` contiguous for each `ci` ([`super::window_upconv::fold_channel_minor`]).
 //!
-//! The output gradient arrives in a *phase grid* ([`super::grid_grad`] writes it), laid out so
-//! that the `cout` values of one `(p, t)` are
-//! contiguous: `G_p[co][y'][x']` at `((p · (h + 2) + y' + py) · (w + 2) + x' + px) · cout +
-//! co`. Input pixel `(y, x)` then reads, for every `(p, t)`, the `cout` values at grid cell
-//! `(y + 1 − dy, x + 1 − dx)` of phase `p` — the same cell for all four phases.
+//! The output gradient arrives in a *phase grid* ([`super::grid_grad`] writes it), laid out
+//! so that the `cout` values of one `(p, t)` are contiguous: `G_p[co][y'][x']` at
+//! `((p · (h + 2) + y' + py) · (w + 2) + x' + px) · cout + co`. Input pixel `(y, x)` then
+//! reads, for every `(p, t)`, the `cout` values at grid cell `(y + 1 − dy, x + 1 − dx)` of
+//! phase `p` — the same cell for all four phases.
 
 use super::lanes::dot4;
 use super::{index_slot, slot_index, ShapeMismatch};

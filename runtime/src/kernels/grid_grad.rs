@@ -5,8 +5,8 @@
 //! [`super::phases`] defines the sum: the gradient at input pixel `(y, x)` of channel `ci` is
 //! `Σ_{q, r, c ascending} k[ci][q][r][c] · G[q][y + r][x + c]`, from `+0.0`, over the phase
 //! planes `G` (plane `q = p · cout + co`, [`super::phases::scatter_phases`]) with the
-//! tap-reversed kernel of [`super::phases::transpose_fold`]. This kernel computes exactly
-//! that sum for a block of input channels at once — each output pixel's terms in registers,
+//! tap-reversed kernel ([`super::phases::reverse_taps_into`]). This kernel computes exactly
+//! that sum for a block of input channels at once — each input pixel's sums in registers,
 //! the kernel stored with the input channel innermost so that every term is one contiguous
 //! multiply-add — then keeps `ci`'s value where the ReLU output `saved[ci][y][x]` is
 //! positive (`+0.0` elsewhere) and stores it at its place in the phase grid of
@@ -19,8 +19,7 @@ use super::{channel_blocks, multiply_add, ShapeMismatch};
 
 /// Rearranges the phase-major folded kernels `fold[p][cout][cin][4]` (as
 /// [`super::upconv::fold_phases`] writes them) into `out[(p · cout + co) · 4 + t][ci] =
-/// fold[p][co][ci][3 − t]`: the kernel of [`super::phases::transpose_fold`] with the input
-/// channel innermost.
+/// fold[p][co][ci][3 − t]`: each 2×2 kernel tap-reversed, the input channel innermost.
 pub(crate) fn transpose_fold_channel_minor(
     fold: &[f32],
     cin: usize,
