@@ -160,6 +160,7 @@ fn gather_terms(
 
 #[cfg(test)]
 mod tests {
+    use super::super::conv3x3::tests::pad;
     use super::super::testutil::{assert_close, Rng};
     use super::super::upconv::fold_len;
     use super::super::window_upconv::fold_channel_minor;
@@ -177,19 +178,6 @@ mod tests {
                 }
             })
             .collect()
-    }
-
-    /// Zero-padded planes `[c][h + 2][w + 2]` of `x` (`[c][h][w]`).
-    fn padded(x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
-        let mut p = vec![0.0; c * (h + 2) * (w + 2)];
-        for ch in 0..c {
-            for y in 0..h {
-                for xx in 0..w {
-                    p[(ch * (h + 2) + y + 1) * (w + 2) + xx + 1] = x[(ch * h + y) * w + xx];
-                }
-            }
-        }
-        p
     }
 
     /// f64 reference: the input gradient of "upsample 2×, conv 3×3 (zero padding 1)" for
@@ -266,7 +254,7 @@ mod tests {
         let grid = grid_of(&go, cout, h, w);
         let mut kernel = vec![f32::NAN; fold_len(cin, cout).unwrap()];
         fold_channel_minor(&wt, cin, cout, &mut kernel).unwrap();
-        let saved_pad = padded(&saved, cin, h, w);
+        let saved_pad = pad(&saved, cin, h, w);
         let op = ActiveGrad {
             grad: &grid,
             kernel: &kernel,

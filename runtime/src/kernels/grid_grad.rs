@@ -170,6 +170,7 @@ fn sums<const B: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::conv3x3::tests::pad;
     use super::super::testutil::{assert_close, Rng};
     use super::super::upconv::{fold_len, fold_phases};
     use super::*;
@@ -287,15 +288,7 @@ mod tests {
             fold_phases(&wt, &mut fold).unwrap();
             let mut kernel = vec![f32::NAN; fold.len()];
             transpose_fold_channel_minor(&fold, cin, cout, &mut kernel).unwrap();
-            let mut saved_pad = vec![0.0; cin * (h + 2) * (w + 2)];
-            for ci in 0..cin {
-                for y in 0..h {
-                    for x in 0..w {
-                        saved_pad[(ci * (h + 2) + y + 1) * (w + 2) + x + 1] =
-                            saved[(ci * h + y) * w + x];
-                    }
-                }
-            }
+            let saved_pad = pad(&saved, cin, h, w);
             let planes = phase_planes(&go, cout, h, w);
             let op = GridGrad {
                 grad: &planes,
