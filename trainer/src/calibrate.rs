@@ -13,13 +13,18 @@ use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 /// Which covariance the Mahalanobis distance uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CovarianceKind {
     /// The fixed encoder covariance s2·I for every class (the training noise).
     Isotropic,
     /// Per class, the second moment of training encodings about the class mean.
     PerClass,
 }
+
+crate::choice::choice!(CovarianceKind {
+    Isotropic => "isotropic", "the fixed encoder covariance s2·I for every class";
+    PerClass => "per-class", "per class, the second moment of training encodings about its mean";
+});
 
 /// How τ_dec is derived from the training reconstruction errors.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

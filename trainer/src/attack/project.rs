@@ -7,25 +7,18 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 /// The norm that bounds a perturbation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Norm {
     /// Largest absolute pixel change.
-    #[value(name = "linf")]
     Linf,
     /// Euclidean length of the change.
-    #[value(name = "l2")]
     L2,
 }
 
-impl Norm {
-    /// Short name for tables and file names.
-    pub fn name(self) -> &'static str {
-        match self {
-            Norm::Linf => "linf",
-            Norm::L2 => "l2",
-        }
-    }
-}
+crate::choice::choice!(Norm {
+    Linf => "linf", "largest absolute pixel change (L∞)";
+    L2 => "l2", "Euclidean length of the change";
+});
 
 /// ||v||∞.
 pub fn linf(v: impl IntoIterator<Item = f32>) -> f32 {

@@ -5,6 +5,7 @@ use super::chart_png::write_chart_png;
 use super::metrics::{AttackPoint, SampleOutcome, Verdict};
 use super::project::Norm;
 use crate::atomic::write_atomically;
+use crate::choice::Choice;
 use crate::eval::metrics::SelectiveMetrics;
 use crate::plot::grid::{write_png, GridShape};
 use crate::plot::svg::{LineChart, Series, PALETTE};

@@ -13,6 +13,7 @@ use crate::attack::sampling::{stratified, SampleSet};
 use crate::attack::suite;
 use crate::attack::whitebox::WhiteboxOptions;
 use crate::attack::Norm;
+use crate::choice::Choice;
 use crate::data::{load, Split};
 use crate::plot::grid::GridShape;
 use crate::train::TrainDevice;
@@ -108,7 +109,7 @@ pub struct PgdArgs {
     #[arg(long, value_enum, default_value_t = PgdPreset::Cleverhans)]
     pub preset: PgdPreset,
     /// Norm of the ball.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::choice::<crate::attack::project::Norm>())]
     pub norm: Option<Norm>,
     /// Budgets (comma list or `start:stop:step`) [default: the preset's].
     #[arg(long, value_parser = parse_budgets)]

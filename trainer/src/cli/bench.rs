@@ -48,7 +48,7 @@ pub enum BenchCommand {
 #[derive(Debug, Clone, Args)]
 pub struct TrainBenchArgs {
     /// Model size preset.
-    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    #[arg(long, value_parser = super::choice::<Preset>(), default_value_t = Preset::Paper)]
     pub preset: Preset,
     /// Images per step.
     #[arg(long, default_value_t = 64)]

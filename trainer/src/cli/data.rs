@@ -19,7 +19,7 @@ pub enum DataCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {
     /// A named dataset [default: mnist10k, or the one a model was trained on].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::choice::<crate::data::DatasetName>())]
     pub dataset: Option<DatasetName>,
     /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); with
     /// --dataset, that dataset's files (and class names) are read from it.

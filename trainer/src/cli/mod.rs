@@ -1,5 +1,6 @@
 //! Command-line definitions for the `gmvae` binary; each subcommand lives in its own module.
 
+use crate::choice::Choice;
 use clap::{Parser, Subcommand};
 
 pub mod attack;
@@ -89,5 +90,54 @@ pub fn positive_count(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// clap's parser for a library setting with named values ([`Choice`]): `--help` lists each
+/// value with its description, and a wrong name is refused with the list of valid ones.
+pub fn choice<T: Choice>() -> ChoiceParser<T> {
+    ChoiceParser(std::marker::PhantomData)
+}
+
+/// The value parser [`choice`] returns.
+#[derive(Clone, Copy, Debug)]
+pub struct ChoiceParser<T>(std::marker::PhantomData<T>);
+
+impl<T: Choice> ChoiceParser<T> {
+    fn names(&self) -> clap::builder::PossibleValuesParser {
+        clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|c| {
+            clap::builder::PossibleValue::new(c.name())
+                .help(c.about())
+                .aliases(c.aliases().iter().copied())
+        }))
+    }
+}
+
+impl<T: Choice> clap::builder::TypedValueParser for ChoiceParser<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        // The possible-values parser validates and words the error; every name it accepts is
+        // one of T's, so the lookup after it only fails if the two lists disagree.
+        let name = self.names().parse_ref(cmd, arg, value)?;
+        T::from_name(&name).ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("unknown value {name:?}\n"),
+            )
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(T::ALL.iter().map(|c| {
+            clap::builder::PossibleValue::new(c.name()).help(c.about())
+        })))
     }
 }

@@ -52,7 +52,7 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// Size preset.
-    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    #[arg(long, value_parser = super::choice::<Preset>(), default_value_t = Preset::Paper)]
     pub preset: Preset,
     /// Latent dimension (default: the number of classes); class means are zero-padded one-hots.
     #[arg(long)]
@@ -90,7 +90,7 @@ pub struct HyperArgs {
     #[arg(long, default_value_t = 0.1)]
     pub augment_scale: f32,
     /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value_t = LrSchedule::Cosine)]
+    #[arg(long, value_parser = super::choice::<LrSchedule>(), default_value_t = LrSchedule::Cosine)]
     pub lr_schedule: LrSchedule,
     /// Split each batch into N parts computed in parallel [default: 2 on the CPU, 1 on CUDA].
     /// Results depend on N (summation order), never on thread timing.
@@ -105,7 +105,7 @@ pub struct CalibrationArgs {
     #[arg(long, default_value_t = 0.9973)]
     pub confidence: f64,
     /// Covariance of the Mahalanobis distance.
-    #[arg(long, value_enum, default_value_t = CovarianceKind::PerClass)]
+    #[arg(long, value_parser = super::choice::<CovarianceKind>(), default_value_t = CovarianceKind::PerClass)]
     pub covariance: CovarianceKind,
     /// τ_dec = mean + K·std of training reconstruction errors instead of their quantile at
     /// the confidence level.

@@ -36,14 +36,18 @@ pub enum DatasetSpec {
 }
 
 /// The datasets that can be named on the command line with `--dataset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetName {
     /// The bundled 10,000 real MNIST digits.
-    #[value(name = "mnist10k", alias = "mnist-10k")]
     Mnist10k,
     /// Fashion-MNIST from the Debian package `dataset-fashion-mnist`.
     FashionMnist,
 }
+
+crate::choice::choice!(DatasetName {
+    Mnist10k => "mnist10k" | "mnist-10k", "the bundled 10,000 real MNIST digits";
+    FashionMnist => "fashion-mnist", "Fashion-MNIST from the Debian package dataset-fashion-mnist";
+});
 
 impl From<DatasetName> for DatasetSpec {
     fn from(name: DatasetName) -> Self {

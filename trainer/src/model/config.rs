@@ -30,7 +30,7 @@ pub struct ModelConfig {
 }
 
 /// Named size presets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Preset {
     /// The paper's sizes: 3×3 convolutions with 32/64 channels, 256 hidden units.
     Paper,
@@ -39,6 +39,12 @@ pub enum Preset {
     /// A tiny model for tests: 4/8 channels, 16 hidden units.
     Tiny,
 }
+
+crate::choice::choice!(Preset {
+    Paper => "paper", "the paper's sizes: 32/64 channels, 256 hidden units";
+    Edge => "edge", "for microcontrollers: 8/16 channels, 64 hidden units";
+    Tiny => "tiny", "for tests: 4/8 channels, 16 hidden units";
+});
 
 /// Why a configuration cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

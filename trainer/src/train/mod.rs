@@ -46,13 +46,18 @@ pub struct TrainOptions {
 }
 
 /// How the learning rate changes over a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LrSchedule {
     /// The same rate throughout.
     Constant,
     /// Cosine decay from the rate to zero over all epochs' steps.
     Cosine,
 }
+
+crate::choice::choice!(LrSchedule {
+    Constant => "constant", "the same rate throughout";
+    Cosine => "cosine", "cosine decay from the rate to zero over the run";
+});
 
 impl TrainOptions {
     /// Checks the values the training loop relies on (positive batch size and shard count,
