@@ -5,7 +5,6 @@ pub mod attack;
 pub mod calibrate;
 pub mod chi_square;
 pub mod choice;
-pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod export;

@@ -1,8 +1,10 @@
 //! The `gmvae` command-line tool: train, calibrate, evaluate, sample and export Gaussian-mixture
 //! VAE classifiers that reject what they do not recognise.
 
+mod cli;
+
 use clap::Parser;
-use gmvae_trainer::cli::{run, Cli};
+use cli::{run, Cli};
 use std::process::ExitCode;
 
 // dfdx allocates and frees large activation buffers every step; glibc returns them to the OS

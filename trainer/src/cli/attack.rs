@@ -4,23 +4,23 @@
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::eval::{dataset_for, parent_dir};
-use crate::attack::adaptive::{AdaptiveOptions, CodePool};
-use crate::attack::mim::MimOptions;
-use crate::attack::objective::EncoderLoss;
-use crate::attack::pgd::PgdOptions;
-use crate::attack::results::{BoundedRun, TargetedRun};
-use crate::attack::sampling::{stratified, SampleSet};
-use crate::attack::suite;
-use crate::attack::whitebox::WhiteboxOptions;
-use crate::attack::Norm;
-use crate::choice::Choice;
-use crate::data::{load, Split};
-use crate::plot::grid::GridShape;
-use crate::train::TrainDevice;
-use crate::trained::TrainedModel;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dfdx::prelude::*;
+use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
+use gmvae_trainer::attack::mim::MimOptions;
+use gmvae_trainer::attack::objective::EncoderLoss;
+use gmvae_trainer::attack::pgd::PgdOptions;
+use gmvae_trainer::attack::results::{BoundedRun, TargetedRun};
+use gmvae_trainer::attack::sampling::{stratified, SampleSet};
+use gmvae_trainer::attack::suite;
+use gmvae_trainer::attack::whitebox::WhiteboxOptions;
+use gmvae_trainer::attack::Norm;
+use gmvae_trainer::choice::Choice;
+use gmvae_trainer::data::{load, Split};
+use gmvae_trainer::plot::grid::GridShape;
+use gmvae_trainer::train::TrainDevice;
+use gmvae_trainer::trained::TrainedModel;
 use std::path::{Path, PathBuf};
 
 /// The attacks.
@@ -109,7 +109,7 @@ pub struct PgdArgs {
     #[arg(long, value_enum, default_value_t = PgdPreset::Cleverhans)]
     pub preset: PgdPreset,
     /// Norm of the ball.
-    #[arg(long, value_parser = super::choice::<crate::attack::project::Norm>())]
+    #[arg(long, value_parser = super::choice::<gmvae_trainer::attack::project::Norm>())]
     pub norm: Option<Norm>,
     /// Budgets (comma list or `start:stop:step`) [default: the preset's].
     #[arg(long, value_parser = parse_budgets)]

@@ -2,18 +2,18 @@
 //! peer (`benches/peers/torch_train.py`) run with the same model, batch size, step counts and
 //! thread count right after our measurement.
 //!
-//! Each timed step is the body of [`Trainer::train_epoch`](crate::train::Trainer::train_epoch):
+//! Each timed step is the body of [`Trainer::train_epoch`](gmvae_trainer::train::Trainer::train_epoch):
 //! assemble a host batch, upload it, draw the encoder noise, [`loss::supervised`] and
-//! [`Adam::update`](crate::train::adam::Adam::update). The images are synthetic (seeded
+//! [`Adam::update`](gmvae_trainer::train::adam::Adam::update). The images are synthetic (seeded
 //! uniform bytes), which costs the same as real digits.
 
-use crate::data::{Dataset, ImageShape};
-use crate::model::{ModelConfig, Preset};
-use crate::train::batch::Augment;
-use crate::train::{LrSchedule, TrainOptions, Trainer};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
 use dfdx::prelude::*;
+use gmvae_trainer::data::{Dataset, ImageShape};
+use gmvae_trainer::model::{ModelConfig, Preset};
+use gmvae_trainer::train::batch::Augment;
+use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -241,7 +241,7 @@ fn measure(args: &TrainBenchArgs, config: ModelConfig, threads: usize) -> Result
 }
 
 /// A CPU trainer on seeded synthetic data, stepped exactly as
-/// [`Trainer::train_epoch`](crate::train::Trainer::train_epoch) steps it (no augmentation,
+/// [`Trainer::train_epoch`](gmvae_trainer::train::Trainer::train_epoch) steps it (no augmentation,
 /// constant learning rate). Shared by `gmvae bench train` and `benches/train_step.rs`.
 pub struct StepBench {
     trainer: Trainer<Cpu>,

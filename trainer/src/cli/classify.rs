@@ -5,10 +5,10 @@
 use super::input::{InputLoader, InputSpec};
 use super::model_bytes;
 use super::workspace::with_workspace;
-use crate::data::ImageShape;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use gmvae_runtime::{Decision, Model, Verdict};
+use gmvae_trainer::data::ImageShape;
 use serde::Serialize;
 use std::path::PathBuf;
 

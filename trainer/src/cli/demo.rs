@@ -6,10 +6,10 @@ use super::device::{dispatch, OnDevice};
 use super::eval::evaluate;
 use super::sample::{write_figures, SampleOptions};
 use super::train::{files, train_and_calibrate, TrainArgs};
-use crate::data::{load, Split};
-use crate::train::TrainDevice;
 use anyhow::Result;
 use clap::Args;
+use gmvae_trainer::data::{load, Split};
+use gmvae_trainer::train::TrainDevice;
 use std::path::PathBuf;
 use std::time::Instant;
 

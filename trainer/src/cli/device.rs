@@ -1,8 +1,8 @@
 //! Choosing the dfdx device a command runs on.
 
-use crate::train::TrainDevice;
 use anyhow::Result;
 use dfdx::prelude::*;
+use gmvae_trainer::train::TrainDevice;
 
 /// Where to run the dfdx model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

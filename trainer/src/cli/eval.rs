@@ -3,14 +3,14 @@
 
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
-use crate::data::{load, DatasetSpec, Split};
-use crate::eval::report::EvalReport;
-use crate::infer;
-use crate::train::TrainDevice;
-use crate::trained::TrainedModel;
 use anyhow::{Context, Result};
 use clap::Args;
 use dfdx::prelude::*;
+use gmvae_trainer::data::{load, DatasetSpec, Split};
+use gmvae_trainer::eval::report::EvalReport;
+use gmvae_trainer::infer;
+use gmvae_trainer::train::TrainDevice;
+use gmvae_trainer::trained::TrainedModel;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `gmvae eval`.

@@ -5,11 +5,11 @@
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::train::{calibrated, files, first_images, CalibrationArgs};
-use crate::data::{load, DatasetSpec, Split};
-use crate::train::checkpoint::Checkpoint;
-use crate::train::TrainDevice;
 use anyhow::{bail, Result};
 use clap::Args;
+use gmvae_trainer::data::{load, DatasetSpec, Split};
+use gmvae_trainer::train::checkpoint::Checkpoint;
+use gmvae_trainer::train::TrainDevice;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `gmvae export`.

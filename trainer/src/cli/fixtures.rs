@@ -14,14 +14,14 @@
 //!    that both readers report the error the corruption names.
 
 use super::train::{train_and_calibrate, TrainArgs};
-use crate::atomic::write_atomically;
-use crate::data::{load, Dataset, DatasetSpec};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::{Args, Parser};
 use dfdx::prelude::Cpu;
 use gmvae_format::corrupt::Corruption;
 use gmvae_format::{crc32, ModelFile, ModelView};
 use gmvae_runtime::{Decision, Model, Verdict, Workspace};
+use gmvae_trainer::atomic::write_atomically;
+use gmvae_trainer::data::{load, Dataset, DatasetSpec};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -137,7 +137,7 @@ pub fn run(args: FixturesArgs) -> Result<()> {
     let golden_reclassify = inputs
         .iter()
         .map(|i| (i.name.as_str(), i.pixels.as_slice()));
-    let path = crate::reclassify::golden::write(&args.out, &model, golden_reclassify)?;
+    let path = gmvae_trainer::reclassify::golden::write(&args.out, &model, golden_reclassify)?;
     println!("wrote {}", path.display());
 
     let broken = args.broken_dir();
@@ -180,7 +180,7 @@ fn train_golden_model() -> Result<Vec<u8>> {
     let split = load(&args.dataset.spec())?;
     let trained = train_and_calibrate(&args, &split, &Cpu::default());
     let bytes = trained.and_then(|t| {
-        crate::export::to_model_file(&t)?
+        gmvae_trainer::export::to_model_file(&t)?
             .to_bytes()
             .map_err(|e| anyhow!("the model cannot be exported: {e:?}"))
     });

@@ -3,9 +3,9 @@
 //! model's `[C][H][W]` values in `[0, 1]`. Images are never resized: a size other than the
 //! model's is an error.
 
-use crate::data::idx::{read_images, IdxImages};
-use crate::data::ImageShape;
 use anyhow::{anyhow, bail, Context, Result};
+use gmvae_trainer::data::idx::{read_images, IdxImages};
+use gmvae_trainer::data::ImageShape;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

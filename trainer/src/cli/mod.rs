@@ -1,7 +1,7 @@
 //! Command-line definitions for the `gmvae` binary; each subcommand lives in its own module.
 
-use crate::choice::Choice;
 use clap::{Parser, Subcommand};
+use gmvae_trainer::choice::Choice;
 
 pub mod attack;
 pub mod bench;
@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod input;
 pub mod inspect;
 pub mod model_bytes;
+pub mod progress;
 pub mod reclassify;
 pub mod report;
 pub mod sample;

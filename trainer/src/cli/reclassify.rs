@@ -5,14 +5,14 @@
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::eval::{dataset_for, parent_dir};
-use crate::atomic::write_atomically;
-use crate::data::load;
-use crate::reclassify::experiment::{clean_report, fgsm_table, Engine};
-use crate::reclassify::ReclassifySettings;
-use crate::train::TrainDevice;
-use crate::trained::TrainedModel;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use gmvae_trainer::atomic::write_atomically;
+use gmvae_trainer::data::load;
+use gmvae_trainer::reclassify::experiment::{clean_report, fgsm_table, Engine};
+use gmvae_trainer::reclassify::ReclassifySettings;
+use gmvae_trainer::train::TrainDevice;
+use gmvae_trainer::trained::TrainedModel;
 use ndarray::s;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -218,12 +218,13 @@ impl OnDevice for Job {
             )?;
             let mut md = report.markdown();
             if !a.only_rejected {
-                let all = crate::reclassify::report::Recovery::tally(&done.outcomes, &labels);
+                let all =
+                    gmvae_trainer::reclassify::report::Recovery::tally(&done.outcomes, &labels);
                 md.push_str(&format!(
                     "\nReclassification alone (every sample, decoder only): {} correct ({}), {} with fooling rejection.\n",
                     all.correct,
-                    crate::reclassify::report::pct(all.accuracy()),
-                    crate::reclassify::report::pct(all.accuracy_with_rejection())
+                    gmvae_trainer::reclassify::report::pct(all.accuracy()),
+                    gmvae_trainer::reclassify::report::pct(all.accuracy_with_rejection())
                 ));
             }
             let json = serde_json::json!({ "settings": format!("{settings:?}"), "engine": engine.name(), "report": report, "reclassified": done });
@@ -267,7 +268,7 @@ impl OnDevice for Job {
 /// returns the summary text.
 pub fn after_eval<D: ::dfdx::prelude::Device<f32>>(
     model: &TrainedModel<D>,
-    split: &crate::data::Split,
+    split: &gmvae_trainer::data::Split,
     model_path: &Path,
     out: &Path,
 ) -> Result<String> {

@@ -7,17 +7,17 @@ use super::attack::{
     CommonArgs, LossArgs,
 };
 use super::device::{dispatch, OnDevice};
-use crate::attack::adaptive::{AdaptiveOptions, CodePool};
-use crate::attack::metrics::{clean_metrics, verdicts};
-use crate::attack::mim::MimOptions;
-use crate::attack::pgd::PgdOptions;
-use crate::attack::report::{linf_worst_cases, SecurityReport};
-use crate::attack::sampling::stratified;
-use crate::attack::suite;
-use crate::attack::whitebox::WhiteboxOptions;
-use crate::train::TrainDevice;
 use anyhow::Result;
 use clap::Args;
+use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
+use gmvae_trainer::attack::metrics::{clean_metrics, verdicts};
+use gmvae_trainer::attack::mim::MimOptions;
+use gmvae_trainer::attack::pgd::PgdOptions;
+use gmvae_trainer::attack::report::{linf_worst_cases, SecurityReport};
+use gmvae_trainer::attack::sampling::stratified;
+use gmvae_trainer::attack::suite;
+use gmvae_trainer::attack::whitebox::WhiteboxOptions;
+use gmvae_trainer::train::TrainDevice;
 use std::time::Instant;
 
 /// Arguments of `gmvae report`.

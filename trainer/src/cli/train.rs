@@ -3,17 +3,17 @@
 
 use super::data::DatasetArgs;
 use super::device::{describe, dispatch, DeviceKind, OnDevice};
-use crate::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
-use crate::data::{load, Dataset, Split};
-use crate::infer;
-use crate::model::{ModelConfig, Preset};
-use crate::train::batch::Augment;
-use crate::train::checkpoint::Checkpoint;
-use crate::train::TrainDevice;
-use crate::train::{LrSchedule, TrainOptions, Trainer};
-use crate::trained::TrainedModel;
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use gmvae_trainer::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
+use gmvae_trainer::data::{load, Dataset, Split};
+use gmvae_trainer::infer;
+use gmvae_trainer::model::{ModelConfig, Preset};
+use gmvae_trainer::train::batch::Augment;
+use gmvae_trainer::train::checkpoint::Checkpoint;
+use gmvae_trainer::train::TrainDevice;
+use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
+use gmvae_trainer::trained::TrainedModel;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -234,7 +234,7 @@ pub fn train_and_calibrate<D: TrainDevice>(
         });
     }
     bar.finish_and_clear();
-    crate::atomic::write_atomically(
+    gmvae_trainer::atomic::write_atomically(
         &args.run_dir().join(files::TRAIN_LOG),
         serde_json::to_string_pretty(&trainer.history)?.as_bytes(),
     )?;
