@@ -2,7 +2,7 @@
 //! paper-sized and edge models at batch 64 on the CPU, reported as images per second.
 //!
 //! Run with `cargo bench -p gmvae --bench train_step`. The step is the body of
-//! `Trainer::train_epoch`, via `gmvae_trainer::cli::bench::StepBench` (the code `gmvae bench
+//! `Trainer::train_epoch`, via `gmvae_trainer::train::step_bench::StepBench` (the code `gmvae bench
 //! train` times). dfdx's matmuls use rayon's global pool: `RAYON_NUM_THREADS=N` sets its size.
 //! Like the `gmvae` binary, this harness uses mimalloc.
 
@@ -10,8 +10,8 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gmvae_trainer::cli::bench::StepBench;
 use gmvae_trainer::model::{ModelConfig, Preset};
+use gmvae_trainer::train::step_bench::StepBench;
 use std::time::Duration;
 
 #[global_allocator]

@@ -1,7 +1,7 @@
 //! Every deliberately broken file in `fixtures/broken/` is rejected with its own typed error,
 //! the same through the format reader and the runtime.
 //!
-//! The files were made by `gmvae fixtures` from the golden model with each
+//! The files were made by the `golden_fixtures` example from the golden model with each
 //! `gmvae_format::corrupt::Corruption`; `fixtures/broken/expected.json` records the exact
 //! error value of each. The committed bytes are tested, not bytes made afresh, so a change in
 //! the reader that stops rejecting an old broken file is caught.
@@ -35,7 +35,7 @@ fn every_corruption_has_a_broken_file_giving_its_error() {
         let path = broken_dir().join(&name);
         assert!(
             path.is_file(),
-            "{} is missing: regenerate with `gmvae fixtures` (fixtures/README.md)",
+            "{} is missing: regenerate with the `golden_fixtures` example (fixtures/README.md)",
             path.display()
         );
         let bytes = read_fixture(&path);

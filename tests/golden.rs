@@ -1,7 +1,7 @@
 //! The runtime reproduces the committed golden outputs bit for bit.
 //!
 //! `fixtures/golden/expected.json` and `reconstructions.f32le` were written by
-//! `gmvae fixtures` from `model.gmvae` and `inputs.f32le` with the runtime itself; they are a
+//! the `golden_fixtures` example from `model.gmvae` and `inputs.f32le` with the runtime itself; they are a
 //! function of those bytes and the runtime's fixed numerics (`runtime/NUMERICS.md`) only, so
 //! this test must pass unchanged in debug and release builds and on every target. CI runs it
 //! both ways: `cargo test --workspace --release` and `cargo test -p gmvae --test golden`.
@@ -12,6 +12,7 @@ use gmvae::{
 use gmvae_format::crc32;
 use gmvae_runtime::{Decision, Error, Model, Workspace};
 use serde_json::Value;
+use sha2::Digest;
 
 /// Capacity of the workspace the golden inputs run in (the edge model needs 12 700).
 const WS: usize = 16_384;
@@ -48,9 +49,25 @@ fn golden_files_describe_the_committed_model() {
         bytes.len(),
         "expected.json was generated from another model.gmvae: regenerate (fixtures/README.md)"
     );
+    // The CRC the file stores in its trailer (over every byte before it). The CRC over the
+    // whole file would be the CRC-32 residue, the same for every valid file.
+    let (body, trailer) = bytes.split_at(bytes.len() - 4);
+    assert_eq!(
+        crc32(body).to_le_bytes(),
+        trailer,
+        "the trailer holds the body's CRC"
+    );
     assert_eq!(
         e["model"]["crc32"],
-        format!("0x{:08x}", crc32(&bytes)),
+        format!("0x{:08x}", crc32(body)),
+        "expected.json was generated from another model.gmvae: regenerate (fixtures/README.md)"
+    );
+    let sha256: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        e["model"]["sha256"], sha256,
         "expected.json was generated from another model.gmvae: regenerate (fixtures/README.md)"
     );
     let model = Model::parse(&bytes).expect("the golden model parses");
@@ -171,8 +188,7 @@ fn golden_inputs_are_what_the_fixture_command_selects() {
     let split = gmvae_trainer::data::load(&gmvae_trainer::data::DatasetSpec::Bundled)
         .expect("the bundled MNIST-10k loads");
     let n = uint(&e["inputs"]["image_len"]);
-    let regenerated =
-        gmvae_trainer::cli::fixtures::golden_inputs(&split.test, n).expect("golden inputs");
+    let regenerated = gmvae_trainer::golden::golden_inputs(&split.test, n).expect("golden inputs");
     let committed =
         f32_from_le(&read_fixture(&golden_dir().join("inputs.f32le"))).expect("whole f32 values");
     let cases = e["cases"].as_array().expect("cases");

@@ -28,7 +28,7 @@ pub fn golden_model_path() -> PathBuf {
 pub fn read_fixture(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| {
         panic!(
-            "cannot read fixture {}: {e} (regenerate with `gmvae fixtures`, see fixtures/README.md)",
+            "cannot read fixture {}: {e} (regenerate with the `golden_fixtures` example, see fixtures/README.md)",
             path.display()
         )
     })

@@ -1,19 +1,64 @@
 //! Crash-safe file writes: write a temporary file beside the target, fsync it, then rename it
 //! over the target, so readers see either the old file or the complete new one.
 
-use anyhow::{Context, Result};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A file or directory that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    /// The file, or the directory that could not be created.
+    pub path: PathBuf,
+    /// What the operating system said.
+    #[source]
+    pub source: io::Error,
+}
+
+impl WriteError {
+    /// `source` while writing `path`.
+    pub fn new(path: &Path, source: io::Error) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A result file that could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// The file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The results could not be rendered as JSON.
+    #[error("cannot render {name} as JSON: {source}")]
+    Json {
+        /// The file being rendered.
+        name: String,
+        /// The serializer's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// `value` as pretty-printed JSON for the file `name`.
+pub fn pretty_json(name: &str, value: &impl serde::Serialize) -> Result<String, OutputError> {
+    serde_json::to_string_pretty(value).map_err(|source| OutputError::Json {
+        name: name.to_owned(),
+        source,
+    })
+}
 
 /// Writes `bytes` to `path` atomically, creating parent directories as needed; errors name
 /// the file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        fs::create_dir_all(dir).map_err(|e| WriteError::new(dir, e))?;
     }
-    write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    write(path, bytes).map_err(|e| WriteError::new(path, e))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file `.NAME.tmp-PID` in the same
@@ -53,6 +98,6 @@ mod tests {
         let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);
         let err = write_atomically(&dir.path().join("missing").join(".."), b"x").unwrap_err();
-        assert!(format!("{err:#}").contains("cannot write"), "{err:#}");
+        assert!(err.to_string().starts_with("cannot write"), "{err}");
     }
 }

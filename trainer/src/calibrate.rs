@@ -8,7 +8,6 @@ use crate::chi_square;
 use crate::infer::{nearest_means, Encoded};
 use crate::linalg::spd_inverse;
 use crate::model::ModelConfig;
-use anyhow::{bail, Result};
 use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +45,51 @@ pub struct CalibrationSettings {
     pub tau_dec: TauDecStatistic,
 }
 
+/// Why thresholds cannot be calibrated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CalibrationError {
+    /// The confidence level is not strictly between 0 and 1 (also as an `f32`).
+    #[error("the confidence level must lie strictly between 0 and 1, not {0}")]
+    Confidence(f64),
+    /// The `K` of τ_dec = mean + K·std is negative or not finite.
+    #[error("the K of τ_dec = mean + K·std must be finite and at least 0, not {0}")]
+    TauDecStd(f64),
+    /// A class has too few training samples for a covariance matrix in the latent space.
+    #[error("class {class} has {samples} training samples; a per-class covariance in {latent} dimensions needs more than {latent} (use the isotropic covariance)")]
+    TooFewSamples {
+        /// The class.
+        class: usize,
+        /// Its training samples.
+        samples: usize,
+        /// The latent dimension.
+        latent: usize,
+    },
+    /// A class's covariance matrix could not be inverted.
+    #[error("the covariance of class {0} is not positive definite")]
+    NotPositiveDefinite(usize),
+    /// There was nothing to calibrate on.
+    #[error("no training samples to calibrate on")]
+    NoSamples,
+}
+
+impl CalibrationSettings {
+    /// Checks the settings before any work: a confidence level strictly inside (0, 1) that
+    /// stays below 1 as an `f32` (the file stores it so), and a finite, non-negative `K`.
+    pub fn validate(&self) -> Result<(), CalibrationError> {
+        let c = self.confidence;
+        if !(c > 0.0 && c < 1.0 && (c as f32) < 1.0 && (c as f32) > 0.0) {
+            return Err(CalibrationError::Confidence(c));
+        }
+        if let TauDecStatistic::MeanPlusStd(k) = self.tau_dec {
+            if !(k.is_finite() && k >= 0.0) {
+                return Err(CalibrationError::TauDecStd(k));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for CalibrationSettings {
     fn default() -> Self {
         Self {
@@ -81,10 +125,8 @@ impl Calibration {
         train: &Encoded,
         labels: ArrayView1<u8>,
         settings: CalibrationSettings,
-    ) -> Result<Self> {
-        if !(settings.confidence > 0.0 && settings.confidence < 1.0) {
-            bail!("confidence {} must lie in (0, 1)", settings.confidence);
-        }
+    ) -> Result<Self, CalibrationError> {
+        settings.validate()?;
         let d = config.latent;
         let precisions = match settings.covariance {
             CovarianceKind::Isotropic => isotropic_precisions(config, s2),
@@ -177,7 +219,7 @@ fn per_class_precisions(
     config: &ModelConfig,
     latents: &Array2<f32>,
     labels: ArrayView1<u8>,
-) -> Result<Vec<f32>> {
+) -> Result<Vec<f32>, CalibrationError> {
     let d = config.latent;
     let mut out = Vec::with_capacity(config.classes * d * d);
     for c in 0..config.classes {
@@ -198,7 +240,11 @@ fn per_class_precisions(
             }
         }
         if n <= d {
-            bail!("class {c} has {n} training samples; a per-class covariance in {d} dimensions needs more than {d} (use --covariance isotropic)");
+            return Err(CalibrationError::TooFewSamples {
+                class: c,
+                samples: n,
+                latent: d,
+            });
         }
         cov /= n as f64;
         let ridge = 1e-6 * cov.diag().sum() / d as f64;
@@ -206,7 +252,7 @@ fn per_class_precisions(
             cov[[i, i]] += ridge.max(1e-12);
         }
         let Some(inv) = spd_inverse(&cov) else {
-            bail!("the covariance of class {c} is not positive definite");
+            return Err(CalibrationError::NotPositiveDefinite(c));
         };
         out.extend(inv.iter().map(|&v| v as f32));
     }
@@ -214,9 +260,12 @@ fn per_class_precisions(
 }
 
 /// τ_dec from training reconstruction errors.
-fn reconstruction_threshold(errors: &[f64], settings: CalibrationSettings) -> Result<f64> {
+fn reconstruction_threshold(
+    errors: &[f64],
+    settings: CalibrationSettings,
+) -> Result<f64, CalibrationError> {
     if errors.is_empty() {
-        bail!("no training samples to calibrate on");
+        return Err(CalibrationError::NoSamples);
     }
     Ok(match settings.tau_dec {
         TauDecStatistic::Quantile => {

@@ -4,16 +4,45 @@
 //! up-conv weights `[9·out, in]` (rows `(tap, out)`); the file stores dense weights input-major
 //! `[in][out]` and every conv kernel `[out][in][3][3]`. Both directions are exact permutations.
 
-use crate::atomic::write_atomically;
+use crate::atomic::{write_atomically, WriteError};
 use crate::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
 use crate::model::params::{layer_shapes, HostLayer};
 use crate::model::{ModelConfig, Network, Params};
 use crate::trained::TrainedModel;
-use anyhow::{anyhow, Context, Result};
 use dfdx::prelude::*;
 use gmvae_format as fmt;
 use gmvae_format::{Architecture, ModelFile, ModelView, TensorId};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a model could not be exported or loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The writer refused the model (a size or value the format cannot hold).
+    #[error("the model cannot be exported: {0}")]
+    Format(#[source] gmvae_format::WriteError),
+    /// The model file could not be read.
+    #[error("cannot read model {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid model.
+    #[error("{} is not a valid gmvae model: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What the reader found.
+        #[source]
+        source: gmvae_format::FormatError,
+    },
+    /// The model file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
 
 /// How a layer's trainer matrix maps to the file's tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +96,7 @@ pub fn config(arch: &Architecture) -> ModelConfig {
 }
 
 /// The model as a format file (validated by the writer).
-pub fn to_model_file<D: Device<f32>>(model: &TrainedModel<D>) -> Result<ModelFile> {
+pub fn to_model_file<D: Device<f32>>(model: &TrainedModel<D>) -> Result<ModelFile, ExportError> {
     let config = model.network.config();
     let arch = architecture(config);
     let c = &model.calibration;
@@ -88,7 +117,7 @@ pub fn to_model_file<D: Device<f32>>(model: &TrainedModel<D>) -> Result<ModelFil
         },
         samples: c.samples as u64,
     };
-    let mut file = ModelFile::new(arch, calibration).map_err(|e| anyhow!("{e:?}"))?;
+    let mut file = ModelFile::new(arch, calibration).map_err(ExportError::Format)?;
     file.precisions = c.precisions.clone();
     file.dataset_name = model.dataset.clone();
     file.class_names = model.class_names.clone();
@@ -102,19 +131,27 @@ pub fn to_model_file<D: Device<f32>>(model: &TrainedModel<D>) -> Result<ModelFil
 }
 
 /// Writes the model file atomically.
-pub fn save<D: Device<f32>>(model: &TrainedModel<D>, path: &Path) -> Result<()> {
-    let bytes = to_model_file(model)?
+pub fn save<D: Device<f32>>(model: &TrainedModel<D>, path: &Path) -> Result<(), ExportError> {
+    Ok(write_atomically(path, &to_bytes(model)?)?)
+}
+
+/// The model file's bytes (byte-deterministic: the same model gives the same bytes).
+pub fn to_bytes<D: Device<f32>>(model: &TrainedModel<D>) -> Result<Vec<u8>, ExportError> {
+    to_model_file(model)?
         .to_bytes()
-        .map_err(|e| anyhow!("the model cannot be exported: {e:?}"))?;
-    write_atomically(path, &bytes)
+        .map_err(ExportError::Format)
 }
 
 /// Reads a model file into dfdx parameters on `dev`.
-pub fn load<D: Device<f32>>(path: &Path, dev: &D) -> Result<TrainedModel<D>> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-    let view = ModelView::parse(&bytes)
-        .map_err(|e| anyhow!("{} is not a valid gmvae model: {e}", path.display()))?;
+pub fn load<D: Device<f32>>(path: &Path, dev: &D) -> Result<TrainedModel<D>, ExportError> {
+    let bytes = std::fs::read(path).map_err(|source| ExportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let view = ModelView::parse(&bytes).map_err(|source| ExportError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(from_view(&view, dev))
 }
 

@@ -20,12 +20,12 @@ pub struct TrainedModel<D: Device<f32>> {
 
 impl<D: Device<f32>> TrainedModel<D> {
     /// Writes the model file (weights, class means, covariances, thresholds) atomically.
-    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
+    pub fn save(&self, path: &std::path::Path) -> Result<(), crate::export::ExportError> {
         crate::export::save(self, path)
     }
 
     /// Reads a model file onto `dev`.
-    pub fn load(path: &std::path::Path, dev: &D) -> anyhow::Result<Self> {
+    pub fn load(path: &std::path::Path, dev: &D) -> Result<Self, crate::export::ExportError> {
         crate::export::load(path, dev)
     }
 }

@@ -159,7 +159,7 @@ pub fn encode_chart(chart: &LineChart) -> Result<Vec<u8>> {
 
 /// Writes the chart as a PNG file atomically.
 pub fn write_chart_png(path: &Path, chart: &LineChart) -> Result<()> {
-    write_atomically(path, &encode_chart(chart)?)
+    Ok(write_atomically(path, &encode_chart(chart)?)?)
 }
 
 fn rgb(css: &str) -> [u8; 3] {

@@ -9,13 +9,8 @@
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
-use dfdx::prelude::*;
-use gmvae_trainer::data::{Dataset, ImageShape};
 use gmvae_trainer::model::{ModelConfig, Preset};
-use gmvae_trainer::train::batch::Augment;
-use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use gmvae_trainer::train::step_bench::StepBench;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -240,77 +235,6 @@ fn measure(args: &TrainBenchArgs, config: ModelConfig, threads: usize) -> Result
     })
 }
 
-/// A CPU trainer on seeded synthetic data, stepped exactly as
-/// [`Trainer::train_epoch`](gmvae_trainer::train::Trainer::train_epoch) steps it (no augmentation,
-/// constant learning rate). Shared by `gmvae bench train` and `benches/train_step.rs`.
-pub struct StepBench {
-    trainer: Trainer<Cpu>,
-    data: Dataset,
-    rng: ChaCha8Rng,
-    batch_size: usize,
-    next: usize,
-}
-
-/// Synthetic images per benchmark (the steps cycle through them).
-const SYNTHETIC_IMAGES: usize = 1024;
-
-impl StepBench {
-    /// A fresh model of `config` (seeded by `seed`) with the paper's hyper-parameters and
-    /// batches of `batch_size` synthetic images.
-    pub fn new(config: ModelConfig, batch_size: usize, shards: usize, seed: u64) -> Result<Self> {
-        ensure!(batch_size > 0, "batch size must be positive");
-        let options = TrainOptions {
-            epochs: 1,
-            batch_size,
-            lr: 1e-3,
-            alpha: 100.0,
-            s2: 1.0 / 3000.0,
-            seed,
-            augment: Augment::NONE,
-            schedule: LrSchedule::Constant,
-            shards,
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let count = SYNTHETIC_IMAGES.max(batch_size);
-        let shape = ImageShape {
-            channels: config.in_channels,
-            height: config.height,
-            width: config.width,
-        };
-        let pixels: Vec<u8> = (0..count * shape.pixels()).map(|_| rng.gen()).collect();
-        let labels = (0..count)
-            .map(|_| rng.gen_range(0..config.classes as u8))
-            .collect();
-        let names = (0..config.classes).map(|k| k.to_string()).collect();
-        let data = Dataset::from_bytes(&pixels, labels, shape, names)?;
-        Ok(Self {
-            trainer: Trainer::new(config, options, &Cpu::seed_from_u64(seed))?,
-            data,
-            rng,
-            batch_size,
-            next: 0,
-        })
-    }
-
-    /// Images per step.
-    pub fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-
-    /// One optimizer step on the next batch; returns its loss.
-    pub fn step(&mut self) -> Result<f32> {
-        let indices: Vec<usize> = (0..self.batch_size)
-            .map(|k| (self.next + k) % self.data.len())
-            .collect();
-        self.next = (self.next + self.batch_size) % self.data.len();
-        let terms = self
-            .trainer
-            .step(&self.data, &indices, &mut self.rng)
-            .map_err(|e| anyhow!("training step failed: {e:?}"))?;
-        Ok(terms.total)
-    }
-}
-
 /// Runs the PyTorch peer script and parses the last JSON line of its stdout.
 fn run_peer(
     python: &Path,
@@ -495,14 +419,5 @@ mod tests {
         assert_eq!(tail("", 2), "");
         let date = utc_now();
         assert_eq!((date.len(), &date[10..11]), (20, "T"), "{date}");
-    }
-
-    #[test]
-    fn a_tiny_step_trains() {
-        let config = ModelConfig::from_preset(Preset::Tiny, (1, 28, 28), 10, None).unwrap();
-        let mut bench = StepBench::new(config, 4, 2, 1).unwrap();
-        let first = bench.step().unwrap();
-        assert!(first.is_finite());
-        assert_eq!(bench.trainer.adam.steps(), 1);
     }
 }

@@ -4,11 +4,12 @@
 
 use super::device::{dispatch, OnDevice};
 use super::eval::evaluate;
-use super::sample::{write_figures, SampleOptions};
-use super::train::{files, train_and_calibrate, TrainArgs};
+use super::sample::write_figures;
+use super::train::{files, fit, TrainArgs};
 use anyhow::Result;
 use clap::Args;
 use gmvae_trainer::data::{load, Split};
+use gmvae_trainer::plot::figures::SampleOptions;
 use gmvae_trainer::train::TrainDevice;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,6 +31,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs/demo"));
     train.resume = dir.join(files::CHECKPOINT).exists();
     train.out = Some(dir);
+    train.config().validate()?;
     let split = load(&train.dataset.spec())?;
     let device = train.device;
     let summary = dispatch(device, DemoJob { args: train, split })?;
@@ -47,12 +49,12 @@ impl OnDevice for DemoJob {
     fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let dir = self.args.run_dir();
         let start = Instant::now();
-        let model = train_and_calibrate(&self.args, &self.split, &dev)?;
+        let model = fit(&self.args, &self.split, &dev)?.model;
         let model_path = dir.join(files::MODEL);
         model.save(&model_path)?;
         let trained = start.elapsed().as_secs_f64();
         let eval_start = Instant::now();
-        let outcome = evaluate(&model, &self.split, &dir)?;
+        let mut summary = evaluate(&model, &self.split, &dir)?;
         let evaluated = eval_start.elapsed().as_secs_f64();
         let figures = write_figures(
             &model,
@@ -64,7 +66,6 @@ impl OnDevice for DemoJob {
                 scale: 3,
             },
         )?;
-        let mut summary = outcome.summary;
         for path in figures {
             summary.push_str(&format!("wrote {}\n", path.display()));
         }

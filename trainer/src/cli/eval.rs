@@ -7,8 +7,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dfdx::prelude::*;
 use gmvae_trainer::data::{load, DatasetSpec, Split};
-use gmvae_trainer::eval::report::EvalReport;
-use gmvae_trainer::infer;
 use gmvae_trainer::train::TrainDevice;
 use gmvae_trainer::trained::TrainedModel;
 use std::path::{Path, PathBuf};
@@ -37,17 +35,9 @@ pub struct EvalArgs {
 /// Runs `gmvae eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
     let device = args.device;
-    let report = dispatch(device, EvalJob { args })?;
-    print!("{}", report.summary);
+    let summary = dispatch(device, EvalJob { args })?;
+    print!("{summary}");
     Ok(())
-}
-
-/// What an evaluation produced.
-pub struct EvalOutcome {
-    /// The report.
-    pub report: EvalReport,
-    /// Human-readable summary (table, confusion matrix, files written).
-    pub summary: String,
 }
 
 struct EvalJob {
@@ -55,8 +45,8 @@ struct EvalJob {
 }
 
 impl OnDevice for EvalJob {
-    type Output = EvalOutcome;
-    fn run<D: TrainDevice>(self, dev: D) -> Result<EvalOutcome> {
+    type Output = String;
+    fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
         let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
         let out = self
@@ -64,12 +54,12 @@ impl OnDevice for EvalJob {
             .out
             .clone()
             .unwrap_or_else(|| parent_dir(&self.args.model));
-        let mut outcome = evaluate(&model, &split, &out)?;
+        let mut summary = evaluate(&model, &split, &out)?;
         if self.args.reclassify {
             let text = super::reclassify::after_eval(&model, &split, &self.args.model, &out)?;
-            outcome.summary.push_str(&text);
+            summary.push_str(&text);
         }
-        Ok(outcome)
+        Ok(summary)
     }
 }
 
@@ -79,43 +69,19 @@ pub fn dataset_for(args: &DatasetArgs, model_dataset: &str) -> DatasetSpec {
     args.spec_or(DatasetSpec::from_model_dataset(model_dataset).unwrap_or(DatasetSpec::Bundled))
 }
 
-/// Evaluates `model` on `split.test` and writes the report into `out`.
+/// Evaluates `model` on `split.test`, writes the report into `out` and describes it.
 pub fn evaluate<D: Device<f32>>(
     model: &TrainedModel<D>,
     split: &Split,
     out: &Path,
-) -> Result<EvalOutcome> {
-    let test = &split.test;
-    let config = model.network.config();
-    if test.shape.pixels() != config.pixels() || test.num_classes() > config.classes {
-        anyhow::bail!(
-            "{} ({} images of {}, {} classes) does not fit the model ({}x{}x{}, {} classes)",
-            split.name,
-            test.len(),
-            test.shape,
-            test.num_classes(),
-            config.in_channels,
-            config.height,
-            config.width,
-            config.classes
-        );
-    }
-    let encoded = infer::encode_and_reconstruct(&model.network, &model.params, test.images.view());
-    let scores = model.calibration.score(&encoded, config.classes);
-    let labels: Vec<usize> = test.labels.iter().map(|&l| usize::from(l)).collect();
-    let report = EvalReport::new(
-        &split.name,
-        &model.class_names,
-        &scores,
-        &labels,
-        &model.calibration,
-    );
+) -> Result<String> {
+    let report = gmvae_trainer::eval::evaluate(model, split)?;
     let written = report
         .write(out)
         .with_context(|| format!("cannot write the report into {}", out.display()))?;
     let mut summary = format!(
         "Table 1 row ({} test images of {}; thresholds τ_enc = {:.3}, τ_dec = {:.3}):\n\n{}\nConfusion matrix with thresholding:\n\n{}\n",
-        test.len(),
+        split.test.len(),
         split.name,
         model.calibration.tau_enc,
         model.calibration.tau_dec,
@@ -125,7 +91,7 @@ pub fn evaluate<D: Device<f32>>(
     for path in written {
         summary.push_str(&format!("wrote {}\n", path.display()));
     }
-    Ok(EvalOutcome { report, summary })
+    Ok(summary)
 }
 
 /// The directory holding `path` (`.` for a bare file name).

@@ -4,11 +4,12 @@
 
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
-use super::train::{calibrated, files, first_images, CalibrationArgs};
+use super::train::{files, CalibrationArgs};
 use anyhow::{bail, Result};
 use clap::Args;
 use gmvae_trainer::data::{load, DatasetSpec, Split};
 use gmvae_trainer::train::checkpoint::Checkpoint;
+use gmvae_trainer::train::fit::calibrate_checkpoint;
 use gmvae_trainer::train::TrainDevice;
 use std::path::{Path, PathBuf};
 
@@ -43,8 +44,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
         args.source.clone()
     };
     let checkpoint = Checkpoint::load(&checkpoint_path)?;
+    args.calibration.settings().validate()?;
     let split = load(&dataset_spec(&args.dataset, &checkpoint.meta.dataset)?)?;
-    check_fits(&checkpoint, &split)?;
     let out = args
         .out
         .clone()
@@ -83,27 +84,6 @@ fn dataset_spec(args: &DatasetArgs, recorded: &str) -> Result<DatasetSpec> {
     bail!("the checkpoint was trained on `{recorded}`, which is not a known dataset or an existing directory; pass --dataset or --data-dir")
 }
 
-/// Fails unless the training split has the checkpoint's image shape and classes.
-fn check_fits(checkpoint: &Checkpoint, split: &Split) -> Result<()> {
-    let config = &checkpoint.meta.config;
-    let shape = split.train.shape;
-    if (shape.channels, shape.height, shape.width)
-        != (config.in_channels, config.height, config.width)
-        || split.train.num_classes() > config.classes
-    {
-        bail!(
-            "{} ({shape} images, {} classes) does not fit the checkpoint's model ({}x{}x{}, {} classes)",
-            split.name,
-            split.train.num_classes(),
-            config.in_channels,
-            config.height,
-            config.width,
-            config.classes
-        );
-    }
-    Ok(())
-}
-
 /// Restores the checkpoint on a device, calibrates and saves.
 struct ExportJob {
     args: ExportArgs,
@@ -115,19 +95,13 @@ struct ExportJob {
 impl OnDevice for ExportJob {
     type Output = ();
     fn run<D: TrainDevice>(self, dev: D) -> Result<()> {
-        let train = first_images(&self.split.train, self.args.train_limit);
-        if train.is_empty() {
-            bail!("the training split is empty");
-        }
-        let trainer = self.checkpoint.restore(&dev)?;
-        let meta = &self.checkpoint.meta;
-        let model = calibrated(
-            trainer,
-            &train,
+        let model = calibrate_checkpoint(
+            &self.checkpoint,
+            &self.split,
             self.args.calibration.settings(),
-            meta.dataset.clone(),
-            meta.class_names.clone(),
+            self.args.train_limit,
+            &dev,
         )?;
-        model.save(&self.out)
+        Ok(model.save(&self.out)?)
     }
 }

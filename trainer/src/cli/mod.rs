@@ -11,7 +11,6 @@ pub mod demo;
 pub mod device;
 pub mod eval;
 pub mod export;
-pub mod fixtures;
 pub mod input;
 pub mod inspect;
 pub mod model_bytes;
@@ -61,9 +60,6 @@ pub enum Command {
     Attack(attack::AttackCommand),
     /// Regenerate the whole security report of a model (every attack, worst case per input).
     Report(report::ReportArgs),
-    /// Regenerate the golden and broken fixture files (maintainers; see fixtures/README.md).
-    #[command(hide = true)]
-    Fixtures(fixtures::FixturesArgs),
 }
 
 /// Runs a parsed command line.
@@ -81,7 +77,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => data::run(command),
         Command::Attack(command) => attack::run(command),
         Command::Report(args) => report::run(args),
-        Command::Fixtures(args) => fixtures::run(args),
     }
 }
 

@@ -3,19 +3,17 @@
 
 use super::data::DatasetArgs;
 use super::device::{describe, dispatch, DeviceKind, OnDevice};
-use anyhow::{bail, Context, Result};
+use super::progress::Bars;
+use anyhow::Result;
 use clap::Args;
-use gmvae_trainer::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
-use gmvae_trainer::data::{load, Dataset, Split};
-use gmvae_trainer::infer;
-use gmvae_trainer::model::{ModelConfig, Preset};
+use gmvae_trainer::calibrate::{CalibrationSettings, CovarianceKind, TauDecStatistic};
+use gmvae_trainer::data::{load, Split};
+use gmvae_trainer::model::Preset;
 use gmvae_trainer::train::batch::Augment;
-use gmvae_trainer::train::checkpoint::Checkpoint;
-use gmvae_trainer::train::TrainDevice;
-use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
-use gmvae_trainer::trained::TrainedModel;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::{Path, PathBuf};
+use gmvae_trainer::train::{
+    train_and_calibrate, Fitted, LrSchedule, TrainConfig, TrainDevice, TrainOptions,
+};
+use std::path::PathBuf;
 
 /// Arguments of `gmvae train`.
 #[derive(Debug, Clone, Args)]
@@ -165,11 +163,43 @@ pub mod files {
 /// Runs `gmvae train`.
 pub fn run(mut args: TrainArgs) -> Result<()> {
     args.out.get_or_insert_with(|| PathBuf::from("runs/train"));
+    args.config().validate()?;
     let split = load(&args.dataset.spec())?;
     let device = args.device;
     let model = dispatch(device, TrainJob { args, split })?;
     println!("model written to {}", model.display());
     Ok(())
+}
+
+impl TrainArgs {
+    /// The library's training configuration these arguments select (checkpoint in the run
+    /// directory).
+    pub fn config(&self) -> TrainConfig {
+        let h = &self.hyper;
+        TrainConfig {
+            preset: self.model.preset,
+            latent: self.model.latent,
+            options: TrainOptions {
+                epochs: h.epochs,
+                batch_size: h.batch_size,
+                lr: h.lr,
+                alpha: h.alpha,
+                s2: h.s2,
+                seed: h.seed,
+                augment: Augment {
+                    shift: h.augment_shift,
+                    rotate: h.augment_rotate,
+                    scale: h.augment_scale,
+                },
+                schedule: h.lr_schedule,
+                shards: h.shards.unwrap_or(default_shards(self.device)).max(1),
+            },
+            calibration: self.calibration.settings(),
+            checkpoint: Some(self.run_dir().join(files::CHECKPOINT)),
+            resume: self.resume,
+            train_limit: self.train_limit,
+        }
+    }
 }
 
 /// Training as a device job; returns the model file's path.
@@ -183,156 +213,22 @@ pub struct TrainJob {
 impl OnDevice for TrainJob {
     type Output = PathBuf;
     fn run<D: TrainDevice>(self, dev: D) -> Result<PathBuf> {
-        let trained = train_and_calibrate(&self.args, &self.split, &dev)?;
+        let fitted = fit(&self.args, &self.split, &dev)?;
         let path = self.args.run_dir().join(files::MODEL);
-        trained.save(&path)?;
+        fitted.model.save(&path)?;
         Ok(path)
     }
 }
 
-/// Trains (or resumes), checkpointing each epoch, then calibrates on the training split.
-pub fn train_and_calibrate<D: TrainDevice>(
-    args: &TrainArgs,
-    split: &Split,
-    dev: &D,
-) -> Result<TrainedModel<D>> {
-    let train = first_images(&split.train, args.train_limit);
-    if train.is_empty() {
-        bail!("the training split is empty");
-    }
-    let checkpoint_path = args.run_dir().join(files::CHECKPOINT);
-    let mut trainer = start(args, &train, &checkpoint_path, dev)?;
-    let epochs = args.hyper.epochs.max(trainer.options.epochs);
-    trainer.options.epochs = epochs;
-    eprintln!(
-        "training {} on {} ({} train / {} test images, {} classes) on {}: {} parameters, {} epochs",
-        preset_name(args.model.preset),
-        split.name,
-        train.len(),
-        split.test.len(),
-        train.num_classes(),
-        describe(args.device),
-        trainer.network.config().param_count(),
-        epochs
-    );
-    let bar = progress_bar();
-    while trainer.epochs_done() < epochs {
-        let stats = trainer
-            .train_epoch(&train, Some(&split.test), &bar)
-            .map_err(|e| anyhow::anyhow!("device error: {e:?}"))?;
-        Checkpoint::capture(&trainer, &split.name, &train.class_names).save(&checkpoint_path)?;
-        bar.suspend(|| {
-            eprintln!(
-                "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}  test acc {:.2}%  {:.0} img/s",
-                stats.epoch,
-                stats.total,
-                stats.reconstruction,
-                stats.latent,
-                100.0 * stats.monitor_accuracy.unwrap_or(f64::NAN),
-                stats.images_per_second
-            )
-        });
-    }
-    bar.finish_and_clear();
+/// Trains with progress bars on stderr and writes the run directory's training log.
+pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<Fitted<D>> {
+    eprintln!("device: {}", describe(args.device));
+    let fitted = train_and_calibrate(&args.config(), split, dev, &Bars::default())?;
     gmvae_trainer::atomic::write_atomically(
         &args.run_dir().join(files::TRAIN_LOG),
-        serde_json::to_string_pretty(&trainer.history)?.as_bytes(),
+        gmvae_trainer::atomic::pretty_json(files::TRAIN_LOG, &fitted.history)?.as_bytes(),
     )?;
-    calibrated(
-        trainer,
-        &train,
-        args.calibration.settings(),
-        split.name.clone(),
-        train.class_names.clone(),
-    )
-}
-
-/// The first `limit` images of `data` (`--train-limit`), or all of them.
-pub fn first_images(data: &Dataset, limit: Option<usize>) -> Dataset {
-    match limit {
-        Some(n) => data.subset(&(0..n.min(data.len())).collect::<Vec<_>>()),
-        None => data.clone(),
-    }
-}
-
-/// A fresh trainer, or the checkpoint's when resuming.
-fn start<D: TrainDevice>(
-    args: &TrainArgs,
-    train: &Dataset,
-    checkpoint: &Path,
-    dev: &D,
-) -> Result<Trainer<D>> {
-    if args.resume {
-        let ckpt = Checkpoint::load(checkpoint)
-            .context("--resume needs the checkpoint of an earlier run in --out")?;
-        eprintln!(
-            "resuming from {} after epoch {}",
-            checkpoint.display(),
-            ckpt.meta.history.len()
-        );
-        return ckpt.restore(dev);
-    }
-    if checkpoint.exists() {
-        bail!(
-            "{} already holds a checkpoint; pass --resume to continue it or choose another --out",
-            args.run_dir().display()
-        );
-    }
-    let shape = &train.shape;
-    let config = ModelConfig::from_preset(
-        args.model.preset,
-        (shape.channels, shape.height, shape.width),
-        train.num_classes(),
-        args.model.latent,
-    )?;
-    let h = &args.hyper;
-    if h.batch_size == 0 {
-        bail!("--batch-size must be positive");
-    }
-    let options = TrainOptions {
-        epochs: h.epochs,
-        batch_size: h.batch_size,
-        lr: h.lr,
-        alpha: h.alpha,
-        s2: h.s2,
-        seed: h.seed,
-        augment: Augment {
-            shift: h.augment_shift,
-            rotate: h.augment_rotate,
-            scale: h.augment_scale,
-        },
-        schedule: h.lr_schedule,
-        shards: h.shards.unwrap_or(default_shards(args.device)).max(1),
-    };
-    Trainer::new(config, options, dev)
-}
-
-/// The calibration step shared by `gmvae train` and `gmvae export`: fits the thresholds on
-/// `train` (the training split, or the part of it that was trained on) and returns the
-/// trainer's network as a model ready to save under `dataset` with `class_names`.
-pub fn calibrated<D: TrainDevice>(
-    trainer: Trainer<D>,
-    train: &Dataset,
-    settings: CalibrationSettings,
-    dataset: String,
-    class_names: Vec<String>,
-) -> Result<TrainedModel<D>> {
-    let encoded =
-        infer::encode_and_reconstruct(&trainer.network, &trainer.params, train.images.view());
-    let calibration = Calibration::fit(
-        trainer.network.config(),
-        trainer.options.s2,
-        &encoded,
-        train.labels.view(),
-        settings,
-    )?;
-    Ok(TrainedModel {
-        network: trainer.network,
-        params: trainer.params,
-        calibration,
-        dataset,
-        class_names,
-    })
+    Ok(fitted)
 }
 
 /// Two CPU shards (this project's 2-core target) or one on a GPU.
@@ -342,23 +238,4 @@ fn default_shards(device: DeviceKind) -> usize {
     } else {
         2
     }
-}
-
-fn preset_name(preset: Preset) -> &'static str {
-    match preset {
-        Preset::Paper => "the paper-sized model",
-        Preset::Edge => "the edge model",
-        Preset::Tiny => "the tiny model",
-    }
-}
-
-/// A progress bar on stderr showing images, loss, throughput and ETA.
-pub fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }

@@ -2,10 +2,9 @@
 //! risk–coverage curves, as JSON, Markdown and SVG.
 
 use super::metrics::{confusion_matrix, risk_coverage, CurvePoint, SelectiveMetrics};
-use crate::atomic::write_atomically;
+use crate::atomic::{pretty_json, write_atomically, OutputError};
 use crate::calibrate::{Calibration, Scores};
 use crate::plot::svg::{heat_map, LineChart, Marker, Series, PALETTE};
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -139,9 +138,9 @@ impl EvalReport {
 
     /// Writes `eval.json`, `eval.md`, `risk-coverage.svg` and `confusion.svg` into `dir`;
     /// returns the paths written.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
         let files = [
-            ("eval.json", serde_json::to_string_pretty(self)?),
+            ("eval.json", pretty_json("eval.json", self)?),
             ("eval.md", self.markdown()),
             ("risk-coverage.svg", self.risk_coverage_svg()),
             ("confusion.svg", self.confusion_svg()),

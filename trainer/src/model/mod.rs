@@ -5,6 +5,6 @@ pub mod indices;
 pub mod network;
 pub mod params;
 
-pub use config::{ModelConfig, Preset};
+pub use config::{ConfigError, ModelConfig, Preset};
 pub use network::Network;
 pub use params::Params;

@@ -1,9 +1,49 @@
 //! PNG grids of images (grayscale or RGB), e.g. class means decoded, samples, or inputs beside
 //! their reconstructions.
 
-use crate::atomic::write_atomically;
-use anyhow::{ensure, Context, Result};
+use crate::atomic::{write_atomically, WriteError};
 use std::path::Path;
+
+/// Why a grid could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlotError {
+    /// Only grayscale and RGB images can be drawn.
+    #[error("cannot draw {0}-channel images (only 1 or 3)")]
+    Channels(usize),
+    /// A grid needs at least one column and a magnification of at least 1.
+    #[error("a grid needs at least one column and a scale of at least 1")]
+    EmptyGrid,
+    /// An image does not have `channels × height × width` values.
+    #[error("every image must have {expected} values, one has {found}")]
+    ImageSize {
+        /// `channels × height × width`.
+        expected: usize,
+        /// The offending image's length.
+        found: usize,
+    },
+    /// The grid is too large to address or to encode as a PNG.
+    #[error("a grid of {images} images of {height}x{width} at scale {scale} is too large")]
+    TooLarge {
+        /// Images in the grid.
+        images: usize,
+        /// Image height.
+        height: usize,
+        /// Image width.
+        width: usize,
+        /// Magnification.
+        scale: usize,
+    },
+    /// The encoder variance cannot be sampled from (not a finite non-negative number).
+    #[error("cannot sample the mixture with variance {0}")]
+    Variance(f64),
+    /// The PNG encoder failed.
+    #[error("cannot encode the PNG: {0}")]
+    Encode(#[source] png::EncodingError),
+    /// The file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
 
 /// Layout of the images in a grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +65,7 @@ const GAP: usize = 2;
 
 /// Encodes `images` (each `channels×height×width`, channel-major, values in [0, 1]) as one PNG
 /// grid, row by row; missing cells at the end stay grey.
-pub fn encode_png(images: &[&[f32]], shape: GridShape) -> Result<Vec<u8>> {
+pub fn encode_png(images: &[&[f32]], shape: GridShape) -> Result<Vec<u8>, PlotError> {
     let GridShape {
         channels,
         height,
@@ -33,21 +73,29 @@ pub fn encode_png(images: &[&[f32]], shape: GridShape) -> Result<Vec<u8>> {
         columns,
         scale,
     } = shape;
-    ensure!(
-        channels == 1 || channels == 3,
-        "cannot draw {channels}-channel images"
-    );
-    ensure!(columns > 0 && scale > 0, "grid needs columns and scale > 0");
+    if channels != 1 && channels != 3 {
+        return Err(PlotError::Channels(channels));
+    }
+    if columns == 0 || scale == 0 {
+        return Err(PlotError::EmptyGrid);
+    }
     let pixels = channels * height * width;
-    ensure!(
-        images.iter().all(|im| im.len() == pixels),
-        "every image must have {pixels} values"
-    );
+    if let Some(bad) = images.iter().find(|im| im.len() != pixels) {
+        return Err(PlotError::ImageSize {
+            expected: pixels,
+            found: bad.len(),
+        });
+    }
     let rows = images.len().div_ceil(columns).max(1);
-    let cell_w = width * scale + GAP;
-    let cell_h = height * scale + GAP;
-    let (out_w, out_h) = (columns * cell_w + GAP, rows * cell_h + GAP);
-    let mut rgb = vec![128u8; out_w * out_h * 3];
+    let too_large = PlotError::TooLarge {
+        images: images.len(),
+        height,
+        width,
+        scale,
+    };
+    let (out_w, out_h, bytes) = grid_size(rows, columns, height, width, scale).ok_or(too_large)?;
+    let (cell_w, cell_h) = (width * scale + GAP, height * scale + GAP);
+    let mut rgb = vec![128u8; bytes];
     for (n, image) in images.iter().enumerate() {
         let (x0, y0) = (GAP + (n % columns) * cell_w, GAP + (n / columns) * cell_h);
         for y in 0..height * scale {
@@ -70,15 +118,33 @@ pub fn encode_png(images: &[&[f32]], shape: GridShape) -> Result<Vec<u8>> {
         let mut encoder = png::Encoder::new(&mut bytes, out_w as u32, out_h as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().context("PNG header")?;
-        writer.write_image_data(&rgb).context("PNG data")?;
+        let mut writer = encoder.write_header().map_err(PlotError::Encode)?;
+        writer.write_image_data(&rgb).map_err(PlotError::Encode)?;
     }
     Ok(bytes)
 }
 
+/// Width, height and RGB byte count of a grid, if they fit the PNG format (32-bit sides) and
+/// this machine's address space.
+fn grid_size(
+    rows: usize,
+    columns: usize,
+    height: usize,
+    width: usize,
+    scale: usize,
+) -> Option<(usize, usize, usize)> {
+    let cell_w = width.checked_mul(scale)?.checked_add(GAP)?;
+    let cell_h = height.checked_mul(scale)?.checked_add(GAP)?;
+    let out_w = columns.checked_mul(cell_w)?.checked_add(GAP)?;
+    let out_h = rows.checked_mul(cell_h)?.checked_add(GAP)?;
+    u32::try_from(out_w).ok()?;
+    u32::try_from(out_h).ok()?;
+    Some((out_w, out_h, out_w.checked_mul(out_h)?.checked_mul(3)?))
+}
+
 /// Writes a grid PNG atomically to `path`.
-pub fn write_png(path: &Path, images: &[&[f32]], shape: GridShape) -> Result<()> {
-    write_atomically(path, &encode_png(images, shape)?)
+pub fn write_png(path: &Path, images: &[&[f32]], shape: GridShape) -> Result<(), PlotError> {
+    Ok(write_atomically(path, &encode_png(images, shape)?)?)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The golden reclassification fixture, `fixtures/golden/reclassify.json`: the runtime's
-//! `reclassify` on every golden input of `gmvae fixtures`, every `f32` as its bit pattern, so
+//! `reclassify` on every golden input of the `golden_fixtures` example, every `f32` as its bit pattern, so
 //! that `tests/reclassify_conformance.rs` can demand the same bits from any build on any
 //! target.
 
@@ -93,7 +93,7 @@ pub fn expected<'i>(
     }
     Ok(json!({
         "format": FORMAT,
-        "generated_by": "gmvae fixtures --out fixtures/golden",
+        "generated_by": "cargo run --release -p gmvae-trainer --example golden_fixtures",
         "inputs": "inputs.f32le (every golden input, in order)",
         "reclassify_workspace_len": model.reclassify_workspace_len(),
         "reclassify_workspace_bytes": model.reclassify_workspace_bytes(),

@@ -7,20 +7,87 @@
 //! second bias per layer).
 
 use super::adam::{Adam, HostAdam};
-use super::{EpochStats, TrainDevice, TrainOptions, Trainer};
-use crate::atomic::write_atomically;
+use super::{EpochStats, TrainDevice, TrainError, TrainOptions, Trainer};
+use crate::atomic::{write_atomically, WriteError};
 use crate::model::params::{layer_shapes, HostLayer};
-use crate::model::{ModelConfig, Network, Params};
-use anyhow::{bail, ensure, Context, Result};
-use byteorder::{LittleEndian, ReadBytesExt, WriteBytesExt};
+use crate::model::{ConfigError, ModelConfig, Network, Params};
+use byteorder::{LittleEndian, ReadBytesExt};
 use serde::{Deserialize, Serialize};
 use std::io::{Cursor, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GMVAECKP";
 const VERSION: u32 = 1;
 /// Largest JSON header accepted when reading (guards allocation on corrupt files).
 const MAX_META_BYTES: u64 = 16 << 20;
+
+/// Why a checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// No checkpoint file was named.
+    #[error("no checkpoint file was given")]
+    Missing,
+    /// The file could not be read.
+    #[error("cannot read checkpoint {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid checkpoint.
+    #[error("bad checkpoint {}: {problem}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        problem: Corruption,
+    },
+    /// The header could not be rendered.
+    #[error("cannot render the checkpoint header: {0}")]
+    Header(#[source] serde_json::Error),
+    /// The file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// What is wrong with a checkpoint's bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The file does not start with the checkpoint magic bytes.
+    #[error("not a gmvae checkpoint (bad magic)")]
+    Magic,
+    /// A version this build cannot read.
+    #[error("unsupported checkpoint version {0}")]
+    Version(u32),
+    /// The header length is beyond the reader's cap.
+    #[error("header length {0} is implausible")]
+    HeaderLength(u64),
+    /// The file ends early.
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    /// The JSON header does not parse.
+    #[error("corrupt header: {0}")]
+    Header(#[source] serde_json::Error),
+    /// The header's model sizes are invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A tensor's length is not the model's.
+    #[error("tensor has {found} values where the model needs {expected}")]
+    TensorLength {
+        /// Values stored.
+        found: u64,
+        /// Values the model needs.
+        expected: usize,
+    },
+    /// Bytes follow the last tensor.
+    #[error("{0} trailing bytes")]
+    Trailing(u64),
+}
 
 /// Everything in a checkpoint besides the tensors.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -73,7 +140,7 @@ impl Checkpoint {
     }
 
     /// Rebuilds a trainer on `dev`.
-    pub fn restore<D: TrainDevice>(&self, dev: &D) -> Result<Trainer<D>> {
+    pub fn restore<D: TrainDevice>(&self, dev: &D) -> Result<Trainer<D>, TrainError> {
         let params = Params::from_host(dev, self.layers.clone());
         let adam = Adam::from_host(self.meta.options.lr, &params, &self.adam);
         Trainer::resume(
@@ -86,54 +153,65 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint atomically (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomically(path, &self.to_bytes()?)
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        Ok(write_atomically(path, &self.to_bytes()?)?)
     }
 
     /// Reads and checks a checkpoint.
-    pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-        Self::from_bytes(&bytes).with_context(|| format!("bad checkpoint {}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes).map_err(|problem| CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            problem,
+        })
     }
 
-    fn to_bytes(&self) -> Result<Vec<u8>> {
-        let meta = serde_json::to_vec(&self.meta)?;
+    fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        let meta = serde_json::to_vec(&self.meta).map_err(CheckpointError::Header)?;
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
-        out.write_u32::<LittleEndian>(VERSION)?;
-        out.write_u64::<LittleEndian>(meta.len() as u64)?;
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
         out.extend_from_slice(&meta);
         for (_, _, weight, bias) in &self.layers {
-            write_floats(&mut out, weight)?;
-            write_floats(&mut out, bias)?;
+            write_floats(&mut out, weight);
+            write_floats(&mut out, bias);
         }
         for moments in &self.adam.1 {
             for m in moments {
-                write_floats(&mut out, m)?;
+                write_floats(&mut out, m);
             }
         }
         Ok(out)
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, Corruption> {
         let mut r = Cursor::new(bytes);
         let mut magic = [0u8; 8];
-        r.read_exact(&mut magic).context("file too short")?;
-        ensure!(&magic == MAGIC, "not a gmvae checkpoint (bad magic)");
-        let version = r.read_u32::<LittleEndian>()?;
-        ensure!(
-            version == VERSION,
-            "unsupported checkpoint version {version}"
-        );
-        let meta_len = r.read_u64::<LittleEndian>()?;
-        ensure!(
-            meta_len <= MAX_META_BYTES,
-            "header length {meta_len} is implausible"
-        );
+        r.read_exact(&mut magic)
+            .map_err(|_| Corruption::Truncated("file"))?;
+        if &magic != MAGIC {
+            return Err(Corruption::Magic);
+        }
+        let version = r
+            .read_u32::<LittleEndian>()
+            .map_err(|_| Corruption::Truncated("version"))?;
+        if version != VERSION {
+            return Err(Corruption::Version(version));
+        }
+        let meta_len = r
+            .read_u64::<LittleEndian>()
+            .map_err(|_| Corruption::Truncated("header length"))?;
+        if meta_len > MAX_META_BYTES {
+            return Err(Corruption::HeaderLength(meta_len));
+        }
         let mut meta = vec![0u8; meta_len as usize];
-        r.read_exact(&mut meta).context("truncated header")?;
-        let meta: CheckpointMeta = serde_json::from_slice(&meta).context("corrupt header")?;
+        r.read_exact(&mut meta)
+            .map_err(|_| Corruption::Truncated("header"))?;
+        let meta: CheckpointMeta = serde_json::from_slice(&meta).map_err(Corruption::Header)?;
         meta.config.validate()?;
         let remaining = bytes.len() as u64 - r.position();
         let shapes = layer_shapes(&meta.config);
@@ -148,11 +226,12 @@ impl Checkpoint {
             moments.push([read(w)?, read(b)?, read(w)?, read(b)?]);
         }
         if r.position() != bytes.len() as u64 {
-            bail!("{} trailing bytes", bytes.len() as u64 - r.position());
+            return Err(Corruption::Trailing(bytes.len() as u64 - r.position()));
         }
+        // `layer_shapes` has one entry per layer, so exactly 8 were read.
         let layers: [HostLayer; 8] = layers
             .try_into()
-            .map_err(|_| anyhow::anyhow!("wrong layer count"))?;
+            .map_err(|_| Corruption::Truncated("layer list"))?;
         let steps = meta.adam_steps;
         Ok(Self {
             meta,
@@ -162,23 +241,29 @@ impl Checkpoint {
     }
 }
 
-fn write_floats(out: &mut Vec<u8>, values: &[f32]) -> Result<()> {
-    out.write_u64::<LittleEndian>(values.len() as u64)?;
+fn write_floats(out: &mut Vec<u8>, values: &[f32]) {
+    out.extend_from_slice(&(values.len() as u64).to_le_bytes());
     for &v in values {
-        out.write_f32::<LittleEndian>(v)?;
+        out.extend_from_slice(&v.to_le_bytes());
     }
-    Ok(())
 }
 
-fn read_floats(r: &mut Cursor<&[u8]>, expected: usize, remaining: u64) -> Result<Vec<f32>> {
-    let n = r.read_u64::<LittleEndian>().context("truncated tensor")?;
-    ensure!(
-        n == expected as u64,
-        "tensor has {n} values where the model needs {expected}"
-    );
-    ensure!(n.saturating_mul(4) <= remaining, "truncated tensor data");
+fn read_floats(
+    r: &mut Cursor<&[u8]>,
+    expected: usize,
+    remaining: u64,
+) -> Result<Vec<f32>, Corruption> {
+    let n = r
+        .read_u64::<LittleEndian>()
+        .map_err(|_| Corruption::Truncated("tensor"))?;
+    if n != expected as u64 {
+        return Err(Corruption::TensorLength { found: n, expected });
+    }
+    if n.saturating_mul(4) > remaining {
+        return Err(Corruption::Truncated("tensor data"));
+    }
     let mut values = vec![0f32; expected];
     r.read_f32_into::<LittleEndian>(&mut values)
-        .context("truncated tensor data")?;
+        .map_err(|_| Corruption::Truncated("tensor data"))?;
     Ok(values)
 }

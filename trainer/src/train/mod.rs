@@ -3,16 +3,21 @@
 pub mod adam;
 pub mod batch;
 pub mod checkpoint;
+mod error;
+pub mod fit;
 pub mod loss;
 pub mod shards;
+pub mod step_bench;
 
 use crate::data::Dataset;
 use crate::infer;
 use crate::model::{ModelConfig, Network, Params};
+use crate::progress::Progress;
 use adam::Adam;
 use batch::HostBatch;
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
+pub use error::TrainError;
+pub use fit::{train_and_calibrate, Fitted, TrainConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -62,20 +67,22 @@ crate::choice::choice!(LrSchedule {
 impl TrainOptions {
     /// Checks the values the training loop relies on (positive batch size and shard count,
     /// positive finite s2 and learning rate, finite α).
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.batch_size > 0, "batch size must be positive");
-        anyhow::ensure!(self.shards > 0, "shard count must be positive");
-        anyhow::ensure!(
-            self.s2.is_finite() && self.s2 > 0.0,
-            "s2 must be positive and finite, not {}",
-            self.s2
-        );
-        anyhow::ensure!(
-            self.lr.is_finite() && self.lr > 0.0,
-            "learning rate must be positive and finite, not {}",
-            self.lr
-        );
-        anyhow::ensure!(self.alpha.is_finite(), "alpha must be finite");
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if self.batch_size == 0 {
+            return Err(TrainError::BatchSize);
+        }
+        if self.shards == 0 {
+            return Err(TrainError::Shards);
+        }
+        if !(self.s2.is_finite() && self.s2 > 0.0) {
+            return Err(TrainError::S2(self.s2));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(TrainError::LearningRate(self.lr));
+        }
+        if !self.alpha.is_finite() {
+            return Err(TrainError::Alpha(self.alpha));
+        }
         Ok(())
     }
 
@@ -126,7 +133,7 @@ pub struct Trainer<D: Device<f32>> {
 
 impl<D: TrainDevice> Trainer<D> {
     /// A fresh model initialised from `options.seed`.
-    pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> anyhow::Result<Self> {
+    pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> Result<Self, TrainError> {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let params = Params::init(&config, dev, &mut rng);
         Self::resume(
@@ -145,15 +152,19 @@ impl<D: TrainDevice> Trainer<D> {
         adam: Adam<D>,
         options: TrainOptions,
         history: Vec<EpochStats>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, TrainError> {
         options.validate()?;
+        let pools = ShardPools::new(options.shards).map_err(|source| TrainError::Threads {
+            shards: options.shards,
+            source,
+        })?;
         Ok(Self {
             network,
             params,
             adam,
             options,
             history,
-            pools: ShardPools::new(options.shards)?,
+            pools,
         })
     }
 
@@ -185,14 +196,14 @@ impl<D: TrainDevice> Trainer<D> {
         Ok(terms)
     }
 
-    /// Runs one epoch over `train`, reporting progress on `bar`; `monitor` (if any) is
-    /// evaluated afterwards for the accuracy column.
+    /// Runs one epoch over `train`, reporting images done and the running loss terms to
+    /// `progress`; `monitor` (if any) is evaluated afterwards for the accuracy column.
     pub fn train_epoch(
         &mut self,
         train: &Dataset,
         monitor: Option<&Dataset>,
-        bar: &ProgressBar,
-    ) -> Result<EpochStats, D::Err> {
+        progress: &dyn Progress,
+    ) -> Result<EpochStats, TrainError> {
         let epoch = self.epochs_done() + 1;
         let config = *self.network.config();
         let mut rng = ChaCha8Rng::seed_from_u64(self.options.seed);
@@ -200,9 +211,10 @@ impl<D: TrainDevice> Trainer<D> {
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
 
-        bar.set_length(train.len() as u64);
-        bar.set_position(0);
-        bar.set_prefix(format!("epoch {epoch}/{}", self.options.epochs));
+        progress.start(
+            &format!("epoch {epoch}/{}", self.options.epochs),
+            train.len() as u64,
+        );
         let start = Instant::now();
         let mut sums = loss::LossTerms::default();
         let mut batches = 0usize;
@@ -211,13 +223,15 @@ impl<D: TrainDevice> Trainer<D> {
         for (k, chunk) in order.chunks(self.options.batch_size).enumerate() {
             let step = (epoch - 1) * steps_per_epoch + k;
             self.adam.set_lr(self.options.lr_at(step, total_steps));
-            let terms = self.step(train, chunk, &mut rng)?;
+            let terms = self
+                .step(train, chunk, &mut rng)
+                .map_err(|e| TrainError::Device(format!("{e:?}")))?;
             sums.reconstruction += terms.reconstruction;
             sums.latent += terms.latent;
             sums.total += terms.total;
             batches += 1;
-            bar.inc(chunk.len() as u64);
-            bar.set_message(format!(
+            progress.advance(chunk.len() as u64);
+            progress.status(&format!(
                 "loss {:.3} (rec {:.3}, lat {:.4})",
                 sums.total / batches as f32,
                 sums.reconstruction / batches as f32,
@@ -225,6 +239,7 @@ impl<D: TrainDevice> Trainer<D> {
             ));
         }
         let seconds = start.elapsed().as_secs_f64();
+        progress.finish();
         let n = batches.max(1) as f32;
         let monitor_accuracy = monitor.map(|data| {
             let latents = infer::encode_all(&self.network, &self.params, data);

@@ -1,49 +1,38 @@
-//! `gmvae fixtures`: regenerate the committed golden fixtures (`fixtures/golden/`) and the
-//! deliberately broken model files (`fixtures/broken/`). `fixtures/README.md` documents every
-//! file and when regenerating them is legitimate.
+//! Regenerates the committed golden fixtures (`fixtures/golden/`) and the deliberately broken
+//! model files (`fixtures/broken/`): a maintainers' tool, run as
 //!
-//! 1. Trains the `edge` preset on the bundled MNIST-10k with the fixed flags
-//!    [`TRAIN_FLAGS`] through [`train_and_calibrate`] (the same code as `gmvae train`) and
-//!    exports `model.gmvae`. With `--reuse-model` the existing `model.gmvae` is kept instead:
-//!    dfdx picks its matrix kernels per CPU, so retraining elsewhere may give other weights,
-//!    while everything below is a function of the model bytes and the runtime alone.
-//! 2. Writes the golden inputs ([`golden_inputs`]) to `inputs.f32le`.
+//! ```text
+//! cargo run --release -p gmvae-trainer --example golden_fixtures -- [--reuse-model]
+//! ```
+//!
+//! `fixtures/README.md` documents every file and when regenerating them is legitimate.
+//!
+//! 1. Trains the golden model (`gmvae_trainer::golden::train_config`, the edge preset on the
+//!    bundled MNIST-10k) through the library's `train_and_calibrate`, as `gmvae train` does,
+//!    and exports `model.gmvae`. With `--reuse-model` the existing `model.gmvae` is kept
+//!    instead: dfdx picks its matrix kernels per CPU, so retraining elsewhere may give other
+//!    weights, while everything below is a function of the model bytes and the runtime alone.
+//! 2. Writes the golden inputs (`gmvae_trainer::golden::golden_inputs`) to `inputs.f32le`.
 //! 3. Runs `gmvae-runtime` on them and records its outputs bit-exactly in `expected.json`
 //!    (f32 values as `0x…` bit patterns) and `reconstructions.f32le`.
 //! 4. Writes one file per [`Corruption`] of the model to the broken directory, after checking
 //!    that both readers report the error the corruption names.
 
-use super::train::{train_and_calibrate, TrainArgs};
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use clap::{Args, Parser};
+use clap::Parser;
 use dfdx::prelude::Cpu;
 use gmvae_format::corrupt::Corruption;
-use gmvae_format::{crc32, ModelFile, ModelView};
+use gmvae_format::{ModelFile, ModelView};
 use gmvae_runtime::{Decision, Model, Verdict, Workspace};
 use gmvae_trainer::atomic::write_atomically;
-use gmvae_trainer::data::{load, Dataset, DatasetSpec};
+use gmvae_trainer::data::{load, DatasetSpec};
+use gmvae_trainer::golden::{self, golden_inputs, GoldenInput};
+use gmvae_trainer::progress::Progress;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-/// The `gmvae train` flags that produce the golden model (the run directory is a temporary
-/// one). Changing them changes the golden model: regenerate and say so in the commit.
-pub const TRAIN_FLAGS: [&str; 12] = [
-    "--dataset",
-    "mnist10k",
-    "--preset",
-    "edge",
-    "--epochs",
-    "4",
-    "--seed",
-    "2019",
-    "--shards",
-    "2",
-    "--device",
-    "cpu",
-];
-
 /// File names inside the golden directory.
-pub mod files {
+mod files {
     /// The trained model.
     pub const MODEL: &str = "model.gmvae";
     /// The golden inputs, raw little-endian f32.
@@ -59,59 +48,52 @@ pub mod files {
 }
 
 /// The value of `expected.json`'s `"format"` field; bump it when the layout changes.
-pub const EXPECTED_FORMAT: &str = "gmvae-golden-1";
-
-/// Seed of the SplitMix64 stream behind the noise inputs.
-const NOISE_SEED: u64 = 2019;
+const EXPECTED_FORMAT: &str = "gmvae-golden-1";
 
 /// Workspace capacity used to run the golden inputs (the paper model needs 56 508).
 const WORKSPACE: usize = 60_000;
 
-/// Arguments of `gmvae fixtures`.
-#[derive(Debug, Clone, Args)]
-pub struct FixturesArgs {
+/// Regenerate the golden and broken fixture files.
+#[derive(Debug, Parser)]
+struct Args {
     /// Directory of the golden files (model.gmvae, inputs.f32le, reconstructions.f32le,
     /// expected.json).
     #[arg(long, value_name = "DIR", default_value = "fixtures/golden")]
-    pub out: PathBuf,
+    out: PathBuf,
     /// Directory of the broken files [default: `broken` beside OUT].
     #[arg(long, value_name = "DIR")]
-    pub broken: Option<PathBuf>,
+    broken: Option<PathBuf>,
     /// Keep OUT/model.gmvae and regenerate only the inputs, the expected outputs and the broken
     /// files (after a deliberate runtime numerics change, where retraining is not wanted).
     #[arg(long)]
-    pub reuse_model: bool,
+    reuse_model: bool,
 }
 
-impl FixturesArgs {
-    /// The broken-file directory (`--broken`, else `broken` beside `--out`).
-    pub fn broken_dir(&self) -> PathBuf {
-        self.broken
-            .clone()
-            .unwrap_or_else(|| self.out.parent().unwrap_or(Path::new(".")).join("broken"))
+/// Prints the library's notes (one line per epoch) to stderr.
+struct Notes;
+
+impl Progress for Notes {
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
     }
 }
 
-/// One golden input.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GoldenInput {
-    /// A short unique name, e.g. `digit-3-b` or `uniform-noise`.
-    pub name: String,
-    /// Where it comes from, in words.
-    pub source: String,
-    /// The dataset label, for test digits.
-    pub true_label: Option<usize>,
-    /// `C·H·W` values in `[0, 1]`.
-    pub pixels: Vec<f32>,
-}
-
-/// Runs `gmvae fixtures`.
-pub fn run(args: FixturesArgs) -> Result<()> {
+fn main() -> Result<()> {
+    let args = Args::parse();
     let model_path = args.out.join(files::MODEL);
     let split = load(&DatasetSpec::Bundled)?;
     if !args.reuse_model {
-        let bytes = train_golden_model()?;
-        write_atomically(&model_path, &bytes)?;
+        println!("training: gmvae train {}", golden::TRAINING_FLAGS);
+        let fitted = gmvae_trainer::train::train_and_calibrate(
+            &golden::train_config(),
+            &split,
+            &Cpu::default(),
+            &Notes,
+        )?;
+        write_atomically(
+            &model_path,
+            &gmvae_trainer::export::to_bytes(&fitted.model)?,
+        )?;
         println!("wrote {}", model_path.display());
     }
     let bytes = std::fs::read(&model_path)
@@ -140,7 +122,10 @@ pub fn run(args: FixturesArgs) -> Result<()> {
     let path = gmvae_trainer::reclassify::golden::write(&args.out, &model, golden_reclassify)?;
     println!("wrote {}", path.display());
 
-    let broken = args.broken_dir();
+    let broken = args
+        .broken
+        .clone()
+        .unwrap_or_else(|| args.out.parent().unwrap_or(Path::new(".")).join("broken"));
     write_broken(&bytes, &broken)?;
     println!(
         "wrote {} broken files and {} to {}",
@@ -157,106 +142,31 @@ pub fn run(args: FixturesArgs) -> Result<()> {
     Ok(())
 }
 
-/// `gmvae train` with [`TRAIN_FLAGS`] in a temporary run directory; the model file's bytes.
-fn train_golden_model() -> Result<Vec<u8>> {
-    #[derive(Parser)]
-    struct Flags {
-        #[command(flatten)]
-        train: TrainArgs,
-    }
-    let run_dir = std::env::temp_dir().join(format!("gmvae-fixtures-{}", std::process::id()));
-    if run_dir.exists() {
-        std::fs::remove_dir_all(&run_dir)
-            .with_context(|| format!("cannot clear {}", run_dir.display()))?;
-    }
-    let run_dir_str = run_dir.to_string_lossy().into_owned();
-    let argv = std::iter::once("gmvae-train")
-        .chain(TRAIN_FLAGS)
-        .chain(["--out", run_dir_str.as_str()]);
-    let args = Flags::try_parse_from(argv)
-        .map_err(|e| anyhow!("internal: bad fixture training flags: {e}"))?
-        .train;
-    println!("training: gmvae train {}", TRAIN_FLAGS.join(" "));
-    let split = load(&args.dataset.spec())?;
-    let trained = train_and_calibrate(&args, &split, &Cpu::default());
-    let bytes = trained.and_then(|t| {
-        gmvae_trainer::export::to_model_file(&t)?
-            .to_bytes()
-            .map_err(|e| anyhow!("the model cannot be exported: {e:?}"))
-    });
-    let _ = std::fs::remove_dir_all(&run_dir);
-    bytes
+/// The CRC-32 a model file stores in its trailer (over every byte before it), as
+/// `gmvae inspect` prints it. (The CRC over the whole file, trailer included, is the same
+/// residue constant for every valid file, so it would identify nothing.)
+fn stored_crc(bytes: &[u8]) -> Result<u32> {
+    let trailer = bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|at| bytes.get(at..))
+        .ok_or_else(|| anyhow!("the model file is shorter than its CRC trailer"))?;
+    let stored = u32::from_le_bytes(trailer.try_into()?);
+    let body = bytes.get(..bytes.len() - 4).unwrap_or_default();
+    ensure!(
+        gmvae_format::crc32(body) == stored,
+        "the model's CRC trailer does not match its contents"
+    );
+    Ok(stored)
 }
 
-/// The golden inputs: the first two test digits of each class (in test-split order, class
-/// by class), then four out-of-distribution images: uniform noise, all black, all white,
-/// and the first golden digit with ±0.3 sign noise (an FGSM-shaped perturbation with a
-/// pseudo-random sign instead of the gradient's), clipped to `[0, 1]`. Noise comes from
-/// SplitMix64, so the inputs are the same bits everywhere.
-pub fn golden_inputs(test: &Dataset, image_len: usize) -> Result<Vec<GoldenInput>> {
-    ensure!(
-        test.shape.pixels() == image_len,
-        "the test images have {} values, the model expects {image_len}",
-        test.shape.pixels()
-    );
-    let mut inputs = Vec::new();
-    for class in 0..test.num_classes() {
-        let found: Vec<usize> = (0..test.len())
-            .filter(|&i| usize::from(test.labels[i]) == class)
-            .take(2)
-            .collect();
-        ensure!(
-            found.len() == 2,
-            "class {class} has fewer than two test digits"
-        );
-        for (k, &i) in found.iter().enumerate() {
-            inputs.push(GoldenInput {
-                name: format!("digit-{class}-{}", ["a", "b"][k]),
-                source: format!("bundled MNIST-10k test image {i}"),
-                true_label: Some(class),
-                pixels: test.image(i).to_vec(),
-            });
-        }
-    }
-    let mut rng = SplitMix64(NOISE_SEED);
-    inputs.push(GoldenInput {
-        name: "uniform-noise".into(),
-        source: format!(
-            "uniform in [0, 1): (u >> 40) / 2^24, u from SplitMix64 seeded {NOISE_SEED}"
-        ),
-        true_label: None,
-        pixels: (0..image_len).map(|_| rng.unit()).collect(),
-    });
-    inputs.push(GoldenInput {
-        name: "all-black".into(),
-        source: "every value 0".into(),
-        true_label: None,
-        pixels: vec![0.0; image_len],
-    });
-    inputs.push(GoldenInput {
-        name: "all-white".into(),
-        source: "every value 1".into(),
-        true_label: None,
-        pixels: vec![1.0; image_len],
-    });
-    let base = inputs[0].clone();
-    inputs.push(GoldenInput {
-        name: "sign-noise-digit".into(),
-        source: format!(
-            "{} + 0.3·s, s = ±1 from SplitMix64 (continuing the noise stream), clipped to [0, 1]",
-            base.name
-        ),
-        true_label: base.true_label,
-        pixels: base
-            .pixels
-            .iter()
-            .map(|&x| {
-                let s = if rng.next_u64() >> 63 == 1 { 0.3 } else { -0.3 };
-                (x + s).clamp(0.0, 1.0)
-            })
-            .collect(),
-    });
-    Ok(inputs)
+/// The file's SHA-256 as 64 lowercase hex digits.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `expected.json`'s value and the concatenated reconstructions.
@@ -283,12 +193,13 @@ fn expected_outputs(
     let a = model.architecture();
     let expected = json!({
         "format": EXPECTED_FORMAT,
-        "generated_by": "gmvae fixtures --out fixtures/golden",
-        "training_flags": TRAIN_FLAGS.join(" "),
+        "generated_by": "cargo run --release -p gmvae-trainer --example golden_fixtures",
+        "training_flags": golden::TRAINING_FLAGS,
         "model": {
             "file": files::MODEL,
             "bytes": bytes.len(),
-            "crc32": format!("0x{:08x}", crc32(bytes)),
+            "crc32": format!("0x{:08x}", stored_crc(bytes)?),
+            "sha256": sha256_hex(bytes),
             "architecture": {
                 "in_channels": a.in_channels, "height": a.height, "width": a.width,
                 "conv1": a.conv1, "conv2": a.conv2, "hidden": a.hidden,
@@ -402,7 +313,8 @@ fn write_broken(model: &[u8], dir: &Path) -> Result<()> {
     write_atomically(
         &dir.join(files::BROKEN_INDEX),
         (serde_json::to_string_pretty(&index)? + "\n").as_bytes(),
-    )
+    )?;
+    Ok(())
 }
 
 /// `0x` and the 8 hex digits of an f32's bit pattern.
@@ -413,22 +325,4 @@ fn hex(x: f32) -> String {
 /// Values as little-endian bytes.
 fn f32le(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
     values.into_iter().flat_map(f32::to_le_bytes).collect()
-}
-
-/// SplitMix64, so the noise inputs do not depend on any crate's RNG.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)` with 24 random bits.
-    fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
 }

@@ -1,0 +1,71 @@
+//! The library's error type: one enum over every area's typed error, so that a caller can
+//! match on the area (`Error::Train`, `Error::Export`, …) and still reach the cause through
+//! [`std::error::Error::source`].
+
+use crate::atomic::{OutputError, WriteError};
+use crate::calibrate::CalibrationError;
+use crate::data::DataError;
+use crate::export::ExportError;
+use crate::plot::grid::PlotError;
+use crate::train::checkpoint::CheckpointError;
+use crate::train::TrainError;
+use std::path::PathBuf;
+
+/// Everything the trainer library's pipeline functions can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading, importing or writing a dataset.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Training options or the training loop.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// Reading or writing a checkpoint.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Fitting the rejection thresholds.
+    #[error(transparent)]
+    Calibration(#[from] CalibrationError),
+    /// Writing or reading a model file.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// Drawing a picture.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// Writing a result file.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A fresh run would overwrite an earlier run's checkpoint.
+    #[error("{} already holds a checkpoint; resume it or choose another run directory", path.display())]
+    CheckpointExists {
+        /// The checkpoint file.
+        path: PathBuf,
+    },
+    /// Resuming needs a readable checkpoint.
+    #[error("nothing to resume: {0}")]
+    Resume(#[source] CheckpointError),
+    /// A dataset does not fit a model (image size or class count).
+    #[error("{dataset} ({images} images of {shape}, {classes} classes) does not fit the model ({model})")]
+    DatasetMismatch {
+        /// The dataset's name.
+        dataset: String,
+        /// Its images.
+        images: usize,
+        /// Its image shape, e.g. `1x28x28`.
+        shape: String,
+        /// Its classes.
+        classes: usize,
+        /// The model's input shape and classes, e.g. `1x28x28, 10 classes`.
+        model: String,
+    },
+}
+
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        Self::Output(OutputError::Write(e))
+    }
+}
+
+/// `Result` with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,285 @@
+//! The whole training job as one call: start (or resume) a run, train epoch by epoch with a
+//! checkpoint after each, then calibrate the rejection thresholds on the training split.
+
+use super::batch::Augment;
+use super::checkpoint::Checkpoint;
+use super::{EpochStats, LrSchedule, TrainDevice, TrainOptions, Trainer};
+use crate::calibrate::{Calibration, CalibrationSettings};
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::infer;
+use crate::model::{ModelConfig, Preset};
+use crate::progress::Progress;
+use crate::trained::TrainedModel;
+use std::path::PathBuf;
+
+/// Everything a training run is told: model sizes, hyper-parameters, threshold settings, and
+/// where (if anywhere) it keeps its checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Size preset.
+    pub preset: Preset,
+    /// Latent dimension (default: the number of classes).
+    pub latent: Option<usize>,
+    /// Hyper-parameters (ignored but for `epochs` when resuming: the checkpoint's win).
+    pub options: TrainOptions,
+    /// How the thresholds are fitted after training.
+    pub calibration: CalibrationSettings,
+    /// The checkpoint file, written atomically after every epoch; `None` keeps the run in
+    /// memory only.
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` instead of starting afresh (`options.epochs` may extend the
+    /// run).
+    pub resume: bool,
+    /// Train on only the first `n` training images.
+    pub train_limit: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    /// The paper's model and settings (25 epochs, batch 64, Adam 1e-3 with cosine decay,
+    /// α = 200, s2 = 1/3000, seed 2019, mild augmentation, 2 shards), no checkpoint.
+    fn default() -> Self {
+        Self {
+            preset: Preset::Paper,
+            latent: None,
+            options: TrainOptions {
+                epochs: 25,
+                batch_size: 64,
+                lr: 1e-3,
+                alpha: 200.0,
+                s2: 1.0 / 3000.0,
+                seed: 2019,
+                augment: Augment {
+                    shift: 2.0,
+                    rotate: 10.0,
+                    scale: 0.1,
+                },
+                schedule: LrSchedule::Cosine,
+                shards: 2,
+            },
+            calibration: CalibrationSettings::default(),
+            checkpoint: None,
+            resume: false,
+            train_limit: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings before any work (a fresh run's hyper-parameters, the calibration
+    /// settings, resume without a checkpoint).
+    pub fn validate(&self) -> Result<()> {
+        if !self.resume {
+            self.options.validate()?;
+        }
+        self.calibration.validate()?;
+        if self.resume && self.checkpoint.is_none() {
+            return Err(Error::Resume(super::checkpoint::CheckpointError::Missing));
+        }
+        Ok(())
+    }
+}
+
+/// A trained and calibrated model with the statistics of every epoch.
+pub struct Fitted<D: TrainDevice> {
+    /// The model, ready to save or evaluate.
+    pub model: TrainedModel<D>,
+    /// One entry per epoch of the whole run (resumed epochs included).
+    pub history: Vec<EpochStats>,
+}
+
+/// Trains (or resumes) on `split.train`, checkpointing each epoch when
+/// `config.checkpoint` is set, then calibrates on the images trained on. `split.test` is the
+/// monitoring split of the accuracy column. Epochs, statistics and notes go to `progress`.
+pub fn train_and_calibrate<D: TrainDevice>(
+    config: &TrainConfig,
+    split: &Split,
+    dev: &D,
+    progress: &dyn Progress,
+) -> Result<Fitted<D>> {
+    config.validate()?;
+    let train = first_images(&split.train, config.train_limit);
+    if train.is_empty() {
+        return Err(super::TrainError::EmptyTrainingSet.into());
+    }
+    let mut trainer = start(config, &train, &split.name, progress, dev)?;
+    let epochs = config.options.epochs.max(trainer.options.epochs);
+    trainer.options.epochs = epochs;
+    progress.note(&format!(
+        "training {} on {} ({} train / {} test images, {} classes): {} parameters, {} epochs",
+        describe(trainer.network.config()),
+        split.name,
+        train.len(),
+        split.test.len(),
+        train.num_classes(),
+        trainer.network.config().param_count(),
+        epochs
+    ));
+    while trainer.epochs_done() < epochs {
+        let stats = trainer.train_epoch(&train, Some(&split.test), progress)?;
+        if let Some(path) = &config.checkpoint {
+            Checkpoint::capture(&trainer, &split.name, &train.class_names).save(path)?;
+        }
+        progress.note(&format!(
+            "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}  test acc {:.2}%  {:.0} img/s",
+            stats.epoch,
+            stats.total,
+            stats.reconstruction,
+            stats.latent,
+            100.0 * stats.monitor_accuracy.unwrap_or(f64::NAN),
+            stats.images_per_second
+        ));
+    }
+    let history = trainer.history.clone();
+    let model = calibrated(
+        trainer,
+        &train,
+        config.calibration,
+        split.name.clone(),
+        train.class_names.clone(),
+    )?;
+    Ok(Fitted { model, history })
+}
+
+/// The first `limit` images of `data`, or all of them.
+pub fn first_images(data: &Dataset, limit: Option<usize>) -> Dataset {
+    match limit {
+        Some(n) => data.subset(&(0..n.min(data.len())).collect::<Vec<_>>()),
+        None => data.clone(),
+    }
+}
+
+/// A fresh trainer, or the checkpoint's when resuming.
+fn start<D: TrainDevice>(
+    config: &TrainConfig,
+    train: &Dataset,
+    name: &str,
+    progress: &dyn Progress,
+    dev: &D,
+) -> Result<Trainer<D>> {
+    if config.resume {
+        let path = config
+            .checkpoint
+            .as_ref()
+            .ok_or(Error::Resume(super::checkpoint::CheckpointError::Missing))?;
+        let ckpt = Checkpoint::load(path).map_err(Error::Resume)?;
+        check_fits(&ckpt.meta.config, train, name)?;
+        progress.note(&format!(
+            "resuming from {} after epoch {}",
+            path.display(),
+            ckpt.meta.history.len()
+        ));
+        return Ok(ckpt.restore(dev)?);
+    }
+    if let Some(path) = config.checkpoint.as_ref().filter(|p| p.exists()) {
+        return Err(Error::CheckpointExists { path: path.clone() });
+    }
+    let shape = &train.shape;
+    let model = ModelConfig::from_preset(
+        config.preset,
+        (shape.channels, shape.height, shape.width),
+        train.num_classes(),
+        config.latent,
+    )
+    .map_err(super::TrainError::Model)?;
+    Ok(Trainer::new(model, config.options, dev)?)
+}
+
+/// Calibrates a checkpoint's model on `split.train` (its first `train_limit` images): the
+/// export of a run that was stopped, or re-calibration with other settings.
+pub fn calibrate_checkpoint<D: TrainDevice>(
+    checkpoint: &Checkpoint,
+    split: &Split,
+    settings: CalibrationSettings,
+    train_limit: Option<usize>,
+    dev: &D,
+) -> Result<TrainedModel<D>> {
+    settings.validate()?;
+    check_fits(&checkpoint.meta.config, &split.train, &split.name)?;
+    let train = first_images(&split.train, train_limit);
+    if train.is_empty() {
+        return Err(super::TrainError::EmptyTrainingSet.into());
+    }
+    let trainer = checkpoint.restore(dev)?;
+    let meta = &checkpoint.meta;
+    calibrated(
+        trainer,
+        &train,
+        settings,
+        meta.dataset.clone(),
+        meta.class_names.clone(),
+    )
+}
+
+/// Fails unless `data` has the model's image shape and no more classes than it.
+pub fn check_fits(config: &ModelConfig, data: &Dataset, name: &str) -> Result<()> {
+    let shape = data.shape;
+    if (shape.channels, shape.height, shape.width)
+        != (config.in_channels, config.height, config.width)
+        || data.num_classes() > config.classes
+    {
+        return Err(Error::DatasetMismatch {
+            dataset: name.to_owned(),
+            images: data.len(),
+            shape: shape.to_string(),
+            classes: data.num_classes(),
+            model: format!(
+                "{}x{}x{}, {} classes",
+                config.in_channels, config.height, config.width, config.classes
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Fits the thresholds on `train` (the training split, or the part of it that was trained
+/// on) and returns the trainer's network as a model ready to save under `dataset` with
+/// `class_names`. Shared by training and by export from a checkpoint.
+pub fn calibrated<D: TrainDevice>(
+    trainer: Trainer<D>,
+    train: &Dataset,
+    settings: CalibrationSettings,
+    dataset: String,
+    class_names: Vec<String>,
+) -> Result<TrainedModel<D>> {
+    let encoded =
+        infer::encode_and_reconstruct(&trainer.network, &trainer.params, train.images.view());
+    let calibration = Calibration::fit(
+        trainer.network.config(),
+        trainer.options.s2,
+        &encoded,
+        train.labels.view(),
+        settings,
+    )?;
+    Ok(TrainedModel {
+        network: trainer.network,
+        params: trainer.params,
+        calibration,
+        dataset,
+        class_names,
+    })
+}
+
+/// "the paper-sized model" etc., from the sizes (a resumed run's preset is not recorded).
+fn describe(config: &ModelConfig) -> String {
+    let named = [Preset::Paper, Preset::Edge, Preset::Tiny]
+        .into_iter()
+        .find(|&p| {
+            ModelConfig::from_preset(
+                p,
+                (config.in_channels, config.height, config.width),
+                config.classes,
+                Some(config.latent),
+            )
+            .is_ok_and(|c| c == *config)
+        });
+    match named {
+        Some(Preset::Paper) => "the paper-sized model".to_owned(),
+        Some(Preset::Edge) => "the edge model".to_owned(),
+        Some(Preset::Tiny) => "the tiny model".to_owned(),
+        None => format!(
+            "a custom model ({}/{} channels, {} hidden)",
+            config.conv1, config.conv2, config.hidden
+        ),
+    }
+}
