@@ -9,6 +9,7 @@ use clap::Args;
 use gmvae_trainer::calibrate::{CalibrationSettings, CovarianceKind, TauDecStatistic};
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
+use gmvae_trainer::Error;
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::{
     train_and_calibrate, Fitted, LrSchedule, TrainConfig, TrainDevice, TrainOptions,
@@ -223,7 +224,18 @@ impl OnDevice for TrainJob {
 /// Trains with progress bars on stderr and writes the run directory's training log.
 pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<Fitted<D>> {
     eprintln!("device: {}", describe(args.device));
-    let fitted = train_and_calibrate(&args.config(), split, dev, &Bars::default())?;
+    let fitted = train_and_calibrate(&args.config(), split, dev, &Bars::default()).map_err(
+        |e| match e {
+            Error::CheckpointExists { .. } => anyhow::anyhow!(
+                "{} already holds a checkpoint; pass --resume to continue it or choose another --out",
+                args.run_dir().display()
+            ),
+            Error::Resume(source) => anyhow::anyhow!(
+                "--resume needs the checkpoint of an earlier run in --out: {source}"
+            ),
+            other => other.into(),
+        },
+    )?;
     gmvae_trainer::atomic::write_atomically(
         &args.run_dir().join(files::TRAIN_LOG),
         gmvae_trainer::atomic::pretty_json(files::TRAIN_LOG, &fitted.history)?.as_bytes(),

@@ -89,7 +89,7 @@ pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
         DatasetSpec::FashionMnist => load_named(
             DatasetName::FashionMnist,
             FASHION_MNIST_DIR.as_ref(),
-            "; install it with `apt install dataset-fashion-mnist` or pass --data-dir",
+            FASHION_MNIST_HINT,
         ),
         DatasetSpec::NamedDir(name, dir) => load_named(*name, dir, ""),
         DatasetSpec::Dir(dir) => load_dir(dir, dir.display().to_string(), None, ""),
@@ -97,6 +97,10 @@ pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
 }
 
 /// Loads a named dataset's files from `dir` with its name and class names.
+/// Appended to the error when Fashion-MNIST is not installed.
+const FASHION_MNIST_HINT: &str =
+    "; install it with `apt install dataset-fashion-mnist` or pass --data-dir";
+
 fn load_named(name: DatasetName, dir: &std::path::Path, hint: &str) -> Result<Split, DataError> {
     match name {
         DatasetName::Mnist10k => load_dir(
@@ -128,5 +132,21 @@ impl DatasetSpec {
             "fashion-mnist" => Some(DatasetSpec::FashionMnist),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_fashion_mnist_says_how_to_install_it() {
+        let missing = std::path::Path::new("/nonexistent/fashion-mnist");
+        let err = load_named(DatasetName::FashionMnist, missing, FASHION_MNIST_HINT).unwrap_err();
+        assert!(matches!(err, DataError::MissingDirectory { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("/nonexistent/fashion-mnist"), "{message}");
+        assert!(message.contains("apt install dataset-fashion-mnist"), "{message}");
+        assert!(message.contains("--data-dir"), "{message}");
     }
 }

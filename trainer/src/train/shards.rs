@@ -187,3 +187,115 @@ fn add_gradients<D: Device<f32>>(
     }
     total.backward()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModelConfig, Preset};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Largest gap between one shard's and two shards' summed gradients, relative to the
+    /// largest gradient of the layer: both sum the same per-image terms, in another order.
+    const SHARD_GRADIENT_TOLERANCE: f32 = 1e-5;
+
+    /// Relative gap allowed between dfdx's loss and the f64 hand computation (f32 sums of
+    /// 784-pixel squared errors).
+    const LOSS_TOLERANCE: f64 = 1e-5;
+
+    const ALPHA: f32 = 200.0;
+
+    /// A tiny model, a batch of 6 random images with labels, and encoder noise.
+    fn setup() -> (Network<Cpu>, Params<Cpu>, HostBatch, Vec<f32>) {
+        let config = ModelConfig::from_preset(Preset::Tiny, (1, 28, 28), 10, None).unwrap();
+        let dev = Cpu::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let params = Params::init(&config, &dev, &mut rng);
+        let n = 6;
+        let labels: Vec<u8> = (0..n).map(|i| (i * 3 % 10) as u8).collect();
+        let host = HostBatch {
+            images: (0..config.pixels() * n).map(|_| rng.gen::<f32>()).collect(),
+            targets: batch::one_hot_columns(labels.into_iter(), config.latent, n),
+            size: n,
+        };
+        let noise = batch::noise(&mut rng, 1.0 / 3000.0, config.latent, n);
+        (Network::new(config, &dev), params, host, noise)
+    }
+
+    #[test]
+    fn eq7_loss_is_the_batch_mean_of_reconstruction_plus_alpha_latent_distance() {
+        let (network, params, host, noise) = setup();
+        let config = *network.config();
+        let (n, pixels, latent) = (host.size, config.pixels(), config.latent);
+        let pools = ShardPools::new(1).unwrap();
+        let (terms, _) = Cpu::loss_and_gradients(&network, &params, &host, &noise, ALPHA, &pools);
+
+        // By hand: z = f(x) and g(z + ε) from the network's forward passes, then Eq. 7 in f64.
+        let dev = network.device();
+        let x = dev.tensor_from_vec(host.images.clone(), (pixels, n));
+        let z = network.encode(&params, x).as_vec();
+        let noisy: Vec<f32> = z.iter().zip(&noise).map(|(a, e)| a + e).collect();
+        let g = network
+            .decode(&params, dev.tensor_from_vec(noisy, (latent, n)))
+            .as_vec();
+        let column_sum = |values: &[f32], other: &[f32], rows: usize, col: usize| -> f64 {
+            (0..rows)
+                .map(|r| f64::from(values[r * n + col]) - f64::from(other[r * n + col]))
+                .map(|d| d * d)
+                .sum()
+        };
+        let rec: f64 = (0..n)
+            .map(|c| column_sum(&host.images, &g, pixels, c))
+            .sum::<f64>()
+            / n as f64;
+        let lat: f64 = (0..n)
+            .map(|c| column_sum(&z, &host.targets, latent, c))
+            .sum::<f64>()
+            / n as f64;
+        let total = rec + f64::from(ALPHA) * lat;
+        let close = |ours: f32, hand: f64| (f64::from(ours) - hand).abs() <= LOSS_TOLERANCE * hand;
+        assert!(close(terms.reconstruction, rec), "{} vs {rec}", terms.reconstruction);
+        assert!(close(terms.latent, lat), "{} vs {lat}", terms.latent);
+        assert!(close(terms.total, total), "{} vs {total}", terms.total);
+        // A random model is far from the class means: both terms carry weight in the total.
+        assert!(rec > 1.0 && f64::from(ALPHA) * lat > 1.0, "{rec} {lat}");
+    }
+
+    #[test]
+    fn one_shard_and_two_shards_give_the_same_loss_and_summed_gradients() {
+        let (network, params, host, noise) = setup();
+        let run = |shards: usize| {
+            let pools = ShardPools::new(shards).unwrap();
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, ALPHA, &pools)
+        };
+        let (one, one_grads) = run(1);
+        let (two, two_grads) = run(2);
+        let rel = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
+        assert!(rel(one.total, two.total) < SHARD_GRADIENT_TOLERANCE, "{one:?} {two:?}");
+        for (k, layer) in params.layers().iter().enumerate() {
+            for (name, a, b) in [
+                (
+                    "weight",
+                    one_grads.get(&layer.weight).as_vec(),
+                    two_grads.get(&layer.weight).as_vec(),
+                ),
+                (
+                    "bias",
+                    one_grads.get(&layer.bias).as_vec(),
+                    two_grads.get(&layer.bias).as_vec(),
+                ),
+            ] {
+                let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.0, "layer {k} {name}: no gradient at all");
+                let gap = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(
+                    gap <= SHARD_GRADIENT_TOLERANCE * scale,
+                    "layer {k} {name}: gap {gap} of {scale}"
+                );
+            }
+        }
+    }
+}
