@@ -4,10 +4,10 @@
 use super::objective::{input_gradient, EncoderLoss, Objective};
 use super::project::{ascend, project, Norm};
 use super::tensor::{batches, check_inputs};
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
 use anyhow::{ensure, Result};
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::{s, Array2, ArrayView2};
 
 /// The ball and the steps of an iterative attack on the encoder.
@@ -27,13 +27,13 @@ pub(super) struct Ascent {
 
 /// Runs `ascent` on `images` with true `labels`. Each batch starts at `start(clean)` and gets
 /// a fresh `direction()` (a closure that turns each gradient into the step direction, with any
-/// state it keeps, such as momentum); `bar` advances by one per image and step.
+/// state it keeps, such as momentum); `progress` advances by one per image and step.
 pub(super) fn ascend_encoder<D, S, M, F>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: &[usize],
     ascent: Ascent,
-    bar: Option<&ProgressBar>,
+    progress: &dyn Progress,
     mut start: S,
     mut direction: M,
 ) -> Result<Array2<f32>>
@@ -63,9 +63,7 @@ where
             let d = dir(grad);
             ascend(&mut adv, d.view(), ascent.norm, step);
             project(&mut adv, clean, ascent.norm, ascent.eps);
-            if let Some(bar) = bar {
-                bar.inc(y.len() as u64);
-            }
+            progress.advance(y.len() as u64);
         }
         out.slice_mut(s![range, ..]).assign(&adv);
     }

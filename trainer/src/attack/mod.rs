@@ -14,6 +14,9 @@
 //! both thresholds); [`suite`] runs each attack on a sample set; [`results`] writes one
 //! attack's JSON, Markdown, SVG/PNG curves and image grids; [`report`] combines them all, with
 //! the worst case per input, into the security report.
+//!
+//! Long attacks report their progress to a [`Progress`](crate::progress::Progress) observer
+//! ([`Silent`](crate::progress::Silent) for none).
 
 pub mod adaptive;
 pub mod chart_png;
