@@ -13,7 +13,8 @@
 //! [`metrics`] scores adversarial inputs the way the deployed model would (accept only below
 //! both thresholds); [`suite`] runs each attack on a sample set; [`results`] writes one
 //! attack's JSON, Markdown, SVG/PNG curves and image grids; [`report`] combines them all, with
-//! the worst case per input, into the security report.
+//! the worst case per input, into the security report. The suite computes results; writing
+//! them is a separate step that takes the results and a directory.
 //!
 //! Long attacks report their progress to a [`Progress`](crate::progress::Progress) observer
 //! ([`Silent`](crate::progress::Silent) for none).

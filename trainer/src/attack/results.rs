@@ -209,15 +209,8 @@ impl TargetedRun {
         out
     }
 
-    /// Writes `<kind>.json`, `<kind>.md`, `<kind>-loss.svg/.png` and `<kind>-examples.png`.
-    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let json = dir.join(format!("{}.json", self.kind));
-        write_atomically(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
-        written.push(json);
-        let md = dir.join(format!("{}.md", self.kind));
-        write_atomically(&md, self.markdown_with_captions().as_bytes())?;
-        written.push(md);
+    /// The mean loss (log10) against the step.
+    pub fn loss_chart(&self) -> LineChart {
         let points: Vec<(f64, f64)> = self
             .loss_trace
             .iter()
@@ -229,7 +222,7 @@ impl TargetedRun {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
                 (a.min(p.1), b.max(p.1))
             });
-        let chart = LineChart {
+        LineChart {
             title: format!("{}: mean loss", self.title),
             x_label: "step".into(),
             y_label: "log10 mean loss".into(),
@@ -242,8 +235,26 @@ impl TargetedRun {
                 dots: false,
             }],
             markers: vec![],
-        };
-        written.extend(write_chart(dir, &format!("{}-loss", self.kind), &chart)?);
+        }
+    }
+
+    /// Writes `<kind>.json`, `<kind>.md`, `<kind>-loss.svg/.png` (the [`loss_chart`]) and
+    /// `<kind>-examples.png` into `dir`.
+    ///
+    /// [`loss_chart`]: Self::loss_chart
+    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        let json = dir.join(format!("{}.json", self.kind));
+        write_atomically(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
+        written.push(json);
+        let md = dir.join(format!("{}.md", self.kind));
+        write_atomically(&md, self.markdown_with_captions().as_bytes())?;
+        written.push(md);
+        written.extend(write_chart(
+            dir,
+            &format!("{}-loss", self.kind),
+            &self.loss_chart(),
+        )?);
         if let Some(examples) = &self.examples {
             written.extend(write_examples(dir, &self.kind, examples, shape)?);
         }
@@ -338,8 +349,10 @@ impl BoundedRun {
         ))
     }
 
-    /// Writes `<kind>.json`, `<kind>.md`, `<kind>.svg/.png` (if there are several budgets) and
-    /// `<kind>-examples.png`.
+    /// Writes `<kind>.json`, `<kind>.md`, `<kind>.svg/.png` (the [`figure3`], if there are
+    /// several budgets) and `<kind>-examples.png` into `dir`.
+    ///
+    /// [`figure3`]: Self::figure3
     pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         let json = dir.join(format!("{}.json", self.kind));
@@ -393,7 +406,7 @@ impl BoundedRun {
     }
 }
 
-/// Writes a chart as `<stem>.svg` and `<stem>.png`.
+/// Writes a chart as `<stem>.svg` and `<stem>.png` into `dir`.
 pub fn write_chart(dir: &Path, stem: &str, chart: &LineChart) -> Result<Vec<PathBuf>> {
     let svg = dir.join(format!("{stem}.svg"));
     write_atomically(&svg, chart.to_svg().as_bytes())?;
@@ -402,7 +415,8 @@ pub fn write_chart(dir: &Path, stem: &str, chart: &LineChart) -> Result<Vec<Path
     Ok(vec![svg, png])
 }
 
-/// Writes `<kind>-examples.png`: adversarial inputs in the first row, reconstructions below.
+/// Writes `<kind>-examples.png` into `dir`: adversarial inputs in the first row, reconstructions
+/// below.
 pub fn write_examples(
     dir: &Path,
     kind: &str,
