@@ -8,6 +8,7 @@ use dfdx::prelude::*;
 use gmvae_trainer::attack::fooling::{fooling, uniform_noise};
 use gmvae_trainer::attack::objective::{host, input_gradient, Objective};
 use gmvae_trainer::attack::whitebox::{whitebox, WhiteboxOptions};
+use gmvae_trainer::attack::AttackError;
 use gmvae_trainer::infer;
 use gmvae_trainer::progress::Silent;
 
@@ -87,7 +88,17 @@ fn eq10_and_eq11_losses_decrease_and_images_stay_valid() {
     );
     assert!(result.images.iter().all(|v| (0.0..=1.0).contains(v)));
 
-    // Exponents below 1 are refused.
+    // Exponents below 1 and learning rates that are not positive are refused.
     let bad = WhiteboxOptions { a: 0.5, ..options };
-    assert!(whitebox(&model, x.view(), &y, &[1; 6], &bad, &Silent).is_err());
+    let err = whitebox(&model, x.view(), &y, &[1; 6], &bad, &Silent).unwrap_err();
+    assert!(
+        matches!(err, AttackError::InvalidExponents { a: 0.5, b: 2.0 }),
+        "{err:?}"
+    );
+    let bad = WhiteboxOptions { lr: 0.0, ..options };
+    let err = fooling(&model, &noise, &targets, &bad, &Silent).unwrap_err();
+    assert!(
+        matches!(err, AttackError::InvalidLearningRate { .. }),
+        "{err:?}"
+    );
 }

@@ -23,11 +23,11 @@
 use super::metrics::judge;
 use super::objective::{host, input_gradient, Objective};
 use super::project::{ascend, distance, project, random_start, Norm};
-use super::tensor::{check_inputs, BATCH};
+use super::tensor::{check_budget, check_inputs, BATCH};
+use super::AttackError;
 use crate::infer;
 use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -115,17 +115,21 @@ pub fn adaptive<D: Device<f32>>(
     pool: &CodePool<'_>,
     options: &AdaptiveOptions,
     progress: &dyn Progress,
-) -> Result<Vec<AdaptiveEps>> {
+) -> Result<Vec<AdaptiveEps>, AttackError> {
     check_inputs(model, images, Some(labels))?;
     check_inputs(model, pool.images, Some(pool.labels))?;
-    ensure!(
-        options.steps > 0 && options.restarts > 0 && options.targets > 0,
-        "steps, restarts and targets must be positive"
-    );
-    ensure!(
-        options.eps.iter().all(|e| e.is_finite() && *e >= 0.0),
-        "every ε must be non-negative"
-    );
+    for (setting, count) in [
+        ("steps", options.steps),
+        ("restarts", options.restarts),
+        ("targets", options.targets),
+    ] {
+        if count == 0 {
+            return Err(AttackError::ZeroCount { setting });
+        }
+    }
+    for &e in &options.eps {
+        check_budget(e)?;
+    }
     let targets = choose_targets(model, images, labels, pool, options);
     let mut eps = options.eps.clone();
     eps.sort_by(f32::total_cmp);
@@ -158,7 +162,7 @@ pub fn adaptive<D: Device<f32>>(
                         run.attack(
                             model, images, labels, &targets, chunk, options, &mut rng, &mut won,
                             &mut best, progress,
-                        )?;
+                        );
                     }
                 }
             }
@@ -220,7 +224,7 @@ impl Run {
         won: &mut [Option<(Vec<f32>, String)>],
         best: &mut [(f32, Vec<f32>)],
         progress: &dyn Progress,
-    ) -> Result<()> {
+    ) {
         let objective = Objective::new(model);
         let cal = &model.calibration;
         let classes = model.network.config().classes;
@@ -304,7 +308,6 @@ impl Run {
             .into_iter()
             .zip(clean.rows())
             .all(|(a, c)| distance(Norm::Linf, a, c) <= self.eps + 1e-5));
-        Ok(())
     }
 }
 

@@ -4,9 +4,9 @@
 //! and classified as the target.
 
 use super::whitebox::{minimise, Optimised, WhiteboxOptions};
+use super::AttackError;
 use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -26,6 +26,6 @@ pub fn fooling<D: Device<f32>>(
     targets: &[usize],
     options: &WhiteboxOptions,
     progress: &dyn Progress,
-) -> Result<Optimised> {
+) -> Result<Optimised, AttackError> {
     minimise(model, noise.view(), None, targets, options, progress)
 }

@@ -3,10 +3,10 @@
 
 use super::objective::{input_gradient, EncoderLoss, Objective};
 use super::project::{ascend, project, Norm};
-use super::tensor::{batches, check_inputs};
+use super::tensor::{batches, check_budget, check_inputs};
+use super::AttackError;
 use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
 use ndarray::{s, Array2, ArrayView2};
 
@@ -36,7 +36,7 @@ pub(super) fn ascend_encoder<D, S, M, F>(
     progress: &dyn Progress,
     mut start: S,
     mut direction: M,
-) -> Result<Array2<f32>>
+) -> Result<Array2<f32>, AttackError>
 where
     D: Device<f32>,
     S: FnMut(ArrayView2<f32>) -> Array2<f32>,
@@ -44,10 +44,10 @@ where
     F: FnMut(Array2<f32>) -> Array2<f32>,
 {
     check_inputs(model, images, Some(labels))?;
-    ensure!(
-        ascent.eps.is_finite() && ascent.eps >= 0.0 && ascent.step >= 0.0,
-        "ε and the step size must be non-negative"
-    );
+    check_budget(ascent.eps)?;
+    if ascent.step.is_nan() || ascent.step < 0.0 {
+        return Err(AttackError::InvalidStepSize { step: ascent.step });
+    }
     let objective = Objective::new(model);
     let step = ascent.step.min(ascent.eps);
     let mut out = Array2::zeros(images.dim());

@@ -4,9 +4,9 @@
 use super::iterative::{ascend_encoder, Ascent};
 use super::objective::EncoderLoss;
 use super::project::Norm;
+use super::AttackError;
 use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
 use ndarray::{Array2, ArrayView2, Zip};
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,7 @@ pub fn mim<D: Device<f32>>(
     labels: &[usize],
     options: &MimOptions,
     progress: &dyn Progress,
-) -> Result<Array2<f32>> {
+) -> Result<Array2<f32>, AttackError> {
     let ascent = Ascent {
         norm: options.norm,
         eps: options.eps,

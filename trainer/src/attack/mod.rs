@@ -16,11 +16,13 @@
 //! the worst case per input, into the security report. The suite computes results; writing
 //! them is a separate step that takes the results and a directory.
 //!
-//! Long attacks report their progress to a [`Progress`](crate::progress::Progress) observer
-//! ([`Silent`](crate::progress::Silent) for none).
+//! Every fallible function returns an [`AttackError`]; long attacks report their progress to a
+//! [`Progress`](crate::progress::Progress) observer ([`Silent`](crate::progress::Silent) for
+//! none).
 
 pub mod adaptive;
 pub mod chart_png;
+mod error;
 pub mod fgsm;
 pub mod fooling;
 mod iterative;
@@ -36,6 +38,7 @@ pub mod suite;
 pub mod tensor;
 pub mod whitebox;
 
+pub use error::AttackError;
 pub use fgsm::{fgsm, fgsm_sweep};
 pub use objective::EncoderLoss;
 pub use project::Norm;

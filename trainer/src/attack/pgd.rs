@@ -4,9 +4,9 @@
 use super::iterative::{ascend_encoder, Ascent};
 use super::objective::EncoderLoss;
 use super::project::{random_start, Norm};
+use super::AttackError;
 use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
@@ -78,7 +78,7 @@ pub fn pgd<D: Device<f32>>(
     labels: &[usize],
     options: &PgdOptions,
     progress: &dyn Progress,
-) -> Result<Array2<f32>> {
+) -> Result<Array2<f32>, AttackError> {
     let ascent = Ascent {
         norm: options.norm,
         eps: options.eps,

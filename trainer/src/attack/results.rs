@@ -2,14 +2,14 @@
 //! and PNG) and Figure-4-style grids of adversarial images above their reconstructions.
 
 use super::chart_png::write_chart_png;
+use super::error::{write_file, write_json};
 use super::metrics::{AttackPoint, SampleOutcome, Verdict};
 use super::project::Norm;
-use crate::atomic::write_atomically;
+use super::AttackError;
 use crate::choice::Choice;
 use crate::eval::metrics::SelectiveMetrics;
-use crate::plot::grid::{write_png, GridShape};
+use crate::plot::grid::{encode_png, GridShape};
 use crate::plot::svg::{LineChart, Series, PALETTE};
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -242,13 +242,13 @@ impl TargetedRun {
     /// `<kind>-examples.png` into `dir`.
     ///
     /// [`loss_chart`]: Self::loss_chart
-    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
+    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>, AttackError> {
         let mut written = Vec::new();
         let json = dir.join(format!("{}.json", self.kind));
-        write_atomically(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
+        write_json(&json, serde_json::to_string_pretty(self))?;
         written.push(json);
         let md = dir.join(format!("{}.md", self.kind));
-        write_atomically(&md, self.markdown_with_captions().as_bytes())?;
+        write_file(&md, self.markdown_with_captions().as_bytes())?;
         written.push(md);
         written.extend(write_chart(
             dir,
@@ -353,17 +353,17 @@ impl BoundedRun {
     /// several budgets) and `<kind>-examples.png` into `dir`.
     ///
     /// [`figure3`]: Self::figure3
-    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
+    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>, AttackError> {
         let mut written = Vec::new();
         let json = dir.join(format!("{}.json", self.kind));
-        write_atomically(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
+        write_json(&json, serde_json::to_string_pretty(self))?;
         written.push(json);
         let mut md = self.markdown();
         if let Some(e) = &self.examples {
             md.push_str(&captions_markdown(&self.kind, e));
         }
         let path = dir.join(format!("{}.md", self.kind));
-        write_atomically(&path, md.as_bytes())?;
+        write_file(&path, md.as_bytes())?;
         written.push(path);
         if self.points.len() > 1 {
             written.extend(write_chart(dir, &self.kind, &self.figure3())?);
@@ -407,9 +407,9 @@ impl BoundedRun {
 }
 
 /// Writes a chart as `<stem>.svg` and `<stem>.png` into `dir`.
-pub fn write_chart(dir: &Path, stem: &str, chart: &LineChart) -> Result<Vec<PathBuf>> {
+pub fn write_chart(dir: &Path, stem: &str, chart: &LineChart) -> Result<Vec<PathBuf>, AttackError> {
     let svg = dir.join(format!("{stem}.svg"));
-    write_atomically(&svg, chart.to_svg().as_bytes())?;
+    write_file(&svg, chart.to_svg().as_bytes())?;
     let png = dir.join(format!("{stem}.png"));
     write_chart_png(&png, chart)?;
     Ok(vec![svg, png])
@@ -422,7 +422,7 @@ pub fn write_examples(
     kind: &str,
     e: &Examples,
     shape: GridShape,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<PathBuf>, AttackError> {
     if e.images.is_empty() {
         return Ok(Vec::new());
     }
@@ -433,14 +433,15 @@ pub fn write_examples(
         .map(Vec::as_slice)
         .collect();
     let path = dir.join(format!("{kind}-examples.png"));
-    write_png(
-        &path,
-        &images,
-        GridShape {
-            columns: e.images.len(),
-            ..shape
-        },
-    )?;
+    let grid = GridShape {
+        columns: e.images.len(),
+        ..shape
+    };
+    let png = encode_png(&images, grid).map_err(|err| AttackError::Plot {
+        path: path.clone(),
+        message: format!("{err:#}"),
+    })?;
+    write_file(&path, &png)?;
     Ok(vec![path])
 }
 

@@ -12,10 +12,10 @@ use super::project::{distance, Norm};
 use super::results::{BoundedRun, Examples, PairOutcome, TargetedRun};
 use super::sampling::SampleSet;
 use super::whitebox::{whitebox, wins, Optimised, WhiteboxOptions};
+use super::AttackError;
 use crate::infer;
 use crate::progress::{task, Progress};
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
 use ndarray::{Array2, ArrayView2, Axis};
 use std::time::Instant;
@@ -57,7 +57,7 @@ pub fn run_fgsm<D: Device<f32>>(
     set: &SampleSet,
     eps: &[f32],
     loss: EncoderLoss,
-) -> Result<BoundedRun> {
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
     let adv = fgsm_sweep(model, set.images.view(), &set.labels, eps, loss)?;
     let pairs: Vec<(f32, Array2<f32>)> = eps.iter().copied().zip(adv).collect();
@@ -83,7 +83,7 @@ pub fn run_pgd<D: Device<f32>>(
     eps: &[f32],
     options: &PgdOptions,
     progress: &dyn Progress,
-) -> Result<BoundedRun> {
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
     let total = (set.len() * options.steps * eps.len()) as u64;
     let pairs = image_steps(progress, kind, total, || {
@@ -92,7 +92,7 @@ pub fn run_pgd<D: Device<f32>>(
                 let o = PgdOptions { eps: e, ..*options };
                 pgd(model, set.images.view(), &set.labels, &o, progress).map(|adv| (e, adv))
             })
-            .collect::<Result<Vec<_>>>()
+            .collect::<Result<Vec<_>, _>>()
     })?;
     let title = format!(
         "PGD-{} on the encoder ({} steps of {}{})",
@@ -128,7 +128,7 @@ pub fn run_mim<D: Device<f32>>(
     eps: &[f32],
     options: &MimOptions,
     progress: &dyn Progress,
-) -> Result<BoundedRun> {
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
     let total = (set.len() * options.steps * eps.len()) as u64;
     let pairs = image_steps(progress, "mim", total, || {
@@ -137,7 +137,7 @@ pub fn run_mim<D: Device<f32>>(
                 let o = MimOptions { eps: e, ..*options };
                 mim(model, set.images.view(), &set.labels, &o, progress).map(|adv| (e, adv))
             })
-            .collect::<Result<Vec<_>>>()
+            .collect::<Result<Vec<_>, _>>()
     })?;
     let settings = tidy(serde_json::json!({ "eps": eps, "options": options }));
     Ok(bounded(
@@ -160,7 +160,7 @@ pub fn run_adaptive<D: Device<f32>>(
     pool: &CodePool<'_>,
     options: &AdaptiveOptions,
     progress: &dyn Progress,
-) -> Result<BoundedRun> {
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
     let results = image_steps(progress, "adaptive", work(set.len(), options), || {
         adaptive(
@@ -284,7 +284,7 @@ pub fn run_whitebox<D: Device<f32>>(
     set: &SampleSet,
     options: &WhiteboxOptions,
     progress: &dyn Progress,
-) -> Result<TargetedRun> {
+) -> Result<TargetedRun, AttackError> {
     let start = Instant::now();
     let classes = model.network.config().classes;
     let (mut rows, mut labels, mut targets, mut indices) =
@@ -327,7 +327,7 @@ pub fn run_fooling<D: Device<f32>>(
     seed: u64,
     options: &WhiteboxOptions,
     progress: &dyn Progress,
-) -> Result<TargetedRun> {
+) -> Result<TargetedRun, AttackError> {
     let start = Instant::now();
     let config = model.network.config();
     let classes = config.classes;

@@ -12,9 +12,9 @@ use super::metrics::{judge, Verdict};
 use super::objective::{host, input_gradient, Objective};
 use super::project::{project, Norm};
 use super::tensor::{batches, check_inputs};
+use super::AttackError;
 use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
 use ndarray::{s, Array2, ArrayView2, Zip};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,7 @@ pub fn whitebox<D: Device<f32>>(
     targets: &[usize],
     options: &WhiteboxOptions,
     progress: &dyn Progress,
-) -> Result<Optimised> {
+) -> Result<Optimised, AttackError> {
     check_inputs(model, images, Some(labels))?;
     minimise(model, images, Some(labels), targets, options, progress)
 }
@@ -82,13 +82,17 @@ pub fn minimise<D: Device<f32>>(
     targets: &[usize],
     options: &WhiteboxOptions,
     progress: &dyn Progress,
-) -> Result<Optimised> {
+) -> Result<Optimised, AttackError> {
     check_inputs(model, start, Some(targets))?;
-    ensure!(
-        options.a >= 1.0 && options.b >= 1.0,
-        "the exponents a and b must be at least 1"
-    );
-    ensure!(options.lr > 0.0, "the learning rate must be positive");
+    if !(options.a >= 1.0 && options.b >= 1.0) {
+        return Err(AttackError::InvalidExponents {
+            a: options.a,
+            b: options.b,
+        });
+    }
+    if options.lr.is_nan() || options.lr <= 0.0 {
+        return Err(AttackError::InvalidLearningRate { lr: options.lr });
+    }
     let objective = Objective::new(model);
     let cal = &model.calibration;
     let classes = model.network.config().classes;
