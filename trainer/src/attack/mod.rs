@@ -3,7 +3,8 @@
 //! Every attack runs batched on the dfdx device with gradients from dfdx autograd, is seeded,
 //! and keeps its inputs inside the ε-ball of its norm and inside [0, 1]:
 //!
-//! * [`fgsm`] — Fast Gradient Sign Method on the encoder alone (the paper's Figure 3 sweep);
+//! * [`fgsm`](mod@fgsm) — Fast Gradient Sign Method on the encoder alone (the paper's Figure 3
+//!   sweep);
 //! * [`pgd`] — Projected Gradient Descent (L∞ and L2, random start) on the encoder alone;
 //! * [`mim`] — the Momentum Iterative Method on the encoder alone;
 //! * [`whitebox`] — the paper's white-box targeted attack (Eq. 10) on the whole model;
