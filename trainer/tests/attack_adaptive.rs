@@ -6,6 +6,8 @@ mod attack_support;
 use attack_support::{assert_in_ball, batch, tiny_model};
 use gmvae_trainer::attack::adaptive::{adaptive, AdaptiveOptions, CodePool};
 use gmvae_trainer::attack::metrics::verdicts;
+use gmvae_trainer::attack::AttackError;
+use gmvae_trainer::progress::Silent;
 
 #[test]
 fn adaptive_attack_wins_inside_its_budgets() {
@@ -30,7 +32,21 @@ fn adaptive_attack_wins_inside_its_budgets() {
         targets: 2,
         ..AdaptiveOptions::default()
     };
-    let results = adaptive(&model, x.view(), &y, &pool, &options, None).unwrap();
+    let none = AdaptiveOptions {
+        restarts: 0,
+        ..options.clone()
+    };
+    let err = adaptive(&model, x.view(), &y, &pool, &none, &Silent).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttackError::ZeroCount {
+                setting: "restarts"
+            }
+        ),
+        "{err:?}"
+    );
+    let results = adaptive(&model, x.view(), &y, &pool, &options, &Silent).unwrap();
     assert_eq!(
         results.iter().map(|r| r.eps).collect::<Vec<_>>(),
         vec![0.05, 0.2],

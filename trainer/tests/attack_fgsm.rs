@@ -4,7 +4,7 @@
 mod attack_support;
 
 use attack_support::{assert_in_ball, batch, random_signs, tiny_model, unthresholded_accuracy};
-use gmvae_trainer::attack::{fgsm, fgsm_sweep, EncoderLoss};
+use gmvae_trainer::attack::{fgsm, fgsm_sweep, AttackError, EncoderLoss};
 
 #[test]
 fn fgsm_lowers_accuracy_respects_eps_and_matches_its_sweep() {
@@ -47,16 +47,35 @@ fn fgsm_lowers_accuracy_respects_eps_and_matches_its_sweep() {
 fn fgsm_rejects_bad_inputs_with_errors() {
     let (model, split) = tiny_model();
     let (x, y) = batch(&split, 4);
-    assert!(fgsm(&model, x.view(), &y[..3], 0.1, EncoderLoss::default()).is_err());
-    assert!(fgsm(
-        &model,
-        x.view(),
-        &[0, 1, 2, 99],
-        0.1,
-        EncoderLoss::default()
-    )
-    .is_err());
+    let loss = EncoderLoss::default();
+    let err = fgsm(&model, x.view(), &y[..3], 0.1, loss).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttackError::LabelCount {
+                labels: 3,
+                images: 4
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "there are 3 labels for 4 images; every image needs exactly one"
+    );
+    let err = fgsm(&model, x.view(), &[0, 1, 2, 99], 0.1, loss).unwrap_err();
+    assert!(
+        matches!(err, AttackError::UnknownClass { label: 99, .. }),
+        "{err:?}"
+    );
     let wrong = ndarray::Array2::<f32>::zeros((4, 10));
-    assert!(fgsm(&model, wrong.view(), &y, 0.1, EncoderLoss::default()).is_err());
-    assert!(fgsm(&model, x.view(), &y, -0.1, EncoderLoss::default()).is_err());
+    let err = fgsm(&model, wrong.view(), &y, 0.1, loss).unwrap_err();
+    assert!(
+        matches!(err, AttackError::ImageSize { found: 10, .. }),
+        "{err:?}"
+    );
+    let err = fgsm(&model, x.view(), &y, -0.1, loss).unwrap_err();
+    assert!(matches!(err, AttackError::InvalidBudget { .. }), "{err:?}");
+    let err = fgsm_sweep(&model, x.view(), &y, &[0.1, f32::NAN], loss).unwrap_err();
+    assert!(matches!(err, AttackError::InvalidBudget { .. }), "{err:?}");
 }

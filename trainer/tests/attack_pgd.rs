@@ -6,7 +6,11 @@ mod attack_support;
 use attack_support::{assert_in_ball, batch, random_signs, tiny_model, unthresholded_accuracy};
 use gmvae_trainer::attack::mim::{mim, MimOptions};
 use gmvae_trainer::attack::pgd::{pgd, PgdOptions};
+use gmvae_trainer::attack::sampling::stratified;
+use gmvae_trainer::attack::suite::run_pgd;
 use gmvae_trainer::attack::{fgsm, EncoderLoss};
+use gmvae_trainer::progress::{Progress, Silent};
+use std::sync::Mutex;
 
 #[test]
 fn pgd_and_mim_lower_accuracy_within_their_budgets() {
@@ -22,7 +26,7 @@ fn pgd_and_mim_lower_accuracy_within_their_budgets() {
         steps: 10,
         ..PgdOptions::cleverhans()
     };
-    let adv = pgd(&model, x.view(), &y, &linf, None).unwrap();
+    let adv = pgd(&model, x.view(), &y, &linf, &Silent).unwrap();
     assert_in_ball(adv.view(), x.view(), 0.1, false);
     let pgd_acc = unthresholded_accuracy(&model, adv.view(), &y);
     let fgsm_acc = unthresholded_accuracy(
@@ -44,9 +48,12 @@ fn pgd_and_mim_lower_accuracy_within_their_budgets() {
     );
 
     // Same seed, same images; the random start matters.
-    assert_eq!(pgd(&model, x.view(), &y, &linf, None).unwrap(), adv);
+    assert_eq!(pgd(&model, x.view(), &y, &linf, &Silent).unwrap(), adv);
     let other_seed = PgdOptions { seed: 99, ..linf };
-    assert_ne!(pgd(&model, x.view(), &y, &other_seed, None).unwrap(), adv);
+    assert_ne!(
+        pgd(&model, x.view(), &y, &other_seed, &Silent).unwrap(),
+        adv
+    );
 
     let l2 = PgdOptions {
         eps: 1.5,
@@ -54,7 +61,7 @@ fn pgd_and_mim_lower_accuracy_within_their_budgets() {
         steps: 10,
         ..PgdOptions::l2()
     };
-    let adv = pgd(&model, x.view(), &y, &l2, None).unwrap();
+    let adv = pgd(&model, x.view(), &y, &l2, &Silent).unwrap();
     assert_in_ball(adv.view(), x.view(), 1.5, true);
     let l2_acc = unthresholded_accuracy(&model, adv.view(), &y);
     assert!(l2_acc < clean - 0.25, "PGD-L2: {clean} → {l2_acc}");
@@ -64,14 +71,64 @@ fn pgd_and_mim_lower_accuracy_within_their_budgets() {
         step: 0.02,
         ..MimOptions::cleverhans()
     };
-    let adv = mim(&model, x.view(), &y, &m, None).unwrap();
+    let adv = mim(&model, x.view(), &y, &m, &Silent).unwrap();
     assert_in_ball(adv.view(), x.view(), 0.1, false);
     let mim_acc = unthresholded_accuracy(&model, adv.view(), &y);
     assert!(mim_acc < clean - 0.25, "MIM: {clean} → {mim_acc}");
 
     // The CleverHans presets themselves.
-    let adv = pgd(&model, x.view(), &y, &PgdOptions::cleverhans(), None).unwrap();
+    let adv = pgd(&model, x.view(), &y, &PgdOptions::cleverhans(), &Silent).unwrap();
     assert_in_ball(adv.view(), x.view(), 0.3, false);
-    let adv = mim(&model, x.view(), &y, &MimOptions::cleverhans(), None).unwrap();
+    let adv = mim(&model, x.view(), &y, &MimOptions::cleverhans(), &Silent).unwrap();
     assert_in_ball(adv.view(), x.view(), 0.3, false);
+}
+
+/// Records every report it receives, one line each.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Progress for Recorder {
+    fn start(&self, label: &str, total: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("start {label} {total}"));
+    }
+    fn advance(&self, units: u64) {
+        self.0.lock().unwrap().push(format!("advance {units}"));
+    }
+    fn status(&self, text: &str) {
+        self.0.lock().unwrap().push(format!("status {text}"));
+    }
+    fn finish(&self) {
+        self.0.lock().unwrap().push("finish".to_owned());
+    }
+}
+
+#[test]
+fn the_suite_reports_pgd_as_one_task_of_image_steps() {
+    let (model, split) = tiny_model();
+    let set = stratified(&split.test, 12, 1);
+    let options = PgdOptions {
+        steps: 3,
+        ..PgdOptions::cleverhans()
+    };
+    let recorder = Recorder::default();
+    let run = run_pgd(&model, &set, "pgd-linf", &[0.1, 0.2], &options, &recorder).unwrap();
+    assert_eq!(run.points.len(), 2);
+    let lines = recorder.0.into_inner().unwrap();
+    let total = 12 * 3 * 2;
+    assert_eq!(
+        lines[..2],
+        [
+            format!("start pgd-linf {total}"),
+            "status image-steps".into()
+        ]
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("finish"));
+    let advanced: u64 = lines[2..lines.len() - 1]
+        .iter()
+        .map(|l| l.strip_prefix("advance ").unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(advanced, total);
 }

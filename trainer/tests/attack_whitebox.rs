@@ -8,7 +8,9 @@ use dfdx::prelude::*;
 use gmvae_trainer::attack::fooling::{fooling, uniform_noise};
 use gmvae_trainer::attack::objective::{host, input_gradient, Objective};
 use gmvae_trainer::attack::whitebox::{whitebox, WhiteboxOptions};
+use gmvae_trainer::attack::AttackError;
 use gmvae_trainer::infer;
+use gmvae_trainer::progress::Silent;
 
 #[test]
 fn objective_pieces_match_the_detector() {
@@ -54,7 +56,7 @@ fn eq10_and_eq11_losses_decrease_and_images_stay_valid() {
         lr: 0.02,
         ..WhiteboxOptions::default()
     };
-    let result = whitebox(&model, x.view(), &y, &targets, &options, None).unwrap();
+    let result = whitebox(&model, x.view(), &y, &targets, &options, &Silent).unwrap();
     let trace = &result.loss_trace;
     assert_eq!(trace.len(), options.steps + 1);
     assert!(
@@ -71,12 +73,12 @@ fn eq10_and_eq11_losses_decrease_and_images_stay_valid() {
         eps: Some(0.05),
         ..options
     };
-    let result = whitebox(&model, x.view(), &y, &targets, &bounded, None).unwrap();
+    let result = whitebox(&model, x.view(), &y, &targets, &bounded, &Silent).unwrap();
     assert_in_ball(result.images.view(), x.view(), 0.05, false);
 
     let noise = uniform_noise(4, 784, 5);
     let targets = [0, 3, 6, 9];
-    let result = fooling(&model, &noise, &targets, &options, None).unwrap();
+    let result = fooling(&model, &noise, &targets, &options, &Silent).unwrap();
     let trace = &result.loss_trace;
     assert!(
         trace[options.steps] < 0.9 * trace[0],
@@ -86,7 +88,17 @@ fn eq10_and_eq11_losses_decrease_and_images_stay_valid() {
     );
     assert!(result.images.iter().all(|v| (0.0..=1.0).contains(v)));
 
-    // Exponents below 1 are refused.
+    // Exponents below 1 and learning rates that are not positive are refused.
     let bad = WhiteboxOptions { a: 0.5, ..options };
-    assert!(whitebox(&model, x.view(), &y, &[1; 6], &bad, None).is_err());
+    let err = whitebox(&model, x.view(), &y, &[1; 6], &bad, &Silent).unwrap_err();
+    assert!(
+        matches!(err, AttackError::InvalidExponents { a: 0.5, b: 2.0 }),
+        "{err:?}"
+    );
+    let bad = WhiteboxOptions { lr: 0.0, ..options };
+    let err = fooling(&model, &noise, &targets, &bad, &Silent).unwrap_err();
+    assert!(
+        matches!(err, AttackError::InvalidLearningRate { .. }),
+        "{err:?}"
+    );
 }

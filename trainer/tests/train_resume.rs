@@ -9,7 +9,7 @@ use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::checkpoint::Checkpoint;
 use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
 use gmvae_trainer::trained::TrainedModel;
-use indicatif::ProgressBar;
+use gmvae_trainer::progress::Silent;
 
 /// Three classes of 8×8 images: a bright bar at the top, middle or bottom, with noise.
 fn bars(n: usize) -> Dataset {
@@ -71,7 +71,7 @@ fn training_lowers_the_loss_and_learns_the_classes() {
     let data = bars(96);
     let dev = Cpu::default();
     let mut trainer = Trainer::new(config(), options(12), &dev).unwrap();
-    let bar = ProgressBar::hidden();
+    let bar = Silent;
     let first = trainer.train_epoch(&data, Some(&data), &bar).unwrap();
     let mut last = first;
     for _ in 1..12 {
@@ -85,7 +85,7 @@ fn training_lowers_the_loss_and_learns_the_classes() {
 fn resuming_from_a_checkpoint_continues_bit_for_bit() {
     let data = bars(48);
     let dev = Cpu::default();
-    let bar = ProgressBar::hidden();
+    let bar = Silent;
 
     let mut straight = Trainer::new(config(), options(2), &dev).unwrap();
     straight.train_epoch(&data, None, &bar).unwrap();

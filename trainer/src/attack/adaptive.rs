@@ -23,12 +23,12 @@
 use super::metrics::judge;
 use super::objective::{host, input_gradient, Objective};
 use super::project::{ascend, distance, project, random_start, Norm};
-use super::tensor::{check_inputs, BATCH};
+use super::tensor::{check_budget, check_inputs, BATCH};
+use super::AttackError;
 use crate::infer;
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -106,25 +106,30 @@ struct Targets {
     code_latents: Vec<Vec<Vec<f32>>>,
 }
 
-/// Runs the adaptive attack on `images` with true `labels`.
+/// Runs the adaptive attack on `images` with true `labels`; `progress` advances by one per image
+/// and step taken (at most [`work`] in all: inputs already broken are not attacked further).
 pub fn adaptive<D: Device<f32>>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: &[usize],
     pool: &CodePool<'_>,
     options: &AdaptiveOptions,
-    bar: Option<&ProgressBar>,
-) -> Result<Vec<AdaptiveEps>> {
+    progress: &dyn Progress,
+) -> Result<Vec<AdaptiveEps>, AttackError> {
     check_inputs(model, images, Some(labels))?;
     check_inputs(model, pool.images, Some(pool.labels))?;
-    ensure!(
-        options.steps > 0 && options.restarts > 0 && options.targets > 0,
-        "steps, restarts and targets must be positive"
-    );
-    ensure!(
-        options.eps.iter().all(|e| e.is_finite() && *e >= 0.0),
-        "every ε must be non-negative"
-    );
+    for (setting, count) in [
+        ("steps", options.steps),
+        ("restarts", options.restarts),
+        ("targets", options.targets),
+    ] {
+        if count == 0 {
+            return Err(AttackError::ZeroCount { setting });
+        }
+    }
+    for &e in &options.eps {
+        check_budget(e)?;
+    }
     let targets = choose_targets(model, images, labels, pool, options);
     let mut eps = options.eps.clone();
     eps.sort_by(f32::total_cmp);
@@ -156,8 +161,8 @@ pub fn adaptive<D: Device<f32>>(
                         };
                         run.attack(
                             model, images, labels, &targets, chunk, options, &mut rng, &mut won,
-                            &mut best, bar,
-                        )?;
+                            &mut best, progress,
+                        );
                     }
                 }
             }
@@ -184,7 +189,7 @@ pub fn adaptive<D: Device<f32>>(
     Ok(results)
 }
 
-/// Upper bound of image-steps the attack may take (for a progress bar).
+/// Upper bound of the image-steps the attack may take: the total of its progress task.
 pub fn work(n: usize, options: &AdaptiveOptions) -> u64 {
     let strategies = if options.codes { 2 } else { 1 };
     (n * options.eps.len() * options.restarts * strategies * options.targets * options.steps) as u64
@@ -218,8 +223,8 @@ impl Run {
         rng: &mut ChaCha8Rng,
         won: &mut [Option<(Vec<f32>, String)>],
         best: &mut [(f32, Vec<f32>)],
-        bar: Option<&ProgressBar>,
-    ) -> Result<()> {
+        progress: &dyn Progress,
+    ) {
         let objective = Objective::new(model);
         let cal = &model.calibration;
         let classes = model.network.config().classes;
@@ -296,16 +301,13 @@ impl Run {
             grad.mapv_inplace(|g| -g);
             ascend(&mut x, grad.view(), Norm::Linf, step);
             project(&mut x, clean.view(), Norm::Linf, self.eps);
-            if let Some(bar) = bar {
-                bar.inc(chunk.len() as u64);
-            }
+            progress.advance(chunk.len() as u64);
         }
         debug_assert!(x
             .rows()
             .into_iter()
             .zip(clean.rows())
             .all(|(a, c)| distance(Norm::Linf, a, c) <= self.eps + 1e-5));
-        Ok(())
     }
 }
 

@@ -1,9 +1,9 @@
 //! Rasterises a [`LineChart`] (the SVG chart type of `plot::svg`) into a PNG, with a built-in
 //! 5×7 pixel font, so every curve is written as both SVG and PNG without new dependencies.
 
-use crate::atomic::write_atomically;
+use super::error::write_file;
+use super::AttackError;
 use crate::plot::svg::LineChart;
-use anyhow::{Context, Result};
 use std::path::Path;
 
 const WIDTH: usize = 720;
@@ -84,7 +84,7 @@ impl Canvas {
 }
 
 /// The chart as PNG bytes.
-pub fn encode_chart(chart: &LineChart) -> Result<Vec<u8>> {
+pub fn encode_chart(chart: &LineChart) -> Result<Vec<u8>, AttackError> {
     let mut cv = Canvas::new();
     let (x0, x1) = chart.x_range;
     let (y0, y1) = chart.y_range;
@@ -151,15 +151,19 @@ pub fn encode_chart(chart: &LineChart) -> Result<Vec<u8>> {
         let mut encoder = png::Encoder::new(&mut bytes, WIDTH as u32, HEIGHT as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().context("PNG header")?;
-        writer.write_image_data(&cv.px).context("PNG data")?;
+        let failed = |source| AttackError::Png {
+            title: chart.title.clone(),
+            source,
+        };
+        let mut writer = encoder.write_header().map_err(failed)?;
+        writer.write_image_data(&cv.px).map_err(failed)?;
     }
     Ok(bytes)
 }
 
 /// Writes the chart as a PNG file atomically.
-pub fn write_chart_png(path: &Path, chart: &LineChart) -> Result<()> {
-    Ok(write_atomically(path, &encode_chart(chart)?)?)
+pub fn write_chart_png(path: &Path, chart: &LineChart) -> Result<(), AttackError> {
+    write_file(path, &encode_chart(chart)?)
 }
 
 fn rgb(css: &str) -> [u8; 3] {

@@ -3,9 +3,9 @@
 
 use super::objective::{input_gradient, EncoderLoss, Objective};
 use super::project::sign;
-use super::tensor::{batches, check_inputs};
+use super::tensor::{batches, check_budget, check_inputs};
+use super::AttackError;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
 use ndarray::{s, Array2, ArrayView2, Zip};
 
@@ -14,7 +14,7 @@ use ndarray::{s, Array2, ArrayView2, Zip};
 ///
 /// ```no_run
 /// # use gmvae_trainer::{attack::{fgsm, EncoderLoss}, trained::TrainedModel};
-/// # fn demo(model: &TrainedModel<dfdx::prelude::Cpu>, x: ndarray::ArrayView2<f32>, y: &[usize]) -> anyhow::Result<()> {
+/// # fn demo(model: &TrainedModel<dfdx::prelude::Cpu>, x: ndarray::ArrayView2<f32>, y: &[usize]) -> Result<(), gmvae_trainer::attack::AttackError> {
 /// let adversarial = fgsm(model, x, y, 0.1, EncoderLoss::default())?;
 /// # Ok(()) }
 /// ```
@@ -24,11 +24,11 @@ pub fn fgsm<D: Device<f32>>(
     labels: &[usize],
     eps: f32,
     loss: EncoderLoss,
-) -> Result<Array2<f32>> {
-    let mut sweep = fgsm_sweep(model, images, labels, &[eps], loss)?;
-    sweep
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("FGSM produced no images"))
+) -> Result<Array2<f32>, AttackError> {
+    check_inputs(model, images, Some(labels))?;
+    check_budget(eps)?;
+    let directions = gradient_signs(model, images, labels, loss);
+    Ok(step(images, &directions, eps))
 }
 
 /// FGSM at every budget in `eps` (one gradient per image serves the whole sweep, since the
@@ -39,23 +39,22 @@ pub fn fgsm_sweep<D: Device<f32>>(
     labels: &[usize],
     eps: &[f32],
     loss: EncoderLoss,
-) -> Result<Vec<Array2<f32>>> {
+) -> Result<Vec<Array2<f32>>, AttackError> {
     check_inputs(model, images, Some(labels))?;
-    ensure!(
-        eps.iter().all(|e| e.is_finite() && *e >= 0.0),
-        "every ε must be a non-negative number"
-    );
+    for &e in eps {
+        check_budget(e)?;
+    }
     let directions = gradient_signs(model, images, labels, loss);
-    Ok(eps
-        .iter()
-        .map(|&e| {
-            let mut adv = images.to_owned();
-            Zip::from(&mut adv)
-                .and(&directions)
-                .for_each(|a, &d| *a = (*a + e * d).clamp(0.0, 1.0));
-            adv
-        })
-        .collect())
+    Ok(eps.iter().map(|&e| step(images, &directions, e)).collect())
+}
+
+/// clip₀¹(x + ε·d) for every image x and its sign direction d.
+fn step(images: ArrayView2<f32>, directions: &Array2<f32>, eps: f32) -> Array2<f32> {
+    let mut adv = images.to_owned();
+    Zip::from(&mut adv)
+        .and(directions)
+        .for_each(|a, &d| *a = (*a + eps * d).clamp(0.0, 1.0));
+    adv
 }
 
 /// sign(∇ₓ CE) for every image, `(n, pixels)`.

@@ -4,10 +4,10 @@
 //! and classified as the target.
 
 use super::whitebox::{minimise, Optimised, WhiteboxOptions};
+use super::AttackError;
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -18,13 +18,14 @@ pub fn uniform_noise(n: usize, pixels: usize, seed: u64) -> Array2<f32> {
     Array2::from_shape_fn((n, pixels), |_| rng.gen::<f32>())
 }
 
-/// Eq. 11 from each row of `noise` towards its entry of `targets`.
+/// Eq. 11 from each row of `noise` towards its entry of `targets`; `progress` advances by one
+/// per image and step.
 pub fn fooling<D: Device<f32>>(
     model: &TrainedModel<D>,
     noise: &Array2<f32>,
     targets: &[usize],
     options: &WhiteboxOptions,
-    bar: Option<&ProgressBar>,
-) -> Result<Optimised> {
-    minimise(model, noise.view(), None, targets, options, bar)
+    progress: &dyn Progress,
+) -> Result<Optimised, AttackError> {
+    minimise(model, noise.view(), None, targets, options, progress)
 }

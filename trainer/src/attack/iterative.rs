@@ -3,11 +3,11 @@
 
 use super::objective::{input_gradient, EncoderLoss, Objective};
 use super::project::{ascend, project, Norm};
-use super::tensor::{batches, check_inputs};
+use super::tensor::{batches, check_budget, check_inputs};
+use super::AttackError;
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::{s, Array2, ArrayView2};
 
 /// The ball and the steps of an iterative attack on the encoder.
@@ -27,16 +27,16 @@ pub(super) struct Ascent {
 
 /// Runs `ascent` on `images` with true `labels`. Each batch starts at `start(clean)` and gets
 /// a fresh `direction()` (a closure that turns each gradient into the step direction, with any
-/// state it keeps, such as momentum); `bar` advances by one per image and step.
+/// state it keeps, such as momentum); `progress` advances by one per image and step.
 pub(super) fn ascend_encoder<D, S, M, F>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: &[usize],
     ascent: Ascent,
-    bar: Option<&ProgressBar>,
+    progress: &dyn Progress,
     mut start: S,
     mut direction: M,
-) -> Result<Array2<f32>>
+) -> Result<Array2<f32>, AttackError>
 where
     D: Device<f32>,
     S: FnMut(ArrayView2<f32>) -> Array2<f32>,
@@ -44,10 +44,10 @@ where
     F: FnMut(Array2<f32>) -> Array2<f32>,
 {
     check_inputs(model, images, Some(labels))?;
-    ensure!(
-        ascent.eps.is_finite() && ascent.eps >= 0.0 && ascent.step >= 0.0,
-        "ε and the step size must be non-negative"
-    );
+    check_budget(ascent.eps)?;
+    if ascent.step.is_nan() || ascent.step < 0.0 {
+        return Err(AttackError::InvalidStepSize { step: ascent.step });
+    }
     let objective = Objective::new(model);
     let step = ascent.step.min(ascent.eps);
     let mut out = Array2::zeros(images.dim());
@@ -63,9 +63,7 @@ where
             let d = dir(grad);
             ascend(&mut adv, d.view(), ascent.norm, step);
             project(&mut adv, clean, ascent.norm, ascent.eps);
-            if let Some(bar) = bar {
-                bar.inc(y.len() as u64);
-            }
+            progress.advance(y.len() as u64);
         }
         out.slice_mut(s![range, ..]).assign(&adv);
     }

@@ -4,10 +4,10 @@
 use super::iterative::{ascend_encoder, Ascent};
 use super::objective::EncoderLoss;
 use super::project::Norm;
+use super::AttackError;
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::{Array2, ArrayView2, Zip};
 use serde::{Deserialize, Serialize};
 
@@ -43,14 +43,15 @@ impl MimOptions {
     }
 }
 
-/// MIM adversarial images for `images` with true `labels`.
+/// MIM adversarial images for `images` with true `labels`; `progress` advances by one per image
+/// and step.
 pub fn mim<D: Device<f32>>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: &[usize],
     options: &MimOptions,
-    bar: Option<&ProgressBar>,
-) -> Result<Array2<f32>> {
+    progress: &dyn Progress,
+) -> Result<Array2<f32>, AttackError> {
     let ascent = Ascent {
         norm: options.norm,
         eps: options.eps,
@@ -78,7 +79,7 @@ pub fn mim<D: Device<f32>>(
         images,
         labels,
         ascent,
-        bar,
+        progress,
         |x| x.to_owned(),
         momentum,
     )

@@ -3,7 +3,8 @@
 //! Every attack runs batched on the dfdx device with gradients from dfdx autograd, is seeded,
 //! and keeps its inputs inside the ε-ball of its norm and inside [0, 1]:
 //!
-//! * [`fgsm`] — Fast Gradient Sign Method on the encoder alone (the paper's Figure 3 sweep);
+//! * [`fgsm`](mod@fgsm) — Fast Gradient Sign Method on the encoder alone (the paper's Figure 3
+//!   sweep);
 //! * [`pgd`] — Projected Gradient Descent (L∞ and L2, random start) on the encoder alone;
 //! * [`mim`] — the Momentum Iterative Method on the encoder alone;
 //! * [`whitebox`] — the paper's white-box targeted attack (Eq. 10) on the whole model;
@@ -13,10 +14,16 @@
 //! [`metrics`] scores adversarial inputs the way the deployed model would (accept only below
 //! both thresholds); [`suite`] runs each attack on a sample set; [`results`] writes one
 //! attack's JSON, Markdown, SVG/PNG curves and image grids; [`report`] combines them all, with
-//! the worst case per input, into the security report.
+//! the worst case per input, into the security report. The suite computes results; writing
+//! them is a separate step that takes the results and a directory.
+//!
+//! Every fallible function returns an [`AttackError`]; long attacks report their progress to a
+//! [`Progress`](crate::progress::Progress) observer ([`Silent`](crate::progress::Silent) for
+//! none).
 
 pub mod adaptive;
 pub mod chart_png;
+mod error;
 pub mod fgsm;
 pub mod fooling;
 mod iterative;
@@ -32,6 +39,7 @@ pub mod suite;
 pub mod tensor;
 pub mod whitebox;
 
+pub use error::AttackError;
 pub use fgsm::{fgsm, fgsm_sweep};
 pub use objective::EncoderLoss;
 pub use project::Norm;

@@ -4,10 +4,10 @@
 use super::iterative::{ascend_encoder, Ascent};
 use super::objective::EncoderLoss;
 use super::project::{random_start, Norm};
+use super::AttackError;
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -70,15 +70,15 @@ impl PgdOptions {
     }
 }
 
-/// PGD adversarial images for `images` with true `labels`; `bar` (if any) advances by one per
-/// image and step.
+/// PGD adversarial images for `images` with true `labels`; `progress` advances by one per image
+/// and step.
 pub fn pgd<D: Device<f32>>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: &[usize],
     options: &PgdOptions,
-    bar: Option<&ProgressBar>,
-) -> Result<Array2<f32>> {
+    progress: &dyn Progress,
+) -> Result<Array2<f32>, AttackError> {
     let ascent = Ascent {
         norm: options.norm,
         eps: options.eps,
@@ -94,5 +94,5 @@ pub fn pgd<D: Device<f32>>(
             clean.to_owned()
         }
     };
-    ascend_encoder(model, images, labels, ascent, bar, start, || |g| g)
+    ascend_encoder(model, images, labels, ascent, progress, start, || |g| g)
 }

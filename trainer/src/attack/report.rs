@@ -1,12 +1,12 @@
 //! The whole security report of a model: every attack's results, the worst case per input
 //! across the L∞ attacks, as `report.json` and `REPORT.md`.
 
+use super::error::{write_file, write_json};
 use super::metrics::{worst_case, SampleOutcome, WorstCase};
 use super::project::Norm;
 use super::results::{BoundedRun, TargetedRun};
-use crate::atomic::write_atomically;
+use super::AttackError;
 use crate::eval::metrics::SelectiveMetrics;
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -111,11 +111,11 @@ impl SecurityReport {
     }
 
     /// Writes `report.json` and `REPORT.md` into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, AttackError> {
         let json = dir.join("report.json");
-        write_atomically(&json, serde_json::to_string(self)?.as_bytes())?;
+        write_json(&json, serde_json::to_string(self))?;
         let md = dir.join("REPORT.md");
-        write_atomically(&md, self.markdown().as_bytes())?;
+        write_file(&md, self.markdown().as_bytes())?;
         Ok(vec![json, md])
     }
 }

@@ -2,14 +2,14 @@
 //! and PNG) and Figure-4-style grids of adversarial images above their reconstructions.
 
 use super::chart_png::write_chart_png;
+use super::error::{write_file, write_json};
 use super::metrics::{AttackPoint, SampleOutcome, Verdict};
 use super::project::Norm;
-use crate::atomic::write_atomically;
+use super::AttackError;
 use crate::choice::Choice;
 use crate::eval::metrics::SelectiveMetrics;
-use crate::plot::grid::{write_png, GridShape};
+use crate::plot::grid::{encode_png, GridShape};
 use crate::plot::svg::{LineChart, Series, PALETTE};
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -209,15 +209,8 @@ impl TargetedRun {
         out
     }
 
-    /// Writes `<kind>.json`, `<kind>.md`, `<kind>-loss.svg/.png` and `<kind>-examples.png`.
-    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let json = dir.join(format!("{}.json", self.kind));
-        write_atomically(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
-        written.push(json);
-        let md = dir.join(format!("{}.md", self.kind));
-        write_atomically(&md, self.markdown_with_captions().as_bytes())?;
-        written.push(md);
+    /// The mean loss (log10) against the step.
+    pub fn loss_chart(&self) -> LineChart {
         let points: Vec<(f64, f64)> = self
             .loss_trace
             .iter()
@@ -229,7 +222,7 @@ impl TargetedRun {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
                 (a.min(p.1), b.max(p.1))
             });
-        let chart = LineChart {
+        LineChart {
             title: format!("{}: mean loss", self.title),
             x_label: "step".into(),
             y_label: "log10 mean loss".into(),
@@ -242,8 +235,26 @@ impl TargetedRun {
                 dots: false,
             }],
             markers: vec![],
-        };
-        written.extend(write_chart(dir, &format!("{}-loss", self.kind), &chart)?);
+        }
+    }
+
+    /// Writes `<kind>.json`, `<kind>.md`, `<kind>-loss.svg/.png` (the [`loss_chart`]) and
+    /// `<kind>-examples.png` into `dir`.
+    ///
+    /// [`loss_chart`]: Self::loss_chart
+    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>, AttackError> {
+        let mut written = Vec::new();
+        let json = dir.join(format!("{}.json", self.kind));
+        write_json(&json, serde_json::to_string_pretty(self))?;
+        written.push(json);
+        let md = dir.join(format!("{}.md", self.kind));
+        write_file(&md, self.markdown_with_captions().as_bytes())?;
+        written.push(md);
+        written.extend(write_chart(
+            dir,
+            &format!("{}-loss", self.kind),
+            &self.loss_chart(),
+        )?);
         if let Some(examples) = &self.examples {
             written.extend(write_examples(dir, &self.kind, examples, shape)?);
         }
@@ -338,19 +349,21 @@ impl BoundedRun {
         ))
     }
 
-    /// Writes `<kind>.json`, `<kind>.md`, `<kind>.svg/.png` (if there are several budgets) and
-    /// `<kind>-examples.png`.
-    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>> {
+    /// Writes `<kind>.json`, `<kind>.md`, `<kind>.svg/.png` (the [`figure3`], if there are
+    /// several budgets) and `<kind>-examples.png` into `dir`.
+    ///
+    /// [`figure3`]: Self::figure3
+    pub fn write(&self, dir: &Path, shape: GridShape) -> Result<Vec<PathBuf>, AttackError> {
         let mut written = Vec::new();
         let json = dir.join(format!("{}.json", self.kind));
-        write_atomically(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
+        write_json(&json, serde_json::to_string_pretty(self))?;
         written.push(json);
         let mut md = self.markdown();
         if let Some(e) = &self.examples {
             md.push_str(&captions_markdown(&self.kind, e));
         }
         let path = dir.join(format!("{}.md", self.kind));
-        write_atomically(&path, md.as_bytes())?;
+        write_file(&path, md.as_bytes())?;
         written.push(path);
         if self.points.len() > 1 {
             written.extend(write_chart(dir, &self.kind, &self.figure3())?);
@@ -393,22 +406,23 @@ impl BoundedRun {
     }
 }
 
-/// Writes a chart as `<stem>.svg` and `<stem>.png`.
-pub fn write_chart(dir: &Path, stem: &str, chart: &LineChart) -> Result<Vec<PathBuf>> {
+/// Writes a chart as `<stem>.svg` and `<stem>.png` into `dir`.
+pub fn write_chart(dir: &Path, stem: &str, chart: &LineChart) -> Result<Vec<PathBuf>, AttackError> {
     let svg = dir.join(format!("{stem}.svg"));
-    write_atomically(&svg, chart.to_svg().as_bytes())?;
+    write_file(&svg, chart.to_svg().as_bytes())?;
     let png = dir.join(format!("{stem}.png"));
     write_chart_png(&png, chart)?;
     Ok(vec![svg, png])
 }
 
-/// Writes `<kind>-examples.png`: adversarial inputs in the first row, reconstructions below.
+/// Writes `<kind>-examples.png` into `dir`: adversarial inputs in the first row, reconstructions
+/// below.
 pub fn write_examples(
     dir: &Path,
     kind: &str,
     e: &Examples,
     shape: GridShape,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<PathBuf>, AttackError> {
     if e.images.is_empty() {
         return Ok(Vec::new());
     }
@@ -419,14 +433,15 @@ pub fn write_examples(
         .map(Vec::as_slice)
         .collect();
     let path = dir.join(format!("{kind}-examples.png"));
-    write_png(
-        &path,
-        &images,
-        GridShape {
-            columns: e.images.len(),
-            ..shape
-        },
-    )?;
+    let grid = GridShape {
+        columns: e.images.len(),
+        ..shape
+    };
+    let png = encode_png(&images, grid).map_err(|err| AttackError::Plot {
+        path: path.clone(),
+        message: format!("{err:#}"),
+    })?;
+    write_file(&path, &png)?;
     Ok(vec![path])
 }
 

@@ -12,11 +12,11 @@ use super::project::{distance, Norm};
 use super::results::{BoundedRun, Examples, PairOutcome, TargetedRun};
 use super::sampling::SampleSet;
 use super::whitebox::{whitebox, wins, Optimised, WhiteboxOptions};
+use super::AttackError;
 use crate::infer;
+use crate::progress::{task, Progress};
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::{Array2, ArrayView2, Axis};
 use std::time::Instant;
 
@@ -42,16 +42,13 @@ pub fn tidy(value: serde_json::Value) -> serde_json::Value {
 /// Images shown in each example grid.
 pub const EXAMPLES: usize = 10;
 
-/// A progress bar on stderr for `len` units of work.
-pub fn progress(label: &str, len: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>14} [{bar:30}] {pos}/{len} image-steps {per_sec} ETA {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(label.to_owned());
-    bar
+/// Runs `work` as the task `label` of `total` image-steps (one image through one step) on
+/// `progress`, with the status `image-steps` naming the unit.
+fn image_steps<T>(progress: &dyn Progress, label: &str, total: u64, work: impl FnOnce() -> T) -> T {
+    task(progress, label, total, || {
+        progress.status("image-steps");
+        work()
+    })
 }
 
 /// FGSM on the encoder at every budget of `eps`.
@@ -60,7 +57,7 @@ pub fn run_fgsm<D: Device<f32>>(
     set: &SampleSet,
     eps: &[f32],
     loss: EncoderLoss,
-) -> Result<BoundedRun> {
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
     let adv = fgsm_sweep(model, set.images.view(), &set.labels, eps, loss)?;
     let pairs: Vec<(f32, Array2<f32>)> = eps.iter().copied().zip(adv).collect();
@@ -77,25 +74,26 @@ pub fn run_fgsm<D: Device<f32>>(
     ))
 }
 
-/// PGD on the encoder at every budget of `eps` (other settings from `options`).
+/// PGD on the encoder at every budget of `eps` (other settings from `options`), reported to
+/// `progress` as the task `kind`.
 pub fn run_pgd<D: Device<f32>>(
     model: &TrainedModel<D>,
     set: &SampleSet,
     kind: &str,
     eps: &[f32],
     options: &PgdOptions,
-) -> Result<BoundedRun> {
+    progress: &dyn Progress,
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
-    let bar = progress(kind, (set.len() * options.steps * eps.len()) as u64);
-    let mut pairs = Vec::new();
-    for &e in eps {
-        let o = PgdOptions { eps: e, ..*options };
-        pairs.push((
-            e,
-            pgd(model, set.images.view(), &set.labels, &o, Some(&bar))?,
-        ));
-    }
-    bar.finish_and_clear();
+    let total = (set.len() * options.steps * eps.len()) as u64;
+    let pairs = image_steps(progress, kind, total, || {
+        eps.iter()
+            .map(|&e| {
+                let o = PgdOptions { eps: e, ..*options };
+                pgd(model, set.images.view(), &set.labels, &o, progress).map(|adv| (e, adv))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
     let title = format!(
         "PGD-{} on the encoder ({} steps of {}{})",
         match options.norm {
@@ -123,24 +121,24 @@ pub fn run_pgd<D: Device<f32>>(
     ))
 }
 
-/// MIM on the encoder at every budget of `eps`.
+/// MIM on the encoder at every budget of `eps`, reported to `progress` as the task `mim`.
 pub fn run_mim<D: Device<f32>>(
     model: &TrainedModel<D>,
     set: &SampleSet,
     eps: &[f32],
     options: &MimOptions,
-) -> Result<BoundedRun> {
+    progress: &dyn Progress,
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
-    let bar = progress("mim", (set.len() * options.steps * eps.len()) as u64);
-    let mut pairs = Vec::new();
-    for &e in eps {
-        let o = MimOptions { eps: e, ..*options };
-        pairs.push((
-            e,
-            mim(model, set.images.view(), &set.labels, &o, Some(&bar))?,
-        ));
-    }
-    bar.finish_and_clear();
+    let total = (set.len() * options.steps * eps.len()) as u64;
+    let pairs = image_steps(progress, "mim", total, || {
+        eps.iter()
+            .map(|&e| {
+                let o = MimOptions { eps: e, ..*options };
+                mim(model, set.images.view(), &set.labels, &o, progress).map(|adv| (e, adv))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
     let settings = tidy(serde_json::json!({ "eps": eps, "options": options }));
     Ok(bounded(
         model,
@@ -154,24 +152,26 @@ pub fn run_mim<D: Device<f32>>(
     ))
 }
 
-/// The adaptive attack on the full defended model.
+/// The adaptive attack on the full defended model, reported to `progress` as the task
+/// `adaptive`.
 pub fn run_adaptive<D: Device<f32>>(
     model: &TrainedModel<D>,
     set: &SampleSet,
     pool: &CodePool<'_>,
     options: &AdaptiveOptions,
-) -> Result<BoundedRun> {
+    progress: &dyn Progress,
+) -> Result<BoundedRun, AttackError> {
     let start = Instant::now();
-    let bar = progress("adaptive", work(set.len(), options));
-    let results = adaptive(
-        model,
-        set.images.view(),
-        &set.labels,
-        pool,
-        options,
-        Some(&bar),
-    )?;
-    bar.finish_and_clear();
+    let results = image_steps(progress, "adaptive", work(set.len(), options), || {
+        adaptive(
+            model,
+            set.images.view(),
+            &set.labels,
+            pool,
+            options,
+            progress,
+        )
+    })?;
     let won_by: Vec<Vec<Option<String>>> = results.iter().map(|r| r.won_by.clone()).collect();
     let pairs = results.into_iter().map(|r| (r.eps, r.images)).collect();
     let settings = tidy(serde_json::json!({ "options": options, "won_by": won_by }));
@@ -277,12 +277,14 @@ pub fn reconstruct<D: Device<f32>>(
     infer::decode_all(&model.network, &model.params, z.view())
 }
 
-/// Eq. 10 from every input of `set` towards each of the other classes.
+/// Eq. 10 from every input of `set` towards each of the other classes, reported to `progress`
+/// as the task `whitebox`.
 pub fn run_whitebox<D: Device<f32>>(
     model: &TrainedModel<D>,
     set: &SampleSet,
     options: &WhiteboxOptions,
-) -> Result<TargetedRun> {
+    progress: &dyn Progress,
+) -> Result<TargetedRun, AttackError> {
     let start = Instant::now();
     let classes = model.network.config().classes;
     let (mut rows, mut labels, mut targets, mut indices) =
@@ -296,9 +298,10 @@ pub fn run_whitebox<D: Device<f32>>(
         }
     }
     let x0 = set.images.select(Axis(0), &rows);
-    let bar = progress("whitebox", (rows.len() * options.steps) as u64);
-    let result = whitebox(model, x0.view(), &labels, &targets, options, Some(&bar))?;
-    bar.finish_and_clear();
+    let total = (rows.len() * options.steps) as u64;
+    let result = image_steps(progress, "whitebox", total, || {
+        whitebox(model, x0.view(), &labels, &targets, options, progress)
+    })?;
     let settings = tidy(
         serde_json::json!({ "options": options, "optimiser": "Adam (β1 0.9, β2 0.999) on η from η = 0" }),
     );
@@ -316,13 +319,15 @@ pub fn run_whitebox<D: Device<f32>>(
     ))
 }
 
-/// Eq. 11 from `n` uniform-noise images towards every class.
+/// Eq. 11 from `n` uniform-noise images towards every class, reported to `progress` as the
+/// task `fooling`.
 pub fn run_fooling<D: Device<f32>>(
     model: &TrainedModel<D>,
     n: usize,
     seed: u64,
     options: &WhiteboxOptions,
-) -> Result<TargetedRun> {
+    progress: &dyn Progress,
+) -> Result<TargetedRun, AttackError> {
     let start = Instant::now();
     let config = model.network.config();
     let classes = config.classes;
@@ -330,9 +335,10 @@ pub fn run_fooling<D: Device<f32>>(
     let rows: Vec<usize> = (0..n * classes).map(|r| r / classes).collect();
     let targets: Vec<usize> = (0..n * classes).map(|r| r % classes).collect();
     let x0 = noise.select(Axis(0), &rows);
-    let bar = progress("fooling", (rows.len() * options.steps) as u64);
-    let result = fooling(model, &x0, &targets, options, Some(&bar))?;
-    bar.finish_and_clear();
+    let total = (rows.len() * options.steps) as u64;
+    let result = image_steps(progress, "fooling", total, || {
+        fooling(model, &x0, &targets, options, progress)
+    })?;
     let settings = tidy(
         serde_json::json!({ "options": options, "noise": "uniform [0,1]", "seed": seed, "optimiser": "Adam (β1 0.9, β2 0.999) on the image" }),
     );

@@ -1,9 +1,9 @@
 //! Host ↔ device transfers for attacks: host arrays are `(n, features)` rows, device matrices
 //! are `[features, n]` (batch innermost), as the network expects.
 
+use super::AttackError;
 use crate::model::params::Matrix;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
 use ndarray::{Array2, ArrayView2};
 
@@ -36,29 +36,38 @@ pub fn check_inputs<D: Device<f32>>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: Option<&[usize]>,
-) -> Result<()> {
+) -> Result<(), AttackError> {
     let config = model.network.config();
-    ensure!(
-        images.ncols() == config.pixels(),
-        "images have {} values each but the model expects {}",
-        images.ncols(),
-        config.pixels()
-    );
+    if images.ncols() != config.pixels() {
+        return Err(AttackError::ImageSize {
+            found: images.ncols(),
+            expected: config.pixels(),
+        });
+    }
     if let Some(labels) = labels {
-        ensure!(
-            labels.len() == images.nrows(),
-            "{} labels for {} images",
-            labels.len(),
-            images.nrows()
-        );
-        if let Some(bad) = labels.iter().find(|&&l| l >= config.classes) {
-            anyhow::bail!(
-                "label {bad} is not one of the model's {} classes",
-                config.classes
-            );
+        if labels.len() != images.nrows() {
+            return Err(AttackError::LabelCount {
+                labels: labels.len(),
+                images: images.nrows(),
+            });
+        }
+        if let Some(&label) = labels.iter().find(|&&l| l >= config.classes) {
+            return Err(AttackError::UnknownClass {
+                label,
+                classes: config.classes,
+            });
         }
     }
     Ok(())
+}
+
+/// Refuses a budget that is negative, infinite or not a number.
+pub(super) fn check_budget(eps: f32) -> Result<(), AttackError> {
+    if eps.is_finite() && eps >= 0.0 {
+        Ok(())
+    } else {
+        Err(AttackError::InvalidBudget { eps })
+    }
 }
 
 /// Start offsets of the batches covering `n` rows.

@@ -12,10 +12,10 @@ use super::metrics::{judge, Verdict};
 use super::objective::{host, input_gradient, Objective};
 use super::project::{project, Norm};
 use super::tensor::{batches, check_inputs};
+use super::AttackError;
+use crate::progress::Progress;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
-use indicatif::ProgressBar;
 use ndarray::{s, Array2, ArrayView2, Zip};
 use serde::{Deserialize, Serialize};
 
@@ -58,35 +58,41 @@ pub struct Optimised {
     pub loss_trace: Vec<f32>,
 }
 
-/// Eq. 10 for `images` (rows, true `labels`) pushed towards `targets`.
+/// Eq. 10 for `images` (rows, true `labels`) pushed towards `targets`; `progress` advances by one
+/// per image and step.
 pub fn whitebox<D: Device<f32>>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     labels: &[usize],
     targets: &[usize],
     options: &WhiteboxOptions,
-    bar: Option<&ProgressBar>,
-) -> Result<Optimised> {
+    progress: &dyn Progress,
+) -> Result<Optimised, AttackError> {
     check_inputs(model, images, Some(labels))?;
-    minimise(model, images, Some(labels), targets, options, bar)
+    minimise(model, images, Some(labels), targets, options, progress)
 }
 
 /// Minimises the Eq. 10 loss (with `labels`, i.e. a source class and the ||η||² term) or the
-/// Eq. 11 loss (without) from `start`, for each row and its target class.
+/// Eq. 11 loss (without) from `start`, for each row and its target class; `progress` advances
+/// by one per image and step.
 pub fn minimise<D: Device<f32>>(
     model: &TrainedModel<D>,
     start: ArrayView2<f32>,
     labels: Option<&[usize]>,
     targets: &[usize],
     options: &WhiteboxOptions,
-    bar: Option<&ProgressBar>,
-) -> Result<Optimised> {
+    progress: &dyn Progress,
+) -> Result<Optimised, AttackError> {
     check_inputs(model, start, Some(targets))?;
-    ensure!(
-        options.a >= 1.0 && options.b >= 1.0,
-        "the exponents a and b must be at least 1"
-    );
-    ensure!(options.lr > 0.0, "the learning rate must be positive");
+    if !(options.a >= 1.0 && options.b >= 1.0) {
+        return Err(AttackError::InvalidExponents {
+            a: options.a,
+            b: options.b,
+        });
+    }
+    if options.lr.is_nan() || options.lr <= 0.0 {
+        return Err(AttackError::InvalidLearningRate { lr: options.lr });
+    }
     let objective = Objective::new(model);
     let cal = &model.calibration;
     let classes = model.network.config().classes;
@@ -137,9 +143,7 @@ pub fn minimise<D: Device<f32>>(
                 Some(eps) => project(&mut x, x0, Norm::Linf, eps),
                 None => x.mapv_inplace(|v| v.clamp(0.0, 1.0)),
             }
-            if let Some(bar) = bar {
-                bar.inc(t.len() as u64);
-            }
+            progress.advance(t.len() as u64);
         }
         images.slice_mut(s![range, ..]).assign(&x);
     }

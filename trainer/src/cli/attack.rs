@@ -4,6 +4,7 @@
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::eval::{dataset_for, parent_dir};
+use super::progress::Bars;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dfdx::prelude::*;
@@ -430,6 +431,7 @@ impl OnDevice for AttackJob {
         let sample = |n: usize, seed: u64| -> SampleSet { stratified(test, n, seed) };
         let s2 = model.calibration.s2;
         let shape = grid_shape(model);
+        let bars = Bars::default();
         let (markdown, written) = match &self.command {
             AttackCommand::Fgsm(a) => {
                 let run = suite::run_fgsm(
@@ -449,6 +451,7 @@ impl OnDevice for AttackJob {
                     &kind,
                     &eps,
                     &options,
+                    &bars,
                 )?;
                 bounded_files(&run, &loaded.out, shape)?
             }
@@ -460,8 +463,13 @@ impl OnDevice for AttackJob {
                     loss: a.loss.loss(s2)?,
                     ..MimOptions::cleverhans()
                 };
-                let run =
-                    suite::run_mim(model, &sample(a.samples, a.common.seed), &a.eps.0, &options)?;
+                let run = suite::run_mim(
+                    model,
+                    &sample(a.samples, a.common.seed),
+                    &a.eps.0,
+                    &options,
+                    &bars,
+                )?;
                 bounded_files(&run, &loaded.out, shape)?
             }
             AttackCommand::Whitebox(a) => {
@@ -469,6 +477,7 @@ impl OnDevice for AttackJob {
                     model,
                     &sample(a.images, a.common.seed),
                     &a.optimiser.options(a.eps)?,
+                    &bars,
                 )?;
                 targeted_files(&run, &loaded.out, shape)?
             }
@@ -478,6 +487,7 @@ impl OnDevice for AttackJob {
                     a.images,
                     a.common.seed,
                     &a.optimiser.options(None)?,
+                    &bars,
                 )?;
                 targeted_files(&run, &loaded.out, shape)?
             }
@@ -492,6 +502,7 @@ impl OnDevice for AttackJob {
                     &sample(a.samples, a.common.seed),
                     &pool,
                     &a.settings.options(a.common.seed),
+                    &bars,
                 )?;
                 bounded_files(&run, &loaded.out, shape)?
             }

@@ -7,6 +7,7 @@ use super::attack::{
     CommonArgs, LossArgs,
 };
 use super::device::{dispatch, OnDevice};
+use super::progress::Bars;
 use anyhow::Result;
 use clap::Args;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
@@ -99,6 +100,7 @@ impl OnDevice for ReportJob {
         let mut written = Vec::new();
         let mut bounded = Vec::new();
         let mut targeted = Vec::new();
+        let bars = Bars::default();
         let step = |name: &str| eprintln!("[{:>6.0} s] {name}", started.elapsed().as_secs_f64());
 
         step("FGSM sweep");
@@ -114,14 +116,14 @@ impl OnDevice for ReportJob {
                 loss,
                 ..options
             };
-            bounded.push(suite::run_pgd(model, &set, kind, &[o.eps], &o)?);
+            bounded.push(suite::run_pgd(model, &set, kind, &[o.eps], &o, &bars)?);
         }
         step("MIM");
         let mim = MimOptions {
             loss,
             ..MimOptions::cleverhans()
         };
-        bounded.push(suite::run_mim(model, &set, &[mim.eps], &mim)?);
+        bounded.push(suite::run_mim(model, &set, &[mim.eps], &mim, &bars)?);
 
         let optimiser = WhiteboxOptions {
             a: a.a,
@@ -135,6 +137,7 @@ impl OnDevice for ReportJob {
             model,
             &stratified(&split.test, a.whitebox_images, seed),
             &optimiser,
+            &bars,
         )?);
         step("Eq. 11 fooling");
         targeted.push(suite::run_fooling(
@@ -142,6 +145,7 @@ impl OnDevice for ReportJob {
             a.fooling_images,
             seed,
             &optimiser,
+            &bars,
         )?);
 
         step("adaptive");
@@ -163,6 +167,7 @@ impl OnDevice for ReportJob {
             &stratified(&split.test, a.adaptive_samples, seed),
             &pool,
             &adaptive,
+            &bars,
         )?);
         step("writing");
 

@@ -9,7 +9,7 @@ use gmvae_trainer::infer;
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
 use gmvae_trainer::trained::TrainedModel;
-use indicatif::ProgressBar;
+use gmvae_trainer::progress::Silent;
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;
 use std::sync::Mutex;
@@ -56,7 +56,7 @@ pub fn train_tiny(split: &Split, dev: &Cpu) -> TrainedModel<Cpu> {
         shards: 1,
     };
     let mut trainer = Trainer::new(config, options, &dev).unwrap();
-    let bar = ProgressBar::hidden();
+    let bar = Silent;
     for _ in 0..options.epochs {
         trainer.train_epoch(&train, None, &bar).unwrap();
     }
