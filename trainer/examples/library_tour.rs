@@ -47,7 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("training:");
     let model = train_and_calibrate(&config, &split, &Cpu::default(), &Notes)?.model;
     let c = &model.calibration;
-    println!("thresholds: τ_enc = {:.3}, τ_dec = {:.3}", c.tau_enc, c.tau_dec);
+    println!(
+        "thresholds: τ_enc = {:.3}, τ_dec = {:.3}",
+        c.tau_enc, c.tau_dec
+    );
 
     // Table 1's row on the 1,000 held-out digits.
     let report = evaluate(&model, &split)?;
@@ -71,7 +74,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test = &split.test;
     let classified = Classified::new(&model, test.images.view());
     let rejected = classified.rejected();
-    println!("\n{} of {} test digits rejected", rejected.len(), test.len());
+    println!(
+        "\n{} of {} test digits rejected",
+        rejected.len(),
+        test.len()
+    );
     if let Some(&first) = rejected.first() {
         let engine = Engine::Runtime {
             bytes: gmvae_trainer::export::to_bytes(&model)?,

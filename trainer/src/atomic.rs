@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A file or directory that could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {}: {source}", path.display())]
+#[error("cannot write {}", path.display())]
 pub struct WriteError {
     /// The file, or the directory that could not be created.
     pub path: PathBuf,
@@ -34,7 +34,7 @@ pub enum OutputError {
     #[error(transparent)]
     Write(#[from] WriteError),
     /// The results could not be rendered as JSON.
-    #[error("cannot render {name} as JSON: {source}")]
+    #[error("cannot render {name} as JSON")]
     Json {
         /// The file being rendered.
         name: String,

@@ -43,7 +43,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// Resuming needs a readable checkpoint.
-    #[error("nothing to resume: {0}")]
+    #[error("nothing to resume")]
     Resume(#[source] CheckpointError),
     /// A dataset does not fit a model (image size or class count).
     #[error("{dataset} ({images} images of {shape}, {classes} classes) does not fit the model ({model})")]

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum ExportError {
     /// The writer refused the model (a size or value the format cannot hold).
-    #[error("the model cannot be exported: {0}")]
+    #[error("the model cannot be exported")]
     Format(#[source] gmvae_format::WriteError),
     /// The model file could not be read.
-    #[error("cannot read model {}: {source}", path.display())]
+    #[error("cannot read model {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -31,7 +31,7 @@ pub enum ExportError {
         source: std::io::Error,
     },
     /// The file is not a valid model.
-    #[error("{} is not a valid gmvae model: {source}", path.display())]
+    #[error("{} is not a valid gmvae model", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,

@@ -71,7 +71,8 @@ fn train_resume_eval_and_sample_a_tiny_model() {
 fn check_metrics_independently(json: &serde_json::Value, model: &Path) {
     let m = &json["metrics"];
     let rate = |k: &str| m[k].as_f64().unwrap();
-    let rows: Vec<Vec<u64>> = serde_json::from_value(json["confusion_thresholded"].clone()).unwrap();
+    let rows: Vec<Vec<u64>> =
+        serde_json::from_value(json["confusion_thresholded"].clone()).unwrap();
     let classes = rows.len();
     let n: u64 = rows.iter().flatten().sum();
     assert_eq!(n, 1000);
@@ -91,15 +92,27 @@ fn check_metrics_independently(json: &serde_json::Value, model: &Path) {
         .test;
     let (mut ok, mut bad, mut refused) = (0u64, 0u64, 0u64);
     for i in 0..test.len() {
-        let v = runtime.classify(test.image(i), &mut ws[..]).unwrap();
-        match (v.decision.is_accepted(), v.label == usize::from(test.labels[i])) {
+        let v = runtime
+            .classify(&test.image(i).to_vec(), &mut ws[..])
+            .unwrap();
+        match (
+            v.decision.is_accepted(),
+            v.label == usize::from(test.labels[i]),
+        ) {
             (false, _) => refused += 1,
             (true, true) => ok += 1,
             (true, false) => bad += 1,
         }
     }
-    for (name, ours, theirs) in [("correct", ok, correct), ("wrong", bad, wrong), ("rejected", refused, rejected)] {
-        assert!(ours.abs_diff(theirs) <= RUNTIME_AGREEMENT, "{name}: runtime {ours}, eval {theirs}");
+    for (name, ours, theirs) in [
+        ("correct", ok, correct),
+        ("wrong", bad, wrong),
+        ("rejected", refused, rejected),
+    ] {
+        assert!(
+            ours.abs_diff(theirs) <= RUNTIME_AGREEMENT,
+            "{name}: runtime {ours}, eval {theirs}"
+        );
     }
 }
 

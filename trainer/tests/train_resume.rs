@@ -5,11 +5,11 @@ use dfdx::prelude::*;
 use gmvae_trainer::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
 use gmvae_trainer::data::{Dataset, ImageShape};
 use gmvae_trainer::model::{ModelConfig, Preset};
+use gmvae_trainer::progress::Silent;
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::checkpoint::Checkpoint;
 use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
 use gmvae_trainer::trained::TrainedModel;
-use gmvae_trainer::progress::Silent;
 
 /// Three classes of 8×8 images: a bright bar at the top, middle or bottom, with noise.
 fn bars(n: usize) -> Dataset {

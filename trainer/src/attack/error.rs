@@ -103,14 +103,14 @@ pub enum AttackError {
         #[source]
         source: png::EncodingError,
     },
-    /// An example grid could not be drawn or written; `message` is the plotting module's whole
-    /// explanation (that module does not have a typed error yet).
-    #[error("cannot draw the example grid {}: {message}", path.display())]
+    /// An example grid could not be drawn.
+    #[error("cannot draw the example grid {}", path.display())]
     Plot {
         /// The grid's file.
         path: PathBuf,
-        /// What went wrong, as the plotting module explains it.
-        message: String,
+        /// What the plotting module found.
+        #[source]
+        source: crate::plot::grid::PlotError,
     },
 }
 

@@ -437,9 +437,9 @@ pub fn write_examples(
         columns: e.images.len(),
         ..shape
     };
-    let png = encode_png(&images, grid).map_err(|err| AttackError::Plot {
+    let png = encode_png(&images, grid).map_err(|source| AttackError::Plot {
         path: path.clone(),
-        message: format!("{err:#}"),
+        source,
     })?;
     write_file(&path, &png)?;
     Ok(vec![path])

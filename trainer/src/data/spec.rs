@@ -146,7 +146,10 @@ mod tests {
         assert!(matches!(err, DataError::MissingDirectory { .. }), "{err}");
         let message = err.to_string();
         assert!(message.contains("/nonexistent/fashion-mnist"), "{message}");
-        assert!(message.contains("apt install dataset-fashion-mnist"), "{message}");
+        assert!(
+            message.contains("apt install dataset-fashion-mnist"),
+            "{message}"
+        );
         assert!(message.contains("--data-dir"), "{message}");
     }
 }

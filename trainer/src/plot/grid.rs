@@ -38,7 +38,7 @@ pub enum PlotError {
     #[error("cannot sample the mixture with variance {0}")]
     Variance(f64),
     /// The PNG encoder failed.
-    #[error("cannot encode the PNG: {0}")]
+    #[error("cannot encode the PNG")]
     Encode(#[source] png::EncodingError),
     /// The file could not be written.
     #[error(transparent)]

@@ -29,7 +29,7 @@ pub enum CheckpointError {
     #[error("no checkpoint file was given")]
     Missing,
     /// The file could not be read.
-    #[error("cannot read checkpoint {}: {source}", path.display())]
+    #[error("cannot read checkpoint {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -38,7 +38,7 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a valid checkpoint.
-    #[error("bad checkpoint {}: {problem}", path.display())]
+    #[error("bad checkpoint {}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -47,7 +47,7 @@ pub enum CheckpointError {
         problem: Corruption,
     },
     /// The header could not be rendered.
-    #[error("cannot render the checkpoint header: {0}")]
+    #[error("cannot render the checkpoint header")]
     Header(#[source] serde_json::Error),
     /// The file could not be written.
     #[error(transparent)]
@@ -71,7 +71,7 @@ pub enum Corruption {
     #[error("truncated {0}")]
     Truncated(&'static str),
     /// The JSON header does not parse.
-    #[error("corrupt header: {0}")]
+    #[error("corrupt header")]
     Header(#[source] serde_json::Error),
     /// The header's model sizes are invalid.
     #[error(transparent)]

@@ -28,7 +28,7 @@ pub enum TrainError {
     #[error("the training split is empty")]
     EmptyTrainingSet,
     /// The worker threads of the data-parallel shards could not be started.
-    #[error("cannot start {shards} training threads: {source}")]
+    #[error("cannot start {shards} training threads")]
     Threads {
         /// Shards requested.
         shards: usize,

@@ -254,7 +254,11 @@ mod tests {
             / n as f64;
         let total = rec + f64::from(ALPHA) * lat;
         let close = |ours: f32, hand: f64| (f64::from(ours) - hand).abs() <= LOSS_TOLERANCE * hand;
-        assert!(close(terms.reconstruction, rec), "{} vs {rec}", terms.reconstruction);
+        assert!(
+            close(terms.reconstruction, rec),
+            "{} vs {rec}",
+            terms.reconstruction
+        );
         assert!(close(terms.latent, lat), "{} vs {lat}", terms.latent);
         assert!(close(terms.total, total), "{} vs {total}", terms.total);
         // A random model is far from the class means: both terms carry weight in the total.
@@ -271,7 +275,10 @@ mod tests {
         let (one, one_grads) = run(1);
         let (two, two_grads) = run(2);
         let rel = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
-        assert!(rel(one.total, two.total) < SHARD_GRADIENT_TOLERANCE, "{one:?} {two:?}");
+        assert!(
+            rel(one.total, two.total) < SHARD_GRADIENT_TOLERANCE,
+            "{one:?} {two:?}"
+        );
         for (k, layer) in params.layers().iter().enumerate() {
             for (name, a, b) in [
                 (
