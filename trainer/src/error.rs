@@ -3,10 +3,12 @@
 //! [`std::error::Error::source`].
 
 use crate::atomic::{OutputError, WriteError};
+use crate::attack::AttackError;
 use crate::calibrate::CalibrationError;
 use crate::data::DataError;
 use crate::export::ExportError;
 use crate::plot::grid::PlotError;
+use crate::reclassify::ReclassifyError;
 use crate::train::checkpoint::CheckpointError;
 use crate::train::TrainError;
 use std::path::PathBuf;
@@ -33,6 +35,12 @@ pub enum Error {
     /// Drawing a picture.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// An attack.
+    #[error(transparent)]
+    Attack(#[from] AttackError),
+    /// Reclassification by latent search.
+    #[error(transparent)]
+    Reclassify(#[from] ReclassifyError),
     /// Writing a result file.
     #[error(transparent)]
     Output(#[from] OutputError),

@@ -8,10 +8,9 @@
 //! gradient is the gradient of loss `b`) and applies the runtime's Adam step on the host.
 //! The parameters are constants: nothing but `z` is updated.
 
-use super::{adam_step, nearest_class, Outcome, ReclassifySettings};
+use super::{adam_step, nearest_class, Outcome, ReclassifyError, ReclassifySettings};
 use crate::attack::tensor::to_device;
 use crate::trained::TrainedModel;
-use anyhow::{ensure, Result};
 use dfdx::prelude::*;
 use ndarray::{s, ArrayView2};
 
@@ -23,15 +22,15 @@ pub fn reclassify<D: Device<f32>>(
     model: &TrainedModel<D>,
     images: ArrayView2<f32>,
     settings: &ReclassifySettings,
-) -> Result<Vec<Outcome>> {
-    settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+) -> Result<Vec<Outcome>, ReclassifyError> {
+    settings.validate().map_err(ReclassifyError::Settings)?;
     let config = model.network.config();
-    ensure!(
-        images.ncols() == config.pixels(),
-        "images have {} values each but the model expects {}",
-        images.ncols(),
-        config.pixels()
-    );
+    if images.ncols() != config.pixels() {
+        return Err(ReclassifyError::ImageSize {
+            found: images.ncols(),
+            expected: config.pixels(),
+        });
+    }
     let per_batch = (COLUMNS / config.classes).max(1);
     let mut out = Vec::with_capacity(images.nrows());
     for start in (0..images.nrows()).step_by(per_batch) {

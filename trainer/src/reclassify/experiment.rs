@@ -3,11 +3,10 @@
 //! the paper's figures ([`super::report`]).
 
 use super::report::{CleanReport, FgsmRow, FgsmTable, Recovery};
-use super::{autograd, engine, Outcome, ReclassifySettings};
+use super::{autograd, engine, Outcome, ReclassifyError, ReclassifySettings};
 use crate::attack::{fgsm_sweep, EncoderLoss};
 use crate::infer;
 use crate::trained::TrainedModel;
-use anyhow::Result;
 use dfdx::prelude::*;
 use ndarray::{ArrayView2, Axis as NdAxis};
 use serde::Serialize;
@@ -33,7 +32,7 @@ impl Engine {
         model: &TrainedModel<D>,
         images: ArrayView2<f32>,
         settings: &ReclassifySettings,
-    ) -> Result<Vec<Outcome>> {
+    ) -> Result<Vec<Outcome>, ReclassifyError> {
         match self {
             Engine::Runtime { bytes, threads } => {
                 engine::reclassify(bytes, images, settings, *threads)
@@ -119,7 +118,7 @@ pub fn clean_report<D: Device<f32>>(
     engine: &Engine,
     settings: &ReclassifySettings,
     all: bool,
-) -> Result<(CleanReport, Reclassifications)> {
+) -> Result<(CleanReport, Reclassifications), ReclassifyError> {
     let classified = Classified::new(model, images);
     let rejected = classified.rejected();
     let indices: Vec<usize> = if all {
@@ -170,7 +169,7 @@ pub fn fgsm_table<D: Device<f32>>(
     engine: &Engine,
     settings: &ReclassifySettings,
     all: bool,
-) -> Result<FgsmTable> {
+) -> Result<FgsmTable, ReclassifyError> {
     let adversarial = fgsm_sweep(model, images, labels, eps, EncoderLoss::default())?;
     let mut rows = Vec::new();
     let mut rejected_per_row = Vec::new();

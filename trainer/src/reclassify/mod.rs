@@ -16,10 +16,12 @@
 
 pub mod autograd;
 pub mod engine;
+mod error;
 pub mod experiment;
 pub mod golden;
 pub mod report;
 
+pub use error::ReclassifyError;
 pub use gmvae_runtime::ReclassifySettings;
 use serde::{Deserialize, Serialize};
 
