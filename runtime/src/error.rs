@@ -6,6 +6,7 @@ use gmvae_format::FormatError;
 
 /// Why a runtime call failed. Small and `Copy`; no allocation, no strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Error {
     /// The model bytes were rejected by the format reader.
     Format(FormatError),
