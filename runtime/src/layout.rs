@@ -1,4 +1,4 @@
-//! Where every buffer lives in the caller's [`crate::Workspace`].
+//! Where every buffer lives in the caller's workspace (the `&mut [f32]` every entry point takes).
 //!
 //! All offsets are computed here, once per model (in [`crate::Model::parse`]), with checked
 //! arithmetic; the forward pass only asks for the spans by name. Buffers whose lifetimes do
