@@ -114,6 +114,9 @@
 extern crate std;
 
 mod backward;
+/// Hooks for the runtime's own per-stage benchmark (`benches/stages.rs`); not part of the API.
+#[doc(hidden)]
+pub mod bench;
 mod error;
 mod forward;
 mod isa;

@@ -4,10 +4,10 @@ use gmvae_format::{Architecture, Calibration, ModelView, TensorId};
 
 use crate::error::Error;
 use crate::forward::Sink;
-use crate::kernels::dense::MAX_INPUTS;
+use crate::kernels::dense_forward::MAX_INPUTS;
 use crate::kernels::mahalanobis::mahalanobis_sq;
-use crate::kernels::nearest::nearest_mean;
-use crate::kernels::recon::reconstruction_error;
+use crate::kernels::nearest_mean::nearest_mean;
+use crate::kernels::reconstruction_error::reconstruction_error;
 use crate::layout::Layout;
 use crate::workspace::{take, WorkspaceSizes};
 use crate::{Decision, Isa, Latent, Thresholds, Verdict, MAX_LATENT};

@@ -56,7 +56,7 @@
 use crate::error::Error;
 use crate::forward::spans;
 use crate::kernels::mahalanobis::mahalanobis_sq;
-use crate::kernels::nearest::nearest_mean;
+use crate::kernels::nearest_mean::nearest_mean;
 use crate::layout::Bank;
 use crate::model::Model;
 use crate::workspace::take;
