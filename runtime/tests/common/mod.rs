@@ -247,3 +247,17 @@ pub fn same_on_every_isa<T: PartialEq + std::fmt::Debug>(
     }
     first
 }
+
+/// `result`, once it is known not to be `Error::Internal`. The runtime reports a broken
+/// internal invariant — a bug, which would otherwise have been a panic — as that variant, so
+/// the no-panic tests rule it out for every call they make.
+pub fn not_internal<T>(
+    result: Result<T, gmvae_runtime::Error>,
+    call: &str,
+) -> Result<T, gmvae_runtime::Error> {
+    assert!(
+        !matches!(result, Err(gmvae_runtime::Error::Internal)),
+        "{call} returned Error::Internal (a runtime bug)"
+    );
+    result
+}
