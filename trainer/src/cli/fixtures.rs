@@ -21,7 +21,7 @@ use clap::{Args, Parser};
 use dfdx::prelude::Cpu;
 use gmvae_format::corrupt::Corruption;
 use gmvae_format::{crc32, ModelFile, ModelView};
-use gmvae_runtime::{Decision, Model, Verdict, Workspace};
+use gmvae_runtime::{Decision, Model, Verdict};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -63,9 +63,6 @@ pub const EXPECTED_FORMAT: &str = "gmvae-golden-1";
 
 /// Seed of the SplitMix64 stream behind the noise inputs.
 const NOISE_SEED: u64 = 2019;
-
-/// Workspace capacity used to run the golden inputs (the paper model needs 56 508).
-const WORKSPACE: usize = 60_000;
 
 /// Arguments of `gmvae fixtures`.
 #[derive(Debug, Clone, Args)]
@@ -151,8 +148,8 @@ pub fn run(args: FixturesArgs) -> Result<()> {
     println!(
         "model: {} bytes; runtime workspace: {} f32 ({} bytes)",
         bytes.len(),
-        model.workspace_len(),
-        model.workspace_bytes()
+        model.workspace_sizes().classify,
+        model.workspace_sizes().classify_bytes()
     );
     Ok(())
 }
@@ -265,7 +262,8 @@ fn expected_outputs(
     bytes: &[u8],
     inputs: &[GoldenInput],
 ) -> Result<(Value, Vec<f32>)> {
-    let mut ws = Box::new(Workspace::<WORKSPACE>::new());
+    let sizes = model.workspace_sizes();
+    let mut ws = vec![0.0f32; sizes.classify];
     let mut cases = Vec::new();
     let mut reconstructions = Vec::new();
     for (index, input) in inputs.iter().enumerate() {
@@ -294,8 +292,8 @@ fn expected_outputs(
                 "conv1": a.conv1, "conv2": a.conv2, "hidden": a.hidden,
                 "latent": a.latent, "classes": a.classes,
             },
-            "workspace_len": model.workspace_len(),
-            "workspace_bytes": model.workspace_bytes(),
+            "workspace_len": sizes.classify,
+            "workspace_bytes": sizes.classify_bytes(),
             "tau_enc": hex(t.tau_enc),
             "tau_dec": hex(t.tau_dec),
         },

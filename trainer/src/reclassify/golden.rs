@@ -6,7 +6,7 @@
 use super::ReclassifySettings;
 use crate::atomic::write_atomically;
 use anyhow::{anyhow, Result};
-use gmvae_runtime::{Model, Workspace};
+use gmvae_runtime::Model;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -30,9 +30,6 @@ pub const SETTINGS: ReclassifySettings = ReclassifySettings {
     confine_to_class: false,
     confine_fraction: 1.0,
 };
-
-/// Workspace `f32`s available to the fixture's model.
-const WORKSPACE: usize = 65_536;
 
 /// An f32 as `0x` and 8 hex digits (the golden files' notation).
 pub fn hex(x: f32) -> String {
@@ -59,13 +56,8 @@ pub fn expected<'i>(
     model: &Model<'_>,
     inputs: impl IntoIterator<Item = (&'i str, &'i [f32])>,
 ) -> Result<Value> {
-    if model.reclassify_workspace_len() > WORKSPACE {
-        return Err(anyhow!(
-            "the golden model needs {} f32 of reclassification workspace, more than {WORKSPACE}",
-            model.reclassify_workspace_len()
-        ));
-    }
-    let mut ws = Box::new(Workspace::<WORKSPACE>::new());
+    let sizes = model.workspace_sizes();
+    let mut ws = vec![0.0f32; sizes.reclassify_lockstep];
     let mut cases = Vec::new();
     for (index, (name, pixels)) in inputs.into_iter().enumerate() {
         let r = model
@@ -95,8 +87,8 @@ pub fn expected<'i>(
         "format": FORMAT,
         "generated_by": "gmvae fixtures --out fixtures/golden",
         "inputs": "inputs.f32le (every golden input, in order)",
-        "reclassify_workspace_len": model.reclassify_workspace_len(),
-        "reclassify_workspace_bytes": model.reclassify_workspace_bytes(),
+        "reclassify_workspace_len": sizes.reclassify,
+        "reclassify_workspace_bytes": sizes.reclassify_bytes(),
         "settings": settings_json(&SETTINGS),
         "cases": cases,
     }))
