@@ -71,11 +71,9 @@ fn golden_files_describe_the_committed_model() {
         "expected.json was generated from another model.gmvae: regenerate (fixtures/README.md)"
     );
     let model = Model::parse(&bytes).expect("the golden model parses");
-    assert_eq!(uint(&e["model"]["workspace_len"]), model.workspace_len());
-    assert_eq!(
-        uint(&e["model"]["workspace_bytes"]),
-        model.workspace_bytes()
-    );
+    let sizes = model.workspace_sizes();
+    assert_eq!(uint(&e["model"]["workspace_len"]), sizes.classify);
+    assert_eq!(uint(&e["model"]["workspace_bytes"]), sizes.classify_bytes());
     assert_eq!(uint(&e["inputs"]["image_len"]), model.image_len());
     let t = model.thresholds();
     assert_eq!(hex(&e["model"]["tau_enc"]).to_bits(), t.tau_enc.to_bits());
@@ -214,7 +212,7 @@ fn a_too_small_workspace_is_a_typed_error() {
     assert_eq!(
         model.classify(&image, &mut small).unwrap_err(),
         Error::WorkspaceTooSmall {
-            needed: model.workspace_len(),
+            needed: model.workspace_sizes().classify,
             available: 1024
         }
     );

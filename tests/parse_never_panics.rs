@@ -1,14 +1,16 @@
 //! Parsing never panics, on arbitrary bytes or on mutations of the real trained golden model
 //! (flip, set, insert, delete, truncate; with the CRC left stale or recomputed so that the
-//! later checks are reached), and a model that parses classifies a fixed input without
-//! panicking. `formats/tests/never_panics.rs` does the same on a tiny synthetic model.
+//! later checks are reached), and a model that parses classifies and reclassifies a fixed
+//! input without panicking. No call may return `Error::Internal` (a broken invariant of the
+//! runtime: what would otherwise have been a panic). `formats/tests/never_panics.rs` does
+//! the same on a tiny synthetic model.
 
 use std::sync::OnceLock;
 
 use gmvae::{golden_model_path, read_fixture};
 use gmvae_format::corrupt::refresh_crc;
 use gmvae_format::ModelView;
-use gmvae_runtime::{Error, Model, Workspace};
+use gmvae_runtime::{Error, Model, ReclassifySettings, Workspace};
 use proptest::prelude::*;
 
 /// Large enough for any model whose workspace the mutations can produce and still classify
@@ -63,12 +65,18 @@ fn apply(bytes: &mut Vec<u8>, m: &Mutation, in_head: bool) {
     }
 }
 
+/// The largest reclassification workspace the test allocates (`f32`s); bigger models must
+/// give `WorkspaceTooSmall`, not a panic.
+const RECLASSIFY_WS: usize = 1 << 20;
+
 /// Parses with both readers (they must agree) and, when the model parses, classifies an
-/// all-grey image and a checkerboard. Returns whether it parsed.
+/// all-grey image and a checkerboard and reclassifies the grey one (two Adam steps). Returns
+/// whether it parsed.
 fn parse_and_classify(bytes: &[u8]) -> bool {
     let view = ModelView::parse(bytes);
     let model = Model::parse(bytes);
     let model = match (view, model) {
+        (_, Err(Error::Internal)) => panic!("Model::parse returned Error::Internal (a bug)"),
         (Err(a), Err(Error::Format(b))) => {
             assert_eq!(a, b, "reader and runtime disagree");
             return false;
@@ -101,6 +109,22 @@ fn parse_and_classify(bytes: &[u8]) -> bool {
             ) => {}
             Err(e) => panic!("classify failed with {e:?}"),
         }
+    }
+    let needed = model.workspace_sizes().reclassify;
+    let mut ws = vec![0.0f32; needed.min(RECLASSIFY_WS)];
+    let settings = ReclassifySettings {
+        steps: 2,
+        ..ReclassifySettings::DEFAULT
+    };
+    match model.reclassify(&grey, &mut ws, &settings) {
+        Ok(r) => {
+            assert!(r.label < model.architecture().classes);
+            assert!(r.mahalanobis_sq.is_finite() && r.reconstruction_error.is_finite());
+        }
+        Err(
+            Error::WorkspaceTooSmall { .. } | Error::ImageLength { .. } | Error::NonFiniteOutput,
+        ) => {}
+        Err(e) => panic!("reclassify failed with {e:?}"),
     }
     true
 }

@@ -41,7 +41,7 @@ fn golden_reclassification_is_bit_exact() {
     assert_eq!(expected["format"], golden::FORMAT);
     assert_eq!(
         expected["reclassify_workspace_len"].as_u64(),
-        Some(model.reclassify_workspace_len() as u64)
+        Some(model.workspace_sizes().reclassify as u64)
     );
     let s = &expected["settings"];
     let settings = ReclassifySettings {

@@ -5,6 +5,7 @@ use crate::tensor::Entry;
 
 /// A section of the file, as named in layout errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Section {
     /// The fixed header.
     Header,
@@ -22,6 +23,7 @@ pub enum Section {
 
 /// A size of the architecture, as named in dimension errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Dim {
     /// Input channels `C`.
     InChannels,
@@ -45,6 +47,7 @@ pub enum Dim {
 
 /// A calibration setting, as named in calibration errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CalibrationField {
     /// The encoder variance `s2` (finite, > 0).
     S2,
@@ -58,6 +61,7 @@ pub enum CalibrationField {
 
 /// One of the two rejection thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Threshold {
     /// `tau_enc`, on the squared Mahalanobis distance.
     Enc,
@@ -67,6 +71,7 @@ pub enum Threshold {
 
 /// Why a file was rejected. See `SPEC.md`, "Validation order", for when each is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FormatError {
     /// The input ends before `needed` bytes (it has `len`).
     Truncated {

@@ -10,6 +10,7 @@
 //! * The `std` feature adds the byte-deterministic writer (`ModelFile`) and the `corrupt`
 //!   module, which makes deliberately broken files for fixtures and tests.
 #![no_std]
+#![forbid(unsafe_code)]
 // No panics on any input: slice indexing, unwrap/expect and explicit panics cannot compile
 // into the library (tests may use them).
 #![cfg_attr(

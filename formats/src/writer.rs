@@ -40,6 +40,7 @@ pub struct ModelFile {
 
 /// Why [`ModelFile::to_bytes`] (or a [`corrupt`](crate::corrupt) helper) refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The model breaks a rule of the format; the error is the one the reader would give.
     Invalid(FormatError),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use gmvae_format::Architecture;
-use gmvae_runtime::{Model, Workspace};
+use gmvae_runtime::Model;
 
 mod common;
 use common::{image, model_bytes, EDGE};
@@ -23,8 +23,7 @@ fn bench(c: &mut Criterion) {
         let bytes = model_bytes(arch, 1);
         let model = Model::parse(&bytes).expect("model parses");
         let x = image(model.image_len());
-        let mut ws: Box<Workspace<60_000>> = Box::new(Workspace::new());
-        assert!(model.workspace_len() <= ws.capacity());
+        let mut ws = vec![0.0f32; model.workspace_sizes().classify];
         c.bench_function(&format!("classify/{name}"), |b| {
             b.iter(|| model.classify(black_box(&x), &mut ws).expect("classify"))
         });
@@ -43,7 +42,7 @@ fn bench(c: &mut Criterion) {
     }
     c.bench_function("parse/paper", |b| {
         let bytes = model_bytes(Architecture::MNIST_PAPER, 1);
-        b.iter(|| Model::parse(black_box(&bytes)).map(|m| m.workspace_len()))
+        b.iter(|| Model::parse(black_box(&bytes)).map(|m| m.workspace_sizes()))
     });
 }
 

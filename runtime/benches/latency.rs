@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use gmvae_format::Architecture;
-use gmvae_runtime::{Model, Workspace};
+use gmvae_runtime::Model;
 
 mod common;
 use common::{image, model_bytes, EDGE};
@@ -25,7 +25,7 @@ fn main() {
         let bytes = model_bytes(arch, 1);
         let model = Model::parse(&bytes).expect("model parses");
         let x = image(model.image_len());
-        let mut ws: Box<Workspace<60_000>> = Box::new(Workspace::new());
+        let mut ws = vec![0.0f32; model.workspace_sizes().classify];
         for _ in 0..50 {
             black_box(model.classify(black_box(&x), &mut ws).expect("classify"));
         }
@@ -41,7 +41,7 @@ fn main() {
             "classify/{name:<6} min {:7.1} µs   median {:7.1} µs   ({runs} runs, workspace {} B)",
             times[0],
             times[runs / 2],
-            model.workspace_bytes()
+            model.workspace_sizes().classify_bytes()
         );
     }
 }

@@ -26,7 +26,8 @@ fn bench(c: &mut Criterion) {
         let model = Model::parse(&bytes).expect("model parses");
         let x = image(model.image_len());
         let mut ws: Box<Workspace<110_000>> = Box::new(Workspace::new());
-        assert!(model.reclassify_workspace_len() <= ws.capacity());
+        // One start at a time on the paper model, all ten in lockstep on `edge`.
+        assert!(model.workspace_sizes().reclassify <= ws.capacity());
         let latent = model.architecture().latent;
         let z: Vec<f32> = (0..latent)
             .map(|j| f32::from(j == 3) * 0.9 + 0.05)

@@ -1,26 +1,31 @@
 //! The decoder's forward and backward pass for reclassification ([`crate::reclassify`]):
 //! `L = Σ (x − g(z))²` and `∂L/∂z` for the starts of a lockstep [`Bank`]. The dense layers
-//! of all running starts share one pass over fc2's weights ([`crate::kernels::batch`]); the
-//! convolutions run one start at a time through the classify regions (the backward pass
-//! follows each start's forward pass, so its activations are still in `d_pad` and `u_pad`).
-//! Every start's arithmetic is that of one start alone; the order of every sum is written
-//! down in `NUMERICS.md` ("The backward pass").
+//! of all running starts share one pass over fc2's weights
+//! ([`crate::kernels::dense_forward_lockstep`],
+//! [`crate::kernels::dense_input_grad_lockstep`]); the convolutions run one start at a time
+//! through the classify regions (the backward pass follows each start's forward pass, so its
+//! activations are still in `d_pad` and `u_pad`). Every start's arithmetic is that of one
+//! start alone; the order of every sum is written down in `NUMERICS.md` ("The backward
+//! pass"); `crate::kernels` names the kernel of each layer and pass.
 
 use gmvae_format::TensorId;
 
 use crate::error::Error;
 use crate::forward::{spans, Conv1Kernel, Sink};
 use crate::isa::dispatch;
-use crate::kernels::active_grad::{active_grad, ActiveGrad, ActiveScratch};
-use crate::kernels::batch::{dense_batch, dense_input_grad_batch, Listed};
-use crate::kernels::dense::{compact_nonzero, dense};
-use crate::kernels::dense_t::dense_input_grad;
-use crate::kernels::grid_grad::{grid_grad, transpose_fold_channel_minor, GridGrad};
-use crate::kernels::phases::{scatter_phases, OutputGrad};
-use crate::kernels::recon::reconstruction_error;
+use crate::kernels::decoder_conv1_input_grad::{active_grad, ActiveScratch};
+use crate::kernels::decoder_conv2_input_grad::grid_grad;
+use crate::kernels::dense_forward::{compact_nonzero, dense};
+use crate::kernels::dense_forward_lockstep::{dense_batch, Listed};
+use crate::kernels::dense_input_grad::dense_input_grad;
+use crate::kernels::dense_input_grad_lockstep::dense_input_grad_batch;
+use crate::kernels::folded_weights::{
+    fold_channel_minor, fold_phases, transpose_fold_channel_minor,
+};
+use crate::kernels::reconstruction_error::reconstruction_error;
+use crate::kernels::reconstruction_error_grad::{scatter_phases, OutputGrad};
 use crate::kernels::relu::relu_in_place;
-use crate::kernels::upconv::fold_phases;
-use crate::kernels::window_upconv::fold_channel_minor;
+use crate::kernels::MaskedInputGrad;
 use crate::layout::{Bank, Span};
 use crate::model::Model;
 use crate::reclassify::StartValues;
@@ -166,7 +171,7 @@ impl Model<'_> {
     }
 
     /// `∂L/∂o` at the output pre-activation, as conv2's output phase planes (`go`).
-    fn output_grad_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
+    pub(crate) fn output_grad_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let (d, rc) = (&l.dims, &l.rc);
         let [go, recon] = spans(ws, [rc.go, rc.recon])?;
@@ -181,11 +186,11 @@ impl Model<'_> {
     }
 
     /// `∂L/∂u` (conv2's input), through conv1's ReLU, into conv1's output phase grid (`g1`).
-    fn conv2_grad_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
+    pub(crate) fn conv2_grad_ws(&self, ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let (d, rc) = (&l.dims, &l.rc);
         let [go, k2, u_pad, g1] = spans(ws, [rc.go, rc.k2, l.u_pad, rc.g1])?;
-        let op = GridGrad {
+        let op = MaskedInputGrad {
             grad: go,
             kernel: k2,
             saved: u_pad,
@@ -200,12 +205,12 @@ impl Model<'_> {
 
     /// `∂L/∂a2`: conv1's input gradient where fc2's ReLU (saved in `d_pad`) was active,
     /// into `target`.
-    fn conv1_grad_ws(&self, ws: &mut [f32], target: Span) -> Result<(), Error> {
+    pub(crate) fn conv1_grad_ws(&self, ws: &mut [f32], target: Span) -> Result<(), Error> {
         let l = self.layout();
         let (d, rc) = (&l.dims, &l.rc);
         let regions = [rc.g1, rc.k1, l.d_pad, rc.terms, rc.active, target];
         let [g1, k1, d_pad, terms, active, ga2] = spans(ws, regions)?;
-        let op = ActiveGrad {
+        let op = MaskedInputGrad {
             grad: g1,
             kernel: k1,
             saved: d_pad,
@@ -225,127 +230,4 @@ impl Model<'_> {
 fn local(span: Span, base: usize) -> Result<core::ops::Range<usize>, Error> {
     let start = span.start.checked_sub(base).ok_or(Error::Internal)?;
     Ok(start..start.saturating_add(span.len))
-}
-
-#[cfg(test)]
-mod timing {
-    //! Per-pass timing, for performance work, on the model file named by
-    //! `GMVAE_TIMING_MODEL` (a trained model shows realistic ReLU sparsity) or else on the
-    //! paper-sized architecture with random weights:
-    //! `GMVAE_TIMING_MODEL=runs/demo/model.gmvae cargo test -p gmvae-runtime --release
-    //! --features dispatch --lib backward::timing -- --ignored --nocapture`
-
-    use super::*;
-    use crate::isa::Isa;
-    use crate::layout::Bank;
-    use gmvae_format::{Architecture, Calibration, CovarianceKind, ModelFile, TauDecStatistic};
-    use std::time::Instant;
-    use std::vec::Vec;
-
-    fn time(name: &str, reps: usize, mut f: impl FnMut()) {
-        f();
-        let mut best = f64::INFINITY;
-        for _ in 0..15 {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            best = best.min(t.elapsed().as_secs_f64() / reps as f64);
-        }
-        std::println!("{name:<28} {:>9.1} µs", best * 1e6);
-    }
-
-    fn model_bytes() -> Vec<u8> {
-        if let Ok(path) = std::env::var("GMVAE_TIMING_MODEL") {
-            return std::fs::read(path).unwrap();
-        }
-        let cal = Calibration {
-            s2: 0.25,
-            covariance: CovarianceKind::Isotropic,
-            tau_enc: 1e30,
-            tau_dec: 1e30,
-            confidence: 0.9973,
-            tau_dec_statistic: TauDecStatistic::Quantile { level: 0.99 },
-            samples: 1,
-        };
-        let mut file = ModelFile::new(Architecture::MNIST_PAPER, cal).unwrap();
-        let mut rng = crate::kernels::testutil::Rng(3);
-        for id in TensorId::ALL {
-            for v in file.tensor_mut(id).iter_mut() {
-                *v = rng.sym() * 0.05;
-            }
-        }
-        file.to_bytes().unwrap()
-    }
-
-    #[test]
-    #[ignore]
-    fn timing() {
-        let bytes = model_bytes();
-        for isa in [Isa::detect(), Isa::Baseline] {
-            let model = Model::parse(&bytes).unwrap().limit_isa(isa);
-            std::println!("-- {}", model.isa().name());
-            let l = *model.layout();
-            let classes = l.dims.classes;
-            let mut ws = vec![0.0f32; l.rc.len_for(classes)];
-            let image: Vec<f32> = (0..l.dims.pixels).map(|i| (i % 7) as f32 / 7.0).collect();
-            model.prepare_backward(&mut ws).unwrap();
-            let one = Bank::new(&l, 1).unwrap();
-            for (i, z) in ws[one.row(one.z, 0).range()].iter_mut().enumerate() {
-                *z = if i == 3 { 1.0 } else { 0.01 * i as f32 };
-            }
-            let listed = model.start_fc1(&mut ws, &one, 0).unwrap();
-            time("decoder fc1", 50, || {
-                model.start_fc1(&mut ws, &one, 0).unwrap();
-            });
-            time("decoder fc2, 1 start", 50, || {
-                model.lockstep_fc2(&mut ws, &one, &[Some(listed)]).unwrap();
-            });
-            time("convolutions + loss", 50, || {
-                model.start_loss(&image, &mut ws, &one, 0).unwrap();
-            });
-            time("  output gradient", 50, || {
-                model.output_grad_ws(&image, &mut ws).unwrap();
-            });
-            time("  conv2 gradient", 50, || {
-                model.conv2_grad_ws(&mut ws).unwrap();
-            });
-            time("  conv1 gradient", 50, || {
-                model.conv1_grad_ws(&mut ws, one.row(one.a2, 0)).unwrap();
-            });
-            time("fc2 gradient, 1 start", 50, || {
-                model.lockstep_fc2_grad(&mut ws, &one, &[true]).unwrap();
-            });
-            time("fc1 gradient", 50, || {
-                model.start_fc1_grad(&mut ws, &one, 0).unwrap();
-            });
-            // All starts in lockstep: per start.
-            let all = Bank::new(&l, classes).unwrap();
-            let mut listed = Vec::new();
-            for k in 0..classes {
-                ws.copy_within(one.row(one.z, 0).range(), all.row(all.z, k).start);
-                listed.push(Some(model.start_fc1(&mut ws, &all, k).unwrap()));
-            }
-            let per = classes as f64;
-            let t = Instant::now();
-            for _ in 0..20 {
-                model.lockstep_fc2(&mut ws, &all, &listed).unwrap();
-            }
-            let fwd = t.elapsed().as_secs_f64() / 20.0 / per;
-            let run = vec![true; classes];
-            let t = Instant::now();
-            for _ in 0..20 {
-                model.lockstep_fc2_grad(&mut ws, &all, &run).unwrap();
-            }
-            let bwd = t.elapsed().as_secs_f64() / 20.0 / per;
-            std::println!(
-                "fc2 in lockstep, per start   {:>9.1} µs forward {:>9.1} µs gradient",
-                fwd * 1e6,
-                bwd * 1e6
-            );
-            time("prepare_backward", 50, || {
-                model.prepare_backward(&mut ws).unwrap();
-            });
-        }
-    }
 }

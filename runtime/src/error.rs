@@ -6,6 +6,7 @@ use gmvae_format::FormatError;
 
 /// Why a runtime call failed. Small and `Copy`; no allocation, no strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Error {
     /// The model bytes were rejected by the format reader.
     Format(FormatError),
@@ -21,9 +22,9 @@ pub enum Error {
     ModelTooLarge,
     /// The caller's workspace holds fewer `f32`s than the call needs.
     WorkspaceTooSmall {
-        /// `f32`s needed ([`crate::Model::workspace_len`]).
+        /// `f32`s the call needs ([`crate::Model::workspace_sizes`]).
         needed: usize,
-        /// `f32`s in the workspace (its `N`).
+        /// `f32`s in the caller's workspace (the slice's length).
         available: usize,
     },
     /// The image does not have `C·H·W` values.

@@ -6,16 +6,15 @@ use gmvae_format::TensorId;
 
 use crate::error::Error;
 use crate::isa::dispatch;
-use crate::kernels::conv3x3::conv3x3_same;
-use crate::kernels::dense::{compact_nonzero, dense};
-use crate::kernels::maxpool::relu_maxpool2;
+use crate::kernels::decoder_conv1_forward::{window_upconv, WindowScratch, WindowUpconv};
+use crate::kernels::decoder_conv2_forward::upsample_conv3x3;
+use crate::kernels::dense_forward::{compact_nonzero, dense};
+use crate::kernels::encoder_conv_forward::conv3x3_same;
+use crate::kernels::encoder_pool_forward::relu_maxpool2;
+use crate::kernels::folded_weights::{fold_channel_minor, fold_len};
 use crate::kernels::pad::{copy_into_planes, zero_border};
 use crate::kernels::relu::{relu, relu_in_place};
 use crate::kernels::sigmoid::sigmoid;
-use crate::kernels::upconv::{fold_len, upsample_conv3x3};
-use crate::kernels::window_upconv::{
-    fold_channel_minor, window_upconv, WindowScratch, WindowUpconv,
-};
 use crate::kernels::Planes;
 use crate::layout::{Dims, Span};
 use crate::model::Model;
@@ -77,8 +76,20 @@ impl Model<'_> {
         })
     }
 
-    /// Runs the encoder on a validated image; leaves `z` in the layout's `z` span.
+    /// Runs the encoder on a validated image; leaves `z` in the layout's `z` span. Each
+    /// layer reads only what the one before it wrote.
     pub(crate) fn encode_ws(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
+        self.encoder_input(image, ws)?;
+        self.encoder_conv1(ws)?;
+        self.encoder_pool1(ws)?;
+        self.encoder_conv2(ws)?;
+        self.encoder_pool2(ws)?;
+        self.encoder_fc1(ws)?;
+        self.encoder_fc2(ws)
+    }
+
+    /// The image into the zero-padded planes `in_pad`.
+    pub(crate) fn encoder_input(&self, image: &[f32], ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
         let [in_pad] = spans(ws, [l.in_pad])?;
@@ -92,7 +103,13 @@ impl Model<'_> {
             geometry(Dims::padded(d.h, d.w))?,
             |v| v,
         )?;
+        Ok(())
+    }
 
+    /// Encoder conv1: `in_pad` → `c1_out`.
+    pub(crate) fn encoder_conv1(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
         let [in_pad, c1_out] = spans(ws, [l.in_pad, l.c1_out])?;
         let (w, b) = (
             self.weights(TensorId::EncConv1Weight),
@@ -101,7 +118,13 @@ impl Model<'_> {
         dispatch!(self.isa(), {
             conv3x3_same(in_pad, d.c, d.h, d.w, w, b, c1_out, d.c1)
         })?;
+        Ok(())
+    }
 
+    /// ReLU and the first pool: `c1_out` → `p1_pad`.
+    pub(crate) fn encoder_pool1(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
         let [c1_out, p1_pad] = spans(ws, [l.c1_out, l.p1_pad])?;
         zero_border(p1_pad, d.c1, d.h2, d.w2)?;
         let (src, dst) = (
@@ -109,7 +132,13 @@ impl Model<'_> {
             geometry(Dims::padded(d.h2, d.w2))?,
         );
         relu_maxpool2(c1_out, src, d.c1, d.h2, d.w2, p1_pad, dst)?;
+        Ok(())
+    }
 
+    /// Encoder conv2: `p1_pad` → `c2_out`.
+    pub(crate) fn encoder_conv2(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
         let [p1_pad, c2_out] = spans(ws, [l.p1_pad, l.c2_out])?;
         let (w, b) = (
             self.weights(TensorId::EncConv2Weight),
@@ -118,14 +147,25 @@ impl Model<'_> {
         dispatch!(self.isa(), {
             conv3x3_same(p1_pad, d.c1, d.h2, d.w2, w, b, c2_out, d.c2)
         })?;
+        Ok(())
+    }
 
+    /// ReLU and the second pool: `c2_out` → `flat`.
+    pub(crate) fn encoder_pool2(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let d = &l.dims;
         let [c2_out, flat] = spans(ws, [l.c2_out, l.flat])?;
         let (src, dst) = (
             geometry(Dims::flat_out(d.h2, d.w2))?,
             geometry(Dims::dense(d.h4, d.w4))?,
         );
         relu_maxpool2(c2_out, src, d.c2, d.h4, d.w4, flat, dst)?;
+        Ok(())
+    }
 
+    /// Encoder fc1 and its ReLU: `flat` → `h1`.
+    pub(crate) fn encoder_fc1(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
         let flat_scratch = (l.flat_vals, l.flat_idx);
         self.dense_layer(
             ws,
@@ -137,6 +177,12 @@ impl Model<'_> {
         )?;
         let [h1] = spans(ws, [l.h1])?;
         relu_in_place(h1);
+        Ok(())
+    }
+
+    /// Encoder fc2: `h1` → `z`.
+    pub(crate) fn encoder_fc2(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
         let small_scratch = (l.sparse_vals, l.sparse_idx);
         self.dense_layer(
             ws,
@@ -199,6 +245,13 @@ impl Model<'_> {
 
     /// Runs the decoder on the `z` span and writes the reconstruction to `sink`.
     pub(crate) fn decode_ws(&self, ws: &mut [f32], sink: Sink<'_>) -> Result<(), Error> {
+        self.decoder_fc1(ws)?;
+        self.decoder_fc2(ws)?;
+        self.decode_convolutions(ws, sink, Conv1Kernel::Fold)
+    }
+
+    /// Decoder fc1 and its ReLU: `z` → `dh`.
+    pub(crate) fn decoder_fc1(&self, ws: &mut [f32]) -> Result<(), Error> {
         let l = self.layout();
         let small_scratch = (l.sparse_vals, l.sparse_idx);
         self.dense_layer(
@@ -211,6 +264,13 @@ impl Model<'_> {
         )?;
         let [dh] = spans(ws, [l.dh])?;
         relu_in_place(dh);
+        Ok(())
+    }
+
+    /// Decoder fc2, and its ReLU while reshaping: `dh` → `dflat` → `d_pad`.
+    pub(crate) fn decoder_fc2(&self, ws: &mut [f32]) -> Result<(), Error> {
+        let l = self.layout();
+        let small_scratch = (l.sparse_vals, l.sparse_idx);
         self.dense_layer(
             ws,
             l.dh,
@@ -220,8 +280,7 @@ impl Model<'_> {
             TensorId::DecFc2Bias,
         )?;
         let [dflat, d_pad] = spans(ws, [l.dflat, l.d_pad])?;
-        self.unflatten(dflat, d_pad)?;
-        self.decode_convolutions(ws, sink, Conv1Kernel::Fold)
+        self.unflatten(dflat, d_pad)
     }
 
     /// Decoder fc2's output `dflat` (`[c2 · h4 · w4]`) through its ReLU into the padded
@@ -249,9 +308,14 @@ impl Model<'_> {
         sink: Sink<'_>,
         conv1: Conv1Kernel<'_>,
     ) -> Result<(), Error> {
+        self.decoder_conv1(ws, conv1)?;
+        self.decoder_conv2(ws, sink)
+    }
+
+    /// Decoder conv2 and the sigmoid: `u_pad` → the reconstruction in `sink`.
+    pub(crate) fn decoder_conv2(&self, ws: &mut [f32], sink: Sink<'_>) -> Result<(), Error> {
         let l = self.layout();
         let d = &l.dims;
-        self.decoder_conv1(ws, conv1)?;
         let (w, b) = (
             self.weights(TensorId::DecConv2Weight),
             self.weights(TensorId::DecConv2Bias),

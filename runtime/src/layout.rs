@@ -1,4 +1,4 @@
-//! Where every buffer lives in the caller's [`crate::Workspace`].
+//! Where every buffer lives in the caller's workspace (the `&mut [f32]` every entry point takes).
 //!
 //! All offsets are computed here, once per model (in [`crate::Model::parse`]), with checked
 //! arithmetic; the forward pass only asks for the spans by name. Buffers whose lifetimes do
@@ -34,7 +34,9 @@ use core::ops::Range;
 
 use gmvae_format::Architecture;
 
-use crate::kernels::Planes;
+use crate::kernels::decoder_conv1_forward::starts_len;
+use crate::kernels::folded_weights::fold_len;
+use crate::kernels::{phase_planes_len, Planes};
 
 /// A `[start, start + len)` span of the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,18 +185,15 @@ pub(crate) struct Reclass {
 impl Reclass {
     /// Appends the reclassification regions to `bump` (which stands at `classify_len`).
     fn new(d: &Dims, bump: &mut Bump) -> Option<Self> {
-        let phases = |channels: usize, h: usize, w: usize| {
-            planes(channels.checked_mul(4)?, Dims::padded(h, w))
-        };
         let recon = bump.take(d.pixels)?;
-        let go = bump.take(phases(d.c, d.h2, d.w2)?)?;
-        let g1 = bump.take(phases(d.c1, d.h4, d.w4)?)?;
+        let go = bump.take(phase_planes_len(d.c, d.h2, d.w2)?)?;
+        let g1 = bump.take(phase_planes_len(d.c1, d.h4, d.w4)?)?;
         let terms = bump.take(d.c1.checked_mul(16)?)?;
         let active = bump.take(d.c2)?;
         let gz = bump.take(d.latent)?;
         let z_win = bump.take(d.latent)?;
-        let k1 = bump.take(crate::kernels::upconv::fold_len(d.c2, d.c1)?)?;
-        let k2 = bump.take(crate::kernels::upconv::fold_len(d.c1, d.c)?)?;
+        let k1 = bump.take(fold_len(d.c2, d.c1)?)?;
+        let k2 = bump.take(fold_len(d.c1, d.c)?)?;
         let len = bump.0;
         let stride = d
             .latent
@@ -332,10 +331,7 @@ impl Layout {
         // pong.
         let c1_out_len = planes(d.c1, Dims::flat_out(d.h, d.w))?;
         let c2_out_len = planes(d.c2, Dims::flat_out(d.h2, d.w2))?;
-        let fold_len = max(&[
-            crate::kernels::upconv::fold_len(d.c2, d.c1),
-            crate::kernels::upconv::fold_len(d.c1, d.c),
-        ])?;
+        let fold_len = max(&[fold_len(d.c2, d.c1), fold_len(d.c1, d.c)])?;
         let pong_len = max(&[
             Some(c1_out_len),
             Some(c2_out_len),
@@ -347,7 +343,7 @@ impl Layout {
         let lists_len = d
             .flat
             .checked_mul(2)?
-            .checked_add(crate::kernels::window_upconv::starts_len(d.h4, d.w4)?)?;
+            .checked_add(starts_len(d.h4, d.w4)?)?;
         let tmp_len = max(&[planes(d.c, Dims::flat_out(d.h2, d.w2)), Some(lists_len)])?;
         let tmp = bump.take(tmp_len)?;
         let u_pad = bump.take(planes(d.c1, Dims::padded(d.h2, d.w2))?)?;

@@ -4,15 +4,15 @@
 //!
 //! `#![no_std]`, no `alloc`, no heap, no `unsafe` (one audited call with the optional
 //! `dispatch` feature, see [`Isa`]), and no panics on any input: the model file is validated
-//! once by [`Model::parse`], the caller provides the scratch memory ([`Workspace`]), and
-//! every failure is a small `Copy` [`Error`].
+//! once by [`Model::parse`], the caller provides the scratch memory (any `&mut [f32]`: a
+//! `Vec<f32>`, a fixed-size [`Workspace`], a `static` array; [`Model::workspace_sizes`] says
+//! how much), and every failure is a small `Copy` [`Error`].
 //!
 //! ```no_run
-//! use gmvae_runtime::{Decision, Model, Workspace};
+//! use gmvae_runtime::{Decision, Model};
 //! # fn run(bytes: &[u8], image: &[f32]) -> Result<(), gmvae_runtime::Error> {
 //! let model = Model::parse(bytes)?;
-//! let mut ws = Box::new(Workspace::<60_000>::new()); // or a `static`
-//! assert!(model.workspace_len() <= ws.capacity());
+//! let mut ws = vec![0.0f32; model.workspace_sizes().classify]; // or a `Workspace<N>`
 //! let verdict = model.classify(image, &mut ws)?;
 //! match verdict.decision {
 //!     Decision::Accepted => println!("class {}", verdict.label),
@@ -58,10 +58,14 @@
 //!
 //! # Memory
 //!
-//! [`Model::workspace_len`] `f32`s of workspace (see [`Workspace`]): 56 508 (221 KiB) for
-//! the paper's MNIST model, 12 700 (50 KiB) for the `edge` preset (c1 = 8, c2 = 16,
-//! hidden = 64). The model's weights are read in place from the file bytes; nothing is
-//! copied at parse time.
+//! Every call takes the caller's workspace as a `&mut [f32]` and uses its first `f32`s;
+//! [`Model::workspace_sizes`] says how many ([`WorkspaceSizes`]). Classify needs
+//! [`WorkspaceSizes::classify`]: 56 508 (221 KiB) for the paper's MNIST model, 12 700
+//! (50 KiB) for the `edge` preset (c1 = 8, c2 = 16, hidden = 64). A shorter workspace is
+//! [`Error::WorkspaceTooSmall`] with both numbers. On a host a `Vec<f32>` does; without a
+//! heap, a [`Workspace<N>`](Workspace) (a `[f32; N]` that can live in a `static`) or any
+//! array. The model's weights are read in place from the file bytes; nothing is copied at
+//! parse time.
 //!
 //! # Reclassification
 //!
@@ -69,16 +73,17 @@
 //! one Adam descent of `Σ (x − g(z))²` per class mean, with a hand-written backward pass,
 //! the best start wins, its nearest class mean is the label, and the same thresholds say
 //! whether the input is a fooling input ([`ReclassifySettings::reject_fooling`] turns that
-//! off). It needs at least [`Model::reclassify_workspace_len`] `f32`s: 106 760 (417 KiB)
-//! for the paper's MNIST model, 20 520 (80 KiB) for `edge`. With more it runs several starts
-//! in lockstep, sharing each pass over the decoder's wide dense layer — faster, same bits;
-//! [`Model::reclassify_lockstep_workspace_len`] (144 560 and 30 240) runs all of them.
+//! off). It needs at least [`WorkspaceSizes::reclassify`] `f32`s: 106 760 (417 KiB) for
+//! the paper's MNIST model, 20 520 (80 KiB) for `edge`. With more it runs several starts in
+//! lockstep, sharing each pass over the decoder's wide dense layer — faster, same bits;
+//! each one more takes [`WorkspaceSizes::reclassify_per_start`], and
+//! [`WorkspaceSizes::reclassify_lockstep`] (144 560 and 30 240) runs all of them.
 //!
 //! ```no_run
-//! use gmvae_runtime::{Model, ReclassifySettings, Workspace};
+//! use gmvae_runtime::{Model, ReclassifySettings};
 //! # fn run(bytes: &[u8], image: &[f32]) -> Result<(), gmvae_runtime::Error> {
 //! let model = Model::parse(bytes)?;
-//! let mut ws = Box::new(Workspace::<150_000>::new());
+//! let mut ws = vec![0.0f32; model.workspace_sizes().reclassify_lockstep];
 //! let settings = ReclassifySettings { steps: 50, ..ReclassifySettings::DEFAULT };
 //! let r = model.reclassify(image, &mut ws, &settings)?;
 //! println!("class {} from start {} ({:?})", r.label, r.start, r.decision);
@@ -109,6 +114,9 @@
 extern crate std;
 
 mod backward;
+/// Hooks for the runtime's own per-stage benchmark (`benches/stages.rs`); not part of the API.
+#[doc(hidden)]
+pub mod bench;
 mod error;
 mod forward;
 mod isa;
@@ -124,7 +132,7 @@ pub use gmvae_format::{Architecture, Calibration, FormatError};
 pub use isa::Isa;
 pub use model::Model;
 pub use reclassify::{Reclassified, ReclassifySettings, StartValues, CONFINE_MARGIN, MAX_CLASSES};
-pub use workspace::Workspace;
+pub use workspace::{Workspace, WorkspaceSizes};
 
 /// The README's Rust examples, compiled and run by `cargo test` (rustdoc's `cfg(doctest)`).
 #[cfg(doctest)]

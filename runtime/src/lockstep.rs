@@ -2,10 +2,11 @@
 //!
 //! Every start of the group takes its Adam steps at the same time, so that the decoder's
 //! wide dense layer reads its weights once per step for the whole group (see
-//! [`crate::kernels::batch`]); the convolutions still run one start at a time. Each start
-//! computes exactly what it would alone — the same losses, gradients, steps and stopping
-//! decisions, in the same `f32` operations — so the group's width never changes a result,
-//! only how long it takes.
+//! [`crate::kernels::dense_forward_lockstep`] and
+//! [`crate::kernels::dense_input_grad_lockstep`]); the convolutions still run one start at a
+//! time. Each start computes exactly what it would alone — the same losses, gradients, steps
+//! and stopping decisions, in the same `f32` operations — so the group's width never changes
+//! a result, only how long it takes.
 
 use crate::error::Error;
 use crate::forward::spans;

@@ -4,19 +4,20 @@ use gmvae_format::{Architecture, Calibration, ModelView, TensorId};
 
 use crate::error::Error;
 use crate::forward::Sink;
-use crate::kernels::dense::MAX_INPUTS;
+use crate::kernels::dense_forward::MAX_INPUTS;
 use crate::kernels::mahalanobis::mahalanobis_sq;
-use crate::kernels::nearest::nearest_mean;
-use crate::kernels::recon::reconstruction_error;
+use crate::kernels::nearest_mean::nearest_mean;
+use crate::kernels::reconstruction_error::reconstruction_error;
 use crate::layout::Layout;
-use crate::workspace::Workspace;
+use crate::workspace::{take, WorkspaceSizes};
 use crate::{Decision, Isa, Latent, Thresholds, Verdict, MAX_LATENT};
 
 /// A validated model borrowed from its file bytes.
 ///
 /// Every check happens once in [`Model::parse`]; afterwards the model is immutable, `Copy`,
-/// and no method panics. Inference needs no heap: each call takes a caller-owned
-/// [`Workspace`] of at least [`Model::workspace_len`] `f32`s.
+/// and no method panics. Inference needs no heap: each call takes a caller-owned workspace,
+/// any `&mut [f32]` (a [`crate::Workspace`], a `Vec<f32>`, a `static` array) of at least the
+/// `f32`s [`Model::workspace_sizes`] gives.
 #[derive(Clone, Copy)]
 pub struct Model<'a> {
     view: ModelView<'a>,
@@ -31,7 +32,7 @@ impl core::fmt::Debug for Model<'_> {
         f.debug_struct("Model")
             .field("architecture", &self.view.architecture())
             .field("thresholds", &self.thresholds())
-            .field("workspace_len", &self.layout.classify_len)
+            .field("workspace_sizes", &self.workspace_sizes())
             .field("isa", &self.isa)
             .finish_non_exhaustive()
     }
@@ -133,18 +134,18 @@ impl<'a> Model<'a> {
         self.layout.dims.pixels
     }
 
-    /// `f32`s of workspace needed by [`Model::classify`], [`Model::encode`] and
-    /// [`Model::decode_into`].
-    pub fn workspace_len(&self) -> usize {
-        self.layout.classify_len
-    }
-
-    /// [`Model::workspace_len`] in bytes.
-    pub fn workspace_bytes(&self) -> usize {
-        // Cannot overflow: checked when the layout was built.
-        self.layout
-            .classify_len
-            .saturating_mul(core::mem::size_of::<f32>())
+    /// How many `f32`s of workspace each call needs: [`WorkspaceSizes::classify`] for
+    /// [`Model::classify`], [`Model::encode`] and [`Model::decode_into`],
+    /// [`WorkspaceSizes::reclassify`] at least for [`Model::reclassify`] and
+    /// [`Model::reconstruction_gradient`] (more lets reclassify run starts in lockstep).
+    pub fn workspace_sizes(&self) -> WorkspaceSizes {
+        let rc = &self.layout.rc;
+        WorkspaceSizes {
+            classify: self.layout.classify_len,
+            reclassify: rc.len_for(1),
+            reclassify_per_start: rc.stride,
+            reclassify_lockstep: rc.len_for(self.layout.dims.classes),
+        }
     }
 
     /// Checks an image: length `C·H·W`, every value finite and within `[0, 1]`; the first
@@ -170,15 +171,14 @@ impl<'a> Model<'a> {
 
     /// Runs the encoder and returns the latent mean `z = f(x)` (as `classify` computes it).
     ///
+    /// `ws` is any `&mut [f32]` of at least [`WorkspaceSizes::classify`] values (only those
+    /// are used).
+    ///
     /// Errors: [`Error::WorkspaceTooSmall`], then the image checks ([`Error::ImageLength`],
     /// [`Error::NonFiniteInput`], [`Error::PixelOutOfRange`]), then
     /// [`Error::NonFiniteOutput`] if `z` is not finite.
-    pub fn encode<const N: usize>(
-        &self,
-        image: &[f32],
-        ws: &mut Workspace<N>,
-    ) -> Result<Latent, Error> {
-        let ws = ws.slice(self.layout.classify_len)?;
+    pub fn encode(&self, image: &[f32], ws: &mut [f32]) -> Result<Latent, Error> {
+        let ws = take(ws, self.layout.classify_len)?;
         self.check_image(image)?;
         self.encode_ws(image, ws)?;
         self.latent_from(ws)
@@ -198,15 +198,12 @@ impl<'a> Model<'a> {
     /// Runs the decoder: writes `g(z)` (`C·H·W` values in `[0, 1]`, layout `[C][H][W]`)
     /// to `out`.
     ///
+    /// `ws` as for [`Model::encode`].
+    ///
     /// Errors: [`Error::WorkspaceTooSmall`], [`Error::LatentLength`],
     /// [`Error::NonFiniteLatent`], [`Error::OutputLength`].
-    pub fn decode_into<const N: usize>(
-        &self,
-        z: &[f32],
-        ws: &mut Workspace<N>,
-        out: &mut [f32],
-    ) -> Result<(), Error> {
-        let ws = ws.slice(self.layout.classify_len)?;
+    pub fn decode_into(&self, z: &[f32], ws: &mut [f32], out: &mut [f32]) -> Result<(), Error> {
+        let ws = take(ws, self.layout.classify_len)?;
         let d = &self.layout.dims;
         if z.len() != d.latent {
             return Err(Error::LatentLength {
@@ -235,18 +232,15 @@ impl<'a> Model<'a> {
     /// the class mean nearest to `z = f(x)` in Euclidean distance (ties to the lowest
     /// index); `mahalanobis_sq` uses that class's precision matrix; `reconstruction_error`
     /// is `Σ (x − g(z))²`. The image is accepted iff `mahalanobis_sq ≤ tau_enc` and
-    /// `reconstruction_error ≤ tau_dec`.
+    /// `reconstruction_error ≤ tau_dec`. `ws` is any `&mut [f32]` of at least
+    /// [`WorkspaceSizes::classify`] values (only those are used).
     ///
     /// Errors: [`Error::WorkspaceTooSmall`], then the image checks ([`Error::ImageLength`],
     /// [`Error::NonFiniteInput`], [`Error::PixelOutOfRange`]), then
     /// [`Error::NonFiniteOutput`] if the latent code, the distance or the error is not
     /// finite.
-    pub fn classify<const N: usize>(
-        &self,
-        image: &[f32],
-        ws: &mut Workspace<N>,
-    ) -> Result<Verdict, Error> {
-        let ws = ws.slice(self.layout.classify_len)?;
+    pub fn classify(&self, image: &[f32], ws: &mut [f32]) -> Result<Verdict, Error> {
+        let ws = take(ws, self.layout.classify_len)?;
         self.check_image(image)?;
         self.encode_ws(image, ws)?;
         let latent = self.latent_from(ws)?;

@@ -56,10 +56,10 @@
 use crate::error::Error;
 use crate::forward::spans;
 use crate::kernels::mahalanobis::mahalanobis_sq;
-use crate::kernels::nearest::nearest_mean;
+use crate::kernels::nearest_mean::nearest_mean;
 use crate::layout::Bank;
 use crate::model::Model;
-use crate::workspace::Workspace;
+use crate::workspace::take;
 use crate::{Decision, Latent, MAX_LATENT};
 
 /// Largest class count the runtime supports (the file format's limit; the size of
@@ -176,63 +176,31 @@ pub struct Reclassified {
 }
 
 impl Model<'_> {
-    /// The fewest `f32`s of workspace [`Model::reclassify`] and
-    /// [`Model::reconstruction_gradient`] need (classify's regions included, so it is at
-    /// least [`Model::workspace_len`]): enough for one start at a time.
-    /// [`Model::reclassify`] runs as many starts in lockstep as the workspace holds — each
-    /// one more takes [`Model::reclassify_start_len`] `f32`s, up to
-    /// [`Model::reclassify_lockstep_workspace_len`] for all of them — which is faster and
-    /// gives the same bits.
-    pub fn reclassify_workspace_len(&self) -> usize {
-        self.layout().rc.len_for(1)
-    }
-
-    /// [`Model::reclassify_workspace_len`] in bytes.
-    pub fn reclassify_workspace_bytes(&self) -> usize {
-        // Cannot overflow: checked when the layout was built.
-        self.reclassify_workspace_len()
-            .saturating_mul(core::mem::size_of::<f32>())
-    }
-
-    /// `f32`s of workspace for one more start in lockstep (see
-    /// [`Model::reclassify_workspace_len`]).
-    pub fn reclassify_start_len(&self) -> usize {
-        self.layout().rc.stride
-    }
-
-    /// `f32`s of workspace with which [`Model::reclassify`] runs every start in lockstep
-    /// (the fastest).
-    pub fn reclassify_lockstep_workspace_len(&self) -> usize {
-        let l = self.layout();
-        l.rc.len_for(l.dims.classes)
-    }
-
-    /// [`Model::reclassify_lockstep_workspace_len`] in bytes.
-    pub fn reclassify_lockstep_workspace_bytes(&self) -> usize {
-        // Cannot overflow: checked when the layout was built.
-        self.reclassify_lockstep_workspace_len()
-            .saturating_mul(core::mem::size_of::<f32>())
-    }
-
     /// Reclassifies an image by latent-space search through the decoder (module
     /// documentation of `reclassify`; `NUMERICS.md` for the arithmetic).
     ///
-    /// The starts run in groups of as many as the workspace holds (see
-    /// [`Model::reclassify_workspace_len`]); the result does not depend on it.
+    /// `ws` is any `&mut [f32]` of at least [`WorkspaceSizes::reclassify`] values. The starts
+    /// run in groups of as many as it holds (each one more takes
+    /// [`WorkspaceSizes::reclassify_per_start`]; [`WorkspaceSizes::reclassify_lockstep`] runs
+    /// all of them at once, the fastest); the result does not depend on it.
     ///
-    /// Errors: [`Error::WorkspaceTooSmall`] (needs [`Model::reclassify_workspace_len`]),
+    /// Errors: [`Error::WorkspaceTooSmall`] (shorter than [`WorkspaceSizes::reclassify`]),
     /// [`Error::InvalidSetting`], the image checks of [`Model::classify`], and
     /// [`Error::NonFiniteOutput`] if no start reaches a finite loss or the winner's distance
     /// is not finite.
-    pub fn reclassify<const N: usize>(
+    ///
+    /// [`WorkspaceSizes::reclassify`]: crate::WorkspaceSizes::reclassify
+    /// [`WorkspaceSizes::reclassify_per_start`]: crate::WorkspaceSizes::reclassify_per_start
+    /// [`WorkspaceSizes::reclassify_lockstep`]: crate::WorkspaceSizes::reclassify_lockstep
+    pub fn reclassify(
         &self,
         image: &[f32],
-        ws: &mut Workspace<N>,
+        ws: &mut [f32],
         settings: &ReclassifySettings,
     ) -> Result<Reclassified, Error> {
         let l = *self.layout();
-        let width = self.lockstep_width(ws.capacity())?;
-        let ws = ws.slice(l.rc.len_for(width))?;
+        let width = self.lockstep_width(ws.len())?;
+        let ws = take(ws, l.rc.len_for(width))?;
         settings.validate()?;
         self.check_image(image)?;
         self.prepare_backward(ws)?;
@@ -303,19 +271,23 @@ impl Model<'_> {
     /// `L(z) = Σ (x − g(z))²` and its gradient `∂L/∂z` (written to `grad`), computed exactly
     /// as one step of [`Model::reclassify`] computes them.
     ///
-    /// Errors: [`Error::WorkspaceTooSmall`] (needs [`Model::reclassify_workspace_len`]), the
-    /// image checks of [`Model::classify`], [`Error::LatentLength`],
-    /// [`Error::NonFiniteLatent`], [`Error::OutputLength`] (for `grad`), and
-    /// [`Error::NonFiniteOutput`] if the loss or the gradient is not finite.
-    pub fn reconstruction_gradient<const N: usize>(
+    /// `ws` is any `&mut [f32]` of at least [`WorkspaceSizes::reclassify`] values (only those
+    /// are used).
+    ///
+    /// Errors: [`Error::WorkspaceTooSmall`], the image checks of [`Model::classify`],
+    /// [`Error::LatentLength`], [`Error::NonFiniteLatent`], [`Error::OutputLength`] (for
+    /// `grad`), and [`Error::NonFiniteOutput`] if the loss or the gradient is not finite.
+    ///
+    /// [`WorkspaceSizes::reclassify`]: crate::WorkspaceSizes::reclassify
+    pub fn reconstruction_gradient(
         &self,
         image: &[f32],
         z: &[f32],
-        ws: &mut Workspace<N>,
+        ws: &mut [f32],
         grad: &mut [f32],
     ) -> Result<f32, Error> {
         let l = *self.layout();
-        let ws = ws.slice(l.rc.len_for(1))?;
+        let ws = take(ws, l.rc.len_for(1))?;
         self.check_image(image)?;
         let latent = l.dims.latent;
         if z.len() != latent {

@@ -32,7 +32,7 @@ fn tiny_model_matches_the_f64_reference() {
         let file = random_file(TINY, seed, 1e30, 1e30);
         let bytes = file.to_bytes().unwrap();
         let model = Model::parse(&bytes).unwrap();
-        assert!(model.workspace_len() <= WS);
+        assert!(model.workspace_sizes().classify <= WS);
         let image = random_image(model.image_len(), 100 + seed);
         let mut w = ws::<WS>();
         let v = model.classify(&image, &mut w).unwrap();
@@ -236,7 +236,7 @@ fn every_error_path() {
     edge_values[2] = 1.0;
     assert!(model.classify(&edge_values, &mut w).is_ok());
 
-    let needed = model.workspace_len();
+    let needed = model.workspace_sizes().classify;
     let mut small = ws::<64>();
     assert_eq!(
         model.classify(&good, &mut small),
@@ -261,7 +261,7 @@ fn every_error_path() {
             available: 64
         })
     );
-    assert_eq!(model.workspace_bytes(), needed * 4);
+    assert_eq!(model.workspace_sizes().classify_bytes(), needed * 4);
 
     assert_eq!(
         model.decode_into(&z[1..], &mut w, &mut out),
@@ -339,8 +339,9 @@ fn workspace_sizes_of_the_presets() {
             .to_bytes()
             .unwrap();
         let model = Model::parse(&bytes).unwrap();
-        assert_eq!(model.workspace_len(), len, "{arch:?}");
-        assert_eq!(model.workspace_bytes(), 4 * len);
+        let sizes = model.workspace_sizes();
+        assert_eq!(sizes.classify, len, "{arch:?}");
+        assert_eq!(sizes.classify_bytes(), 4 * len);
     }
 }
 
@@ -353,6 +354,69 @@ fn a_workspace_can_live_in_a_static() {
     let mut guard = WS_STATIC.lock().unwrap();
     let a = model.classify(&image, &mut guard).unwrap();
     assert_eq!(a, model.classify(&image, &mut ws::<WS>()).unwrap());
+}
+
+/// A caller's `&mut [f32]` (here a `Vec<f32>`, whole, sub-sliced at an odd offset, or longer
+/// than needed) is as good a workspace as a `Workspace<N>`: the same bits from every call.
+#[test]
+fn a_slice_workspace_gives_the_same_bits_as_a_fixed_one() {
+    for (arch, seed) in [(TINY, 51), (EDGE, 52)] {
+        let bytes = random_model(arch, seed);
+        let model = Model::parse(&bytes).unwrap();
+        let needed = model.workspace_sizes().classify;
+        let image = random_image(model.image_len(), seed);
+        let mut fixed = ws::<60_000>();
+        let want = model.classify(&image, &mut fixed).unwrap();
+        let mut want_recon = vec![0.0; model.image_len()];
+        model
+            .decode_into(&want.latent, &mut fixed, &mut want_recon)
+            .unwrap();
+        let mut exact = vec![f32::NAN; needed];
+        let mut longer = random_image(needed + 1000, 3);
+        let mut offset = vec![f32::NAN; needed + 3];
+        let slices: [&mut [f32]; 3] = [&mut exact, longer.as_mut_slice(), &mut offset[3..]];
+        for ws in slices {
+            let v = model.classify(&image, ws).unwrap();
+            assert_eq!(v, want, "{arch:?}");
+            assert_eq!(
+                v.reconstruction_error.to_bits(),
+                want.reconstruction_error.to_bits()
+            );
+            assert_eq!(model.encode(&image, ws).unwrap(), want.latent);
+            let mut recon = vec![0.0; model.image_len()];
+            model.decode_into(&want.latent, ws, &mut recon).unwrap();
+            let bits = |r: &[f32]| r.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&recon), bits(&want_recon));
+        }
+    }
+}
+
+/// A too-short slice is `WorkspaceTooSmall` naming what the call needs and the slice's length.
+#[test]
+fn a_short_slice_workspace_is_a_typed_error_with_its_length() {
+    let bytes = random_model(EDGE, 53);
+    let model = Model::parse(&bytes).unwrap();
+    let needed = model.workspace_sizes().classify;
+    assert_eq!(needed, 12_700);
+    let image = random_image(model.image_len(), 4);
+    let z = vec![0.5; EDGE.latent];
+    let mut out = vec![0.0; model.image_len()];
+    for available in [0, 1, needed / 2, needed - 1] {
+        let mut ws = vec![0.0f32; available];
+        let err = Error::WorkspaceTooSmall { needed, available };
+        assert_eq!(model.classify(&image, &mut ws), Err(err));
+        assert_eq!(model.encode(&image, &mut ws), Err(err));
+        assert_eq!(model.decode_into(&z, &mut ws, &mut out), Err(err));
+    }
+    // The workspace is checked first, before the image.
+    assert_eq!(
+        model.classify(&image[1..], &mut [0.0; 10]),
+        Err(Error::WorkspaceTooSmall {
+            needed,
+            available: 10
+        })
+    );
+    assert!(model.classify(&image, &mut vec![0.0; needed]).is_ok());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Property tests: no input — model bytes, image values, latent codes — makes the runtime
-//! panic. Every failure must be an `Err`.
+//! panic. Every failure must be an `Err`, and never `Error::Internal` (a broken invariant:
+//! what would have been a panic).
 
 mod common;
 
@@ -17,10 +18,12 @@ fn tiny_bytes() -> &'static [u8] {
 
 fn exercise(model: &Model<'_>, image: &[f32], z: &[f32]) {
     let mut ws: Box<Workspace<WS>> = Box::new(Workspace::new());
-    let _ = model.classify(image, &mut ws);
-    let _ = model.encode(image, &mut ws);
+    let _ = not_internal(model.classify(image, &mut ws), "classify");
+    let _ = not_internal(model.encode(image, &mut ws), "encode");
     let mut out = vec![0.0; model.image_len()];
-    let _ = model.decode_into(z, &mut ws, &mut out);
+    let _ = not_internal(model.decode_into(z, &mut ws, &mut out), "decode_into");
+    let mut exact = vec![0.0f32; model.workspace_sizes().classify];
+    let _ = not_internal(model.classify(image, &mut exact), "classify (slice)");
     let mut small: Box<Workspace<16>> = Box::new(Workspace::new());
     assert!(matches!(
         model.classify(image, &mut small),
@@ -44,7 +47,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let _ = Model::parse(&bytes);
+        let _ = not_internal(Model::parse(&bytes), "parse");
     }
 
     #[test]
@@ -65,7 +68,7 @@ proptest! {
         if let Some(t) = truncate {
             bytes.truncate(t.index(bytes.len()));
         }
-        if let Ok(model) = Model::parse(&bytes) {
+        if let Ok(model) = not_internal(Model::parse(&bytes), "parse") {
             let image = random_image(model.image_len(), image_seed);
             let z = vec![0.25; model.architecture().latent];
             exercise(&model, &image, &z);
@@ -85,7 +88,10 @@ proptest! {
         let mut zz = z.clone();
         zz.resize(model.architecture().latent, 0.0);
         exercise(&model, &full, &zz);
-        let result = model.classify(&full, &mut Box::new(Workspace::<WS>::new()));
+        let result = not_internal(
+            model.classify(&full, &mut Box::new(Workspace::<WS>::new())),
+            "classify",
+        );
         let first_bad = full.iter().position(|v| !v.is_finite() || !(0.0..=1.0).contains(v));
         match first_bad {
             Some(index) if !full[index].is_finite() => prop_assert_eq!(result.unwrap_err(), Error::NonFiniteInput { index }),

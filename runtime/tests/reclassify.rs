@@ -287,18 +287,16 @@ fn bad_settings_workspace_and_inputs_are_typed_errors() {
     let model = Model::parse(&bytes).unwrap();
     let image = random_image(model.image_len(), 8);
     let mut ws = ws();
-    assert!(model.reclassify_workspace_len() > model.workspace_len());
-    assert_eq!(
-        model.reclassify_workspace_bytes(),
-        4 * model.reclassify_workspace_len()
-    );
+    let sizes = model.workspace_sizes();
+    assert!(sizes.reclassify > sizes.classify);
+    assert_eq!(sizes.reclassify_bytes(), 4 * sizes.reclassify);
     let mut tiny_ws: Box<Workspace<16>> = Box::new(Workspace::new());
     assert_eq!(
         model
             .reclassify(&image, &mut tiny_ws, &settings(1))
             .unwrap_err(),
         Error::WorkspaceTooSmall {
-            needed: model.reclassify_workspace_len(),
+            needed: sizes.reclassify,
             available: 16
         }
     );
@@ -411,11 +409,12 @@ fn reclassify_workspace_sizes_of_the_presets() {
     for (arch, len, all) in [(PAPER, 106_760, 144_560), (EDGE, 20_520, 30_240)] {
         let bytes = random_model(arch, 1);
         let model = Model::parse(&bytes).unwrap();
-        assert_eq!(model.reclassify_workspace_len(), len, "{arch:?}");
-        assert_eq!(model.reclassify_workspace_bytes(), 4 * len);
-        assert_eq!(model.reclassify_lockstep_workspace_len(), all, "{arch:?}");
-        assert_eq!(model.reclassify_lockstep_workspace_bytes(), 4 * all);
-        assert_eq!(len + 9 * model.reclassify_start_len(), all);
+        let sizes = model.workspace_sizes();
+        assert_eq!(sizes.reclassify, len, "{arch:?}");
+        assert_eq!(sizes.reclassify_bytes(), 4 * len);
+        assert_eq!(sizes.reclassify_lockstep, all, "{arch:?}");
+        assert_eq!(sizes.reclassify_lockstep_bytes(), 4 * all);
+        assert_eq!(len + 9 * sizes.reclassify_per_start, all);
     }
 }
 
@@ -426,7 +425,8 @@ fn reclassify_workspace_sizes_of_the_presets() {
 fn the_lockstep_width_never_changes_a_result() {
     let bytes = random_model(EDGE, 21);
     let model = Model::parse(&bytes).unwrap();
-    assert_eq!(model.reclassify_workspace_len(), 20_520);
+    assert_eq!(model.workspace_sizes().reclassify, 20_520);
+    assert_eq!(model.workspace_sizes().reclassify_per_start, 1080);
     let mut one: Box<Workspace<20_520>> = Box::new(Workspace::new());
     let mut three: Box<Workspace<{ 20_520 + 2 * 1080 + 7 }>> = Box::new(Workspace::new());
     let mut all: Box<Workspace<30_240>> = Box::new(Workspace::new());
@@ -448,4 +448,72 @@ fn the_lockstep_width_never_changes_a_result() {
             assert!(steps.iter().any(|&t| t != steps[0]), "{steps:?}");
         }
     }
+}
+
+/// A caller's `&mut [f32]` works as a `Workspace<N>` does: its length alone picks the lockstep
+/// width (one start, three, all ten, more than needed), every width gives the bits of a
+/// `Workspace<N>`, and `reconstruction_gradient` too.
+#[test]
+fn a_slice_workspace_gives_the_same_bits_as_a_fixed_one() {
+    let bytes = random_model(EDGE, 22);
+    let model = Model::parse(&bytes).unwrap();
+    let sizes = model.workspace_sizes();
+    let image = random_image(model.image_len(), 33);
+    let s = ReclassifySettings {
+        early_stop_tolerance: 0.02,
+        ..settings(8)
+    };
+    let mut fixed = ws();
+    let want = model.reclassify(&image, &mut fixed, &s).unwrap();
+    let z = vec![0.25; EDGE.latent];
+    let mut want_grad = vec![0.0; EDGE.latent];
+    let want_loss = model
+        .reconstruction_gradient(&image, &z, &mut fixed, &mut want_grad)
+        .unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for len in [
+        sizes.reclassify,
+        sizes.reclassify + 2 * sizes.reclassify_per_start + 7,
+        sizes.reclassify_lockstep,
+        sizes.reclassify_lockstep + 5000,
+    ] {
+        // Dirty contents and an odd offset into the caller's buffer change nothing.
+        let mut buffer = random_image(len + 1, len as u64);
+        let ws = &mut buffer[1..];
+        assert_eq!(ws.len(), len);
+        let r = model.reclassify(&image, ws, &s).unwrap();
+        assert_eq!(r, want, "{len}");
+        assert_eq!(bits(&r.start_losses), bits(&want.start_losses));
+        let mut grad = vec![0.0; EDGE.latent];
+        let loss = model
+            .reconstruction_gradient(&image, &z, ws, &mut grad)
+            .unwrap();
+        assert_eq!(loss.to_bits(), want_loss.to_bits());
+        assert_eq!(bits(&grad), bits(&want_grad));
+    }
+}
+
+/// A too-short slice is `WorkspaceTooSmall` naming the fewest `f32`s reclassification needs
+/// and the slice's length — also one long enough for classify.
+#[test]
+fn a_short_slice_workspace_is_a_typed_error_with_its_length() {
+    let bytes = random_model(EDGE, 23);
+    let model = Model::parse(&bytes).unwrap();
+    let sizes = model.workspace_sizes();
+    let image = random_image(model.image_len(), 34);
+    let z = vec![0.25; EDGE.latent];
+    let mut grad = vec![0.0; EDGE.latent];
+    let needed = sizes.reclassify;
+    for available in [0, 7, sizes.classify, needed - 1] {
+        let mut ws = vec![0.0f32; available];
+        let err = Error::WorkspaceTooSmall { needed, available };
+        assert_eq!(model.reclassify(&image, &mut ws, &settings(2)), Err(err));
+        assert_eq!(
+            model.reconstruction_gradient(&image, &z, &mut ws, &mut grad),
+            Err(err)
+        );
+    }
+    assert!(model
+        .reclassify(&image, &mut vec![0.0; needed], &settings(2))
+        .is_ok());
 }

@@ -1,6 +1,7 @@
 //! Property tests: no settings, image or model bytes make `reclassify` or
-//! `reconstruction_gradient` panic. Every failure must be an `Err`, and a valid call's
-//! result must keep its promises.
+//! `reconstruction_gradient` panic. Every failure must be an `Err` — never `Error::Internal`
+//! (a broken invariant: what would have been a panic) — and a valid call's result must keep
+//! its promises.
 
 mod common;
 
@@ -66,7 +67,7 @@ fn any_settings() -> impl Strategy<Value = ReclassifySettings> {
 
 fn exercise(model: &Model<'_>, image: &[f32], z: &[f32], s: &ReclassifySettings) {
     let mut ws: Box<Workspace<WS>> = Box::new(Workspace::new());
-    if let Ok(r) = model.reclassify(image, &mut ws, s) {
+    if let Ok(r) = not_internal(model.reclassify(image, &mut ws, s), "reclassify") {
         let classes = model.architecture().classes;
         assert!(r.label < classes && r.start < classes);
         assert_eq!(r.start_losses.len(), classes);
@@ -77,7 +78,11 @@ fn exercise(model: &Model<'_>, image: &[f32], z: &[f32], s: &ReclassifySettings)
         }
     }
     let mut grad = vec![0.0; z.len()];
-    let _ = model.reconstruction_gradient(image, z, &mut ws, &mut grad);
+    let gradient = model.reconstruction_gradient(image, z, &mut ws, &mut grad);
+    let _ = not_internal(gradient, "reconstruction_gradient");
+    // One start at a time, from a caller's slice (the least workspace).
+    let mut least = vec![0.0f32; model.workspace_sizes().reclassify];
+    let _ = not_internal(model.reclassify(image, &mut least, s), "reclassify (slice)");
     let mut small: Box<Workspace<64>> = Box::new(Workspace::new());
     assert!(matches!(
         model.reclassify(image, &mut small, s),
@@ -96,7 +101,7 @@ proptest! {
         exercise(&model, &image, &z, &s);
         let valid = s.validate().is_ok();
         let mut ws: Box<Workspace<WS>> = Box::new(Workspace::new());
-        let result = model.reclassify(&image, &mut ws, &s);
+        let result = not_internal(model.reclassify(&image, &mut ws, &s), "reclassify");
         prop_assert_eq!(valid, !matches!(result, Err(Error::InvalidSetting { .. })));
     }
 
@@ -130,7 +135,7 @@ proptest! {
         if refresh {
             corrupt::refresh_crc(&mut bytes);
         }
-        if let Ok(model) = Model::parse(&bytes) {
+        if let Ok(model) = not_internal(Model::parse(&bytes), "parse") {
             let image = random_image(model.image_len(), image_seed);
             let z = vec![0.25; model.architecture().latent];
             exercise(&model, &image, &z, &s);

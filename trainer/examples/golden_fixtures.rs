@@ -23,7 +23,7 @@ use clap::Parser;
 use dfdx::prelude::Cpu;
 use gmvae_format::corrupt::Corruption;
 use gmvae_format::{ModelFile, ModelView};
-use gmvae_runtime::{Decision, Model, Verdict, Workspace};
+use gmvae_runtime::{Decision, Model, Verdict};
 use gmvae_trainer::atomic::write_atomically;
 use gmvae_trainer::data::{load, DatasetSpec};
 use gmvae_trainer::golden::{self, golden_inputs, GoldenInput};
@@ -49,9 +49,6 @@ mod files {
 
 /// The value of `expected.json`'s `"format"` field; bump it when the layout changes.
 const EXPECTED_FORMAT: &str = "gmvae-golden-1";
-
-/// Workspace capacity used to run the golden inputs (the paper model needs 56 508).
-const WORKSPACE: usize = 60_000;
 
 /// Regenerate the golden and broken fixture files.
 #[derive(Debug, Parser)]
@@ -136,8 +133,8 @@ fn main() -> Result<()> {
     println!(
         "model: {} bytes; runtime workspace: {} f32 ({} bytes)",
         bytes.len(),
-        model.workspace_len(),
-        model.workspace_bytes()
+        model.workspace_sizes().classify,
+        model.workspace_sizes().classify_bytes()
     );
     Ok(())
 }
@@ -175,7 +172,8 @@ fn expected_outputs(
     bytes: &[u8],
     inputs: &[GoldenInput],
 ) -> Result<(Value, Vec<f32>)> {
-    let mut ws = Box::new(Workspace::<WORKSPACE>::new());
+    let sizes = model.workspace_sizes();
+    let mut ws = vec![0.0f32; sizes.classify];
     let mut cases = Vec::new();
     let mut reconstructions = Vec::new();
     for (index, input) in inputs.iter().enumerate() {
@@ -205,8 +203,8 @@ fn expected_outputs(
                 "conv1": a.conv1, "conv2": a.conv2, "hidden": a.hidden,
                 "latent": a.latent, "classes": a.classes,
             },
-            "workspace_len": model.workspace_len(),
-            "workspace_bytes": model.workspace_bytes(),
+            "workspace_len": sizes.classify,
+            "workspace_bytes": sizes.classify_bytes(),
             "tau_enc": hex(t.tau_enc),
             "tau_dec": hex(t.tau_dec),
         },

@@ -86,14 +86,20 @@ fn export_inspect_classify_and_bench_a_tiny_model() {
     let model = s(&trained_path);
     let runtime = gmvae_runtime::Model::parse(&trained).unwrap();
     let text = ok(&["inspect", model]);
-    let workspace = format!("{} bytes for classify", runtime.workspace_bytes());
+    let workspace = format!(
+        "{} bytes for classify",
+        runtime.workspace_sizes().classify_bytes()
+    );
     assert!(text.contains(&workspace), "{text}");
     let c = trained_view.calibration();
     assert!(text.contains(&format!("tau_enc = {}", c.tau_enc)), "{text}");
     assert!(text.contains(&format!("tau_dec = {}", c.tau_dec)), "{text}");
     assert_eq!(text.matches(" → ").count(), 14, "{text}");
     let json: serde_json::Value = serde_json::from_str(&ok(&["inspect", model, "--json"])).unwrap();
-    assert_eq!(json["workspace_bytes"], runtime.workspace_bytes());
+    assert_eq!(
+        json["workspace_bytes"],
+        runtime.workspace_sizes().classify_bytes()
+    );
     assert_eq!(json["tau_enc"].as_f64().map(|v| v as f32), Some(c.tau_enc));
     assert_eq!(
         json["parameters"],
@@ -216,7 +222,10 @@ fn export_inspect_classify_and_bench_a_tiny_model() {
         bench["ours"]["median_ms"].as_f64().unwrap() > 0.0,
         "{bench}"
     );
-    assert_eq!(bench["workspace_bytes"], runtime.workspace_bytes());
+    assert_eq!(
+        bench["workspace_bytes"],
+        runtime.workspace_sizes().classify_bytes()
+    );
 
     // Bad inputs: one error line each.
     let err = one_error_line(&["classify", model, s(&dir.path().join("missing.png"))]);

@@ -49,7 +49,11 @@ fn numbers(text: &str) -> Vec<usize> {
 /// The README line that starts with `prefix` (exactly one).
 fn line<'a>(readme: &'a str, prefix: &str) -> &'a str {
     let found: Vec<&str> = readme.lines().filter(|l| l.starts_with(prefix)).collect();
-    assert_eq!(found.len(), 1, "README lines starting with {prefix:?}: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "README lines starting with {prefix:?}: {found:?}"
+    );
     found[0]
 }
 
@@ -74,7 +78,11 @@ fn size_columns(r: &Value) -> Vec<usize> {
 fn write_paper_model(path: &Path) {
     let config = ModelConfig::from_preset(Preset::Paper, (1, 28, 28), 10, None).unwrap();
     let dev = Cpu::default();
-    let params = Params::init(&config, &dev, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    let params = Params::init(
+        &config,
+        &dev,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+    );
     let arch = gmvae_trainer::export::architecture(&config);
     let s2 = 1.0 / 3000.0;
     let model = TrainedModel {
@@ -116,7 +124,10 @@ fn the_readme_memory_figures_are_what_inspect_reports() {
 
     // The edge preset's memory table, in f32s and bytes.
     let file = line(&readme, "| model file (");
-    assert_eq!(numbers(file).last().copied(), edge["file_bytes"].as_u64().map(|v| v as usize));
+    assert_eq!(
+        numbers(file).last().copied(),
+        edge["file_bytes"].as_u64().map(|v| v as usize)
+    );
     for (prefix, f32s, bytes) in [
         ("| workspace (", "workspace_f32s", "workspace_bytes"),
         (
@@ -137,5 +148,9 @@ fn the_readme_memory_figures_are_what_inspect_reports() {
     let n = numbers(sentence);
     let f32s = paper["workspace_f32s"].as_u64().unwrap() as usize;
     assert_eq!(n[0], f32s, "{sentence}");
-    assert_eq!(n[1], ((f32s * 4) as f64 / 1024.0).round() as usize, "{sentence}");
+    assert_eq!(
+        n[1],
+        ((f32s * 4) as f64 / 1024.0).round() as usize,
+        "{sentence}"
+    );
 }

@@ -19,7 +19,7 @@ static INPUTS: &[u8] = include_bytes!("../../../fixtures/golden/inputs.f32le");
 /// Which golden input to classify (`digit-3-a`, whose golden label is 3).
 const INPUT: usize = 6;
 
-/// `f32`s of workspace: the golden model needs 12 700 (`Model::workspace_len`).
+/// `f32`s of workspace: the golden model needs 12 700 (`Model::workspace_sizes().classify`).
 const WS_LEN: usize = 12_700;
 
 /// Scratch memory in `.bss`, as firmware would reserve it.
@@ -37,7 +37,7 @@ fn failure(e: Error) -> i32 {
     }
 }
 
-fn run(ws: &mut Workspace<WS_LEN>) -> Result<usize, Error> {
+fn run(ws: &mut [f32]) -> Result<usize, Error> {
     let model = Model::parse(MODEL)?;
     let mut image = [0.0f32; PIXELS];
     let start = INPUT * PIXELS * 4;

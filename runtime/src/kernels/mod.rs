@@ -1,32 +1,65 @@
-//! Compute kernels, one job per file. Every kernel follows the accumulation order written
-//! down in `NUMERICS.md` (and in the crate documentation), so its results are the same bits
-//! on every target, in debug and in release.
+//! Compute kernels, one job per file, named for the layer and the pass they compute. Every
+//! kernel follows the accumulation order written down in `NUMERICS.md` (and in the crate
+//! documentation), so its results are the same bits on every target, in debug and in release.
 //!
 //! Kernels take plain slices. They check their buffer lengths once on entry and then read
 //! with `get`, so a kernel handed inconsistent buffers returns [`ShapeMismatch`] instead of
 //! panicking; [`crate::Model`] establishes the lengths once, when it parses the model.
+//!
+//! # Which file computes what
+//!
+//! Forward passes run in [`crate::Model::classify`] (the whole network),
+//! [`crate::Model::encode`] (the encoder's rows) and [`crate::Model::decode_into`] (the
+//! decoder's), through `crate::forward`. Reclassification — [`crate::Model::reclassify`] and
+//! [`crate::Model::reconstruction_gradient`], through `crate::backward` and `crate::lockstep`
+//! — runs the decoder forward and then the gradient of the loss with respect to each layer's
+//! input, back to `∂L/∂z`. The encoder is never differentiated.
+//!
+//! | layer | forward: classify, encode, decode_into | forward: reclassification | gradient (∂L/∂input): reclassification |
+//! |---|---|---|---|
+//! | encoder conv1, conv2 (3×3, C → c1 → c2) | [`encoder_conv_forward`] | — | — |
+//! | encoder pools (ReLU, 2×2 max) | [`encoder_pool_forward`] | — | — |
+//! | encoder fc1, fc2 (→ the latent `z`) | [`dense_forward`] | — | — |
+//! | decoder fc1 (latent → hidden, ReLU) | [`dense_forward`] | [`dense_forward`] | [`dense_input_grad`] (`∂L/∂z`) |
+//! | decoder fc2 (hidden → c2·h4·w4, ReLU) | [`dense_forward`] | [`dense_forward_lockstep`] | [`dense_input_grad_lockstep`] (through fc1's ReLU) |
+//! | decoder conv1 (upsample 2×, conv c2 → c1, ReLU) | [`decoder_conv1_forward`] | [`decoder_conv1_forward`] | [`decoder_conv1_input_grad`] (through fc2's ReLU) |
+//! | decoder conv2 (upsample 2×, conv c1 → C) | [`decoder_conv2_forward`] | [`decoder_conv2_forward`] | [`decoder_conv2_input_grad`] (through conv1's ReLU) |
+//! | sigmoid | [`sigmoid`] | [`sigmoid`] | [`reconstruction_error_grad`] (with the error's) |
+//! | reconstruction error `Σ (x − r)²` | [`reconstruction_error`] | [`reconstruction_error`] (the loss) | [`reconstruction_error_grad`] |
+//! | squared Mahalanobis distance | [`mahalanobis`] | [`mahalanobis`] (the winner; confinement) | — |
+//! | nearest class mean (the label) | [`nearest_mean`] | [`nearest_mean`] (the winner's label) | — |
+//! | Adam step on `z` | — | [`adam`] | — |
+//!
+//! Shared by several of them: [`conv_engine`] (the register-blocked correlation of the
+//! encoder convolutions and of decoder conv2's forward pass), [`folded_weights`] (the decoder
+//! convolutions' kernels folded into 2×2 phase kernels, in the layout each pass reads),
+//! [`lanes`] (the fixed 8-lane sums), [`relu`] and [`pad`] (zero-padded planes). The ReLUs'
+//! gradients are masks inside the next kernel's gradient, as the table says. The tests share
+//! one `f64` reference convolution (`reference`).
 
-pub(crate) mod active_grad;
 pub(crate) mod adam;
-pub(crate) mod batch;
-pub(crate) mod conv3x3;
-pub(crate) mod dense;
-pub(crate) mod dense_t;
-pub(crate) mod flat;
-pub(crate) mod grid_grad;
+pub(crate) mod conv_engine;
+pub(crate) mod decoder_conv1_forward;
+pub(crate) mod decoder_conv1_input_grad;
+pub(crate) mod decoder_conv2_forward;
+pub(crate) mod decoder_conv2_input_grad;
+pub(crate) mod dense_forward;
+pub(crate) mod dense_forward_lockstep;
+pub(crate) mod dense_input_grad;
+pub(crate) mod dense_input_grad_lockstep;
+pub(crate) mod encoder_conv_forward;
+pub(crate) mod encoder_pool_forward;
+pub(crate) mod folded_weights;
 pub(crate) mod lanes;
 pub(crate) mod mahalanobis;
-pub(crate) mod maxpool;
-pub(crate) mod nearest;
+pub(crate) mod nearest_mean;
 pub(crate) mod pad;
-pub(crate) mod phases;
-pub(crate) mod recon;
+pub(crate) mod reconstruction_error;
+pub(crate) mod reconstruction_error_grad;
+#[cfg(test)]
+pub(crate) mod reference;
 pub(crate) mod relu;
 pub(crate) mod sigmoid;
-#[cfg(test)]
-mod timing;
-pub(crate) mod upconv;
-pub(crate) mod window_upconv;
 
 /// A kernel was handed buffers that do not match the geometry it was given.
 ///
@@ -157,6 +190,37 @@ impl Planes {
     }
 }
 
+/// Length of the *phase planes* of `channels` maps of `h × w` at phase resolution: `4 ·
+/// channels` planes of `(h + 2) × (w + 2)`. The output gradient of an upsampling decoder
+/// convolution is stored so ([`reconstruction_error_grad`] writes decoder conv2's,
+/// [`decoder_conv2_input_grad`] decoder conv1's, channel innermost: the *phase grid*).
+pub(crate) fn phase_planes_len(channels: usize, h: usize, w: usize) -> Option<usize> {
+    channels
+        .checked_mul(4)?
+        .checked_mul(h.checked_add(2)?)?
+        .checked_mul(w.checked_add(2)?)
+}
+
+/// The operands of a decoder convolution's input gradient, kept only where the ReLU in front
+/// of the convolution was active ([`decoder_conv1_input_grad`], [`decoder_conv2_input_grad`];
+/// each documents the layouts of its `grad` and `kernel`).
+pub(crate) struct MaskedInputGrad<'a> {
+    /// The output gradient, as phase planes or a phase grid ([`phase_planes_len`] values).
+    pub grad: &'a [f32],
+    /// The convolution's kernel, folded and laid out by [`folded_weights`] for this pass.
+    pub kernel: &'a [f32],
+    /// The forward ReLU output (the convolution's input), zero-padded `[cin][h + 2][w + 2]`.
+    pub saved: &'a [f32],
+    /// Input channels (of the forward convolution).
+    pub cin: usize,
+    /// Output channels (of the forward convolution).
+    pub cout: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     //! Deterministic pseudo-random data for kernel tests (no external RNG needed).
@@ -188,6 +252,34 @@ pub(crate) mod testutil {
         pub(crate) fn vec(&mut self, n: usize) -> Vec<f32> {
             (0..n).map(|_| self.sym()).collect()
         }
+
+        /// A random ReLU output: about `zero_share` of the values exactly `+0.0`, the rest
+        /// positive.
+        pub(crate) fn relu_like(&mut self, n: usize, zero_share: f32) -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    if (self.sym() + 1.0) / 2.0 < zero_share {
+                        0.0
+                    } else {
+                        self.sym().abs() + 1e-3
+                    }
+                })
+                .collect()
+        }
+    }
+
+    /// `[c][h][w]` values in zero-padded `(h + 2) × (w + 2)` planes.
+    pub(crate) fn pad(x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
+        let (hp, wp) = (h + 2, w + 2);
+        let mut p = vec![0.0; c * hp * wp];
+        for ci in 0..c {
+            for y in 0..h {
+                for xx in 0..w {
+                    p[(ci * hp + y + 1) * wp + xx + 1] = x[(ci * h + y) * w + xx];
+                }
+            }
+        }
+        p
     }
 
     /// Asserts |a - b| <= tol * max(1, |b|) elementwise.

@@ -2,6 +2,11 @@
 //! format crate's writer, random images, and an f64 reference forward pass.
 #![allow(dead_code)]
 
+/// The `f64` reference convolution the kernels' unit tests use too.
+#[path = "../../src/kernels/reference.rs"]
+mod reference;
+use reference::{conv3x3, upsample_conv3x3};
+
 use gmvae_format::{
     Architecture, Calibration, CovarianceKind, ModelFile, TauDecStatistic, TensorId,
 };
@@ -109,14 +114,14 @@ pub fn random_image(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.unit()).collect()
 }
 
-/// f64 reference of the whole network, straight from the definitions (explicit upsampling,
-/// zero padding by bounds checks). Returns `(z, reconstruction)`.
+/// f64 reference of the whole network, straight from the definitions (upsampling by index,
+/// zero padding by bounds checks: `reference`). Returns `(z, reconstruction)`.
 pub fn reference(file: &ModelFile, image: &[f32]) -> (Vec<f64>, Vec<f64>) {
     let a = file.architecture;
     let t = |id: TensorId| -> Vec<f64> { file.tensor(id).iter().map(|&v| v as f64).collect() };
     let x: Vec<f64> = image.iter().map(|&v| v as f64).collect();
     let relu = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| x.max(0.0)).collect() };
-    let h1 = relu(conv(
+    let h1 = relu(conv3x3(
         &x,
         a.in_channels,
         a.height,
@@ -126,7 +131,7 @@ pub fn reference(file: &ModelFile, image: &[f32]) -> (Vec<f64>, Vec<f64>) {
         a.conv1,
     ));
     let p1 = pool(&h1, a.conv1, a.height, a.width);
-    let h2 = relu(conv(
+    let h2 = relu(conv3x3(
         &p1,
         a.conv1,
         a.height / 2,
@@ -159,52 +164,25 @@ pub fn decode_reference(file: &ModelFile, z: &[f64]) -> Vec<f64> {
         &t(TensorId::DecFc2Weight),
         &t(TensorId::DecFc2Bias),
     ));
-    let u1 = upsample(&d2, a.conv2, a.height / 4, a.width / 4);
-    let c1 = relu(conv(
-        &u1,
+    let c1 = relu(upsample_conv3x3(
+        &d2,
         a.conv2,
-        a.height / 2,
-        a.width / 2,
+        a.height / 4,
+        a.width / 4,
         &t(TensorId::DecConv1Weight),
         &t(TensorId::DecConv1Bias),
         a.conv1,
     ));
-    let u2 = upsample(&c1, a.conv1, a.height / 2, a.width / 2);
-    let c2 = conv(
-        &u2,
+    let c2 = upsample_conv3x3(
+        &c1,
         a.conv1,
-        a.height,
-        a.width,
+        a.height / 2,
+        a.width / 2,
         &t(TensorId::DecConv2Weight),
         &t(TensorId::DecConv2Bias),
         a.in_channels,
     );
     c2.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
-}
-
-fn conv(x: &[f64], cin: usize, h: usize, w: usize, wt: &[f64], b: &[f64], cout: usize) -> Vec<f64> {
-    let mut out = vec![0.0; cout * h * w];
-    for co in 0..cout {
-        for y in 0..h {
-            for xx in 0..w {
-                let mut s = b[co];
-                for ci in 0..cin {
-                    for ky in 0..3 {
-                        for kx in 0..3 {
-                            let (iy, ix) =
-                                (y as isize + ky as isize - 1, xx as isize + kx as isize - 1);
-                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                s += wt[((co * cin + ci) * 3 + ky) * 3 + kx]
-                                    * x[(ci * h + iy as usize) * w + ix as usize];
-                            }
-                        }
-                    }
-                }
-                out[(co * h + y) * w + xx] = s;
-            }
-        }
-    }
-    out
 }
 
 fn pool(x: &[f64], c: usize, h: usize, w: usize) -> Vec<f64> {
@@ -215,18 +193,6 @@ fn pool(x: &[f64], c: usize, h: usize, w: usize) -> Vec<f64> {
             for xx in 0..ow {
                 let at = |dy: usize, dx: usize| x[(ci * h + 2 * y + dy) * w + 2 * xx + dx];
                 out[(ci * oh + y) * ow + xx] = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
-            }
-        }
-    }
-    out
-}
-
-fn upsample(x: &[f64], c: usize, h: usize, w: usize) -> Vec<f64> {
-    let mut out = vec![0.0; c * 4 * h * w];
-    for ci in 0..c {
-        for y in 0..2 * h {
-            for xx in 0..2 * w {
-                out[(ci * 2 * h + y) * 2 * w + xx] = x[(ci * h + y / 2) * w + xx / 2];
             }
         }
     }
@@ -280,4 +246,18 @@ pub fn same_on_every_isa<T: PartialEq + std::fmt::Debug>(
         assert_eq!(value, first, "{other:?} differs from {isa:?}");
     }
     first
+}
+
+/// `result`, once it is known not to be `Error::Internal`. The runtime reports a broken
+/// internal invariant — a bug, which would otherwise have been a panic — as that variant, so
+/// the no-panic tests rule it out for every call they make.
+pub fn not_internal<T>(
+    result: Result<T, gmvae_runtime::Error>,
+    call: &str,
+) -> Result<T, gmvae_runtime::Error> {
+    assert!(
+        !matches!(result, Err(gmvae_runtime::Error::Internal)),
+        "{call} returned Error::Internal (a runtime bug)"
+    );
+    result
 }

@@ -4,7 +4,6 @@
 
 use super::input::{InputLoader, InputSpec};
 use super::model_bytes;
-use super::workspace::with_workspace;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use gmvae_runtime::{Decision, Model, Verdict};
@@ -57,16 +56,16 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     let model = model_bytes::runtime_model(&args.model, &bytes)?;
     let specs: Vec<InputSpec> = args.inputs.iter().map(|s| InputSpec::parse(s)).collect();
     let images = load_all(&model, &specs)?;
-    let verdicts = with_workspace(model.workspace_len(), |ws| {
-        specs
-            .iter()
-            .zip(&images)
-            .map(|(spec, image)| {
-                ws.classify(&model, image)
-                    .map_err(|e| anyhow!("{spec}: the runtime failed: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()
-    })?;
+    let mut ws = vec![0.0f32; model.workspace_sizes().classify];
+    let verdicts = specs
+        .iter()
+        .zip(&images)
+        .map(|(spec, image)| {
+            model
+                .classify(image, &mut ws)
+                .map_err(|e| anyhow!("{spec}: the runtime failed: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     for (input, verdict) in args.inputs.iter().zip(&verdicts) {
         let result = describe(&model, input, verdict);
         if args.json {

@@ -64,18 +64,18 @@ pub struct Inspection {
     pub tau_dec_statistic: String,
     /// Calibration samples.
     pub samples: u64,
-    /// `f32`s of runtime workspace for `classify` (`Model::workspace_len`).
+    /// `f32`s of runtime workspace for `classify` (`WorkspaceSizes::classify`).
     pub workspace_f32s: usize,
-    /// Bytes of runtime workspace for `classify` (`Model::workspace_bytes`).
+    /// Bytes of runtime workspace for `classify` (`WorkspaceSizes::classify_bytes`).
     pub workspace_bytes: usize,
-    /// `f32`s of runtime workspace for `reclassify` (`Model::reclassify_workspace_len`).
+    /// `f32`s of runtime workspace for `reclassify` (`WorkspaceSizes::reclassify`).
     pub reclassify_workspace_f32s: usize,
-    /// Bytes of runtime workspace for `reclassify` (`Model::reclassify_workspace_bytes`).
+    /// Bytes of runtime workspace for `reclassify` (`WorkspaceSizes::reclassify_bytes`).
     pub reclassify_workspace_bytes: usize,
     /// `f32`s with which `reclassify` runs every start in lockstep, the fastest
-    /// (`Model::reclassify_lockstep_workspace_len`).
+    /// (`WorkspaceSizes::reclassify_lockstep`).
     pub reclassify_lockstep_workspace_f32s: usize,
-    /// The same in bytes (`Model::reclassify_lockstep_workspace_bytes`).
+    /// The same in bytes (`WorkspaceSizes::reclassify_lockstep_bytes`).
     pub reclassify_lockstep_workspace_bytes: usize,
 }
 
@@ -106,11 +106,12 @@ pub struct Sizes {
 pub fn run(args: InspectArgs) -> Result<()> {
     let bytes = model_bytes::read(&args.model)?;
     let model = model_bytes::runtime_model(&args.model, &bytes)?;
+    let sizes = model.workspace_sizes();
     let report = inspect(
         &args.model.display().to_string(),
         model.view(),
-        model.workspace_len(),
-        model.workspace_bytes(),
+        sizes.classify,
+        sizes.classify_bytes(),
     );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -135,14 +136,10 @@ pub fn inspect(
     let (major, minor) = view.version();
     let parameters = a.param_count();
     let runtime = gmvae_runtime::Model::from_view(*view).ok();
-    let reclassify = runtime.map_or((0, 0), |m| {
-        (m.reclassify_workspace_len(), m.reclassify_workspace_bytes())
-    });
-    let lockstep = runtime.map_or((0, 0), |m| {
-        (
-            m.reclassify_lockstep_workspace_len(),
-            m.reclassify_lockstep_workspace_bytes(),
-        )
+    let runtime_sizes = runtime.map(|m| m.workspace_sizes());
+    let reclassify = runtime_sizes.map_or((0, 0), |s| (s.reclassify, s.reclassify_bytes()));
+    let lockstep = runtime_sizes.map_or((0, 0), |s| {
+        (s.reclassify_lockstep, s.reclassify_lockstep_bytes())
     });
     Inspection {
         file: file.to_owned(),

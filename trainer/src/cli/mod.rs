@@ -19,7 +19,6 @@ pub mod reclassify;
 pub mod report;
 pub mod sample;
 pub mod train;
-pub mod workspace;
 
 /// Gaussian-mixture VAE classifiers that reject adversarial and fooling inputs.
 #[derive(Debug, Parser)]

@@ -3,10 +3,10 @@
 //! that `tests/reclassify_conformance.rs` can demand the same bits from any build on any
 //! target.
 
-use super::ReclassifySettings;
-use crate::atomic::write_atomically;
-use anyhow::{anyhow, Result};
-use gmvae_runtime::{Model, Workspace};
+use super::{ReclassifyError, ReclassifySettings};
+use crate::atomic::{pretty_json, write_atomically};
+use crate::error::Result;
+use gmvae_runtime::Model;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -30,9 +30,6 @@ pub const SETTINGS: ReclassifySettings = ReclassifySettings {
     confine_to_class: false,
     confine_fraction: 1.0,
 };
-
-/// Workspace `f32`s available to the fixture's model.
-const WORKSPACE: usize = 65_536;
 
 /// An f32 as `0x` and 8 hex digits (the golden files' notation).
 pub fn hex(x: f32) -> String {
@@ -58,19 +55,14 @@ pub fn settings_json(s: &ReclassifySettings) -> Value {
 pub fn expected<'i>(
     model: &Model<'_>,
     inputs: impl IntoIterator<Item = (&'i str, &'i [f32])>,
-) -> Result<Value> {
-    if model.reclassify_workspace_len() > WORKSPACE {
-        return Err(anyhow!(
-            "the golden model needs {} f32 of reclassification workspace, more than {WORKSPACE}",
-            model.reclassify_workspace_len()
-        ));
-    }
-    let mut ws = Box::new(Workspace::<WORKSPACE>::new());
+) -> Result<Value, ReclassifyError> {
+    let sizes = model.workspace_sizes();
+    let mut ws = vec![0.0f32; sizes.reclassify_lockstep];
     let mut cases = Vec::new();
     for (index, (name, pixels)) in inputs.into_iter().enumerate() {
         let r = model
             .reclassify(pixels, &mut ws, &SETTINGS)
-            .map_err(|e| anyhow!("the runtime failed to reclassify golden input {name}: {e}"))?;
+            .map_err(|source| ReclassifyError::Runtime { index, source })?;
         let hexes = |v: &[f32]| v.iter().map(|&x| hex(x)).collect::<Vec<_>>();
         cases.push(json!({
             "index": index,
@@ -95,8 +87,8 @@ pub fn expected<'i>(
         "format": FORMAT,
         "generated_by": "cargo run --release -p gmvae-trainer --example golden_fixtures",
         "inputs": "inputs.f32le (every golden input, in order)",
-        "reclassify_workspace_len": model.reclassify_workspace_len(),
-        "reclassify_workspace_bytes": model.reclassify_workspace_bytes(),
+        "reclassify_workspace_len": sizes.reclassify,
+        "reclassify_workspace_bytes": sizes.reclassify_bytes(),
         "settings": settings_json(&SETTINGS),
         "cases": cases,
     }))
@@ -110,9 +102,6 @@ pub fn write<'i>(
 ) -> Result<PathBuf> {
     let value = expected(model, inputs)?;
     let path = dir.join(FILE);
-    write_atomically(
-        &path,
-        (serde_json::to_string_pretty(&value)? + "\n").as_bytes(),
-    )?;
+    write_atomically(&path, (pretty_json(FILE, &value)? + "\n").as_bytes())?;
     Ok(path)
 }

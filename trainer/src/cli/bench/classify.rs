@@ -12,7 +12,6 @@ use super::{default_peer_script, run_peer_script};
 use crate::cli::classify::{describe, load_all};
 use crate::cli::input::InputSpec;
 use crate::cli::model_bytes;
-use crate::cli::workspace::with_workspace;
 use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
 use gmvae_runtime::Model;
@@ -139,7 +138,7 @@ pub fn run(args: ClassifyBenchArgs) -> Result<()> {
             a.in_channels, a.height, a.width, a.conv1, a.conv2, a.hidden, a.latent
         ),
         params: a.param_count(),
-        workspace_bytes: model.workspace_bytes(),
+        workspace_bytes: model.workspace_sizes().classify_bytes(),
         input: names.first().cloned().unwrap_or_default(),
         runs: args.runs,
         warmup: args.warmup,
@@ -210,33 +209,32 @@ fn measure(
     warmup: usize,
 ) -> Result<(Latency, Vec<serde_json::Value>)> {
     let timed = images.first().ok_or_else(|| anyhow!("no input to time"))?;
-    with_workspace(model.workspace_len(), |ws| {
-        let mut cases = Vec::with_capacity(images.len());
-        for (name, image) in names.iter().zip(images) {
-            let verdict = ws
-                .classify(model, image)
-                .map_err(|e| anyhow!("{name}: the runtime failed: {e}"))?;
-            let mut case = serde_json::to_value(describe(model, name, &verdict))?;
-            case["image"] = serde_json::to_value(image)?;
-            cases.push(case);
-        }
-        for _ in 0..warmup {
-            black_box(ws.classify(model, black_box(timed)).ok());
-        }
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let start = Instant::now();
-            black_box(ws.classify(model, black_box(timed)).ok());
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        times.sort_by(f64::total_cmp);
-        let latency = Latency {
-            implementation: format!("gmvae-runtime {}", env!("CARGO_PKG_VERSION")),
-            min_ms: times.first().copied().unwrap_or(f64::NAN),
-            median_ms: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
-        };
-        Ok((latency, cases))
-    })
+    let mut ws = vec![0.0f32; model.workspace_sizes().classify];
+    let mut cases = Vec::with_capacity(images.len());
+    for (name, image) in names.iter().zip(images) {
+        let verdict = model
+            .classify(image, &mut ws)
+            .map_err(|e| anyhow!("{name}: the runtime failed: {e}"))?;
+        let mut case = serde_json::to_value(describe(model, name, &verdict))?;
+        case["image"] = serde_json::to_value(image)?;
+        cases.push(case);
+    }
+    for _ in 0..warmup {
+        black_box(model.classify(black_box(timed), &mut ws).ok());
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        black_box(model.classify(black_box(timed), &mut ws).ok());
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let latency = Latency {
+        implementation: format!("gmvae-runtime {}", env!("CARGO_PKG_VERSION")),
+        min_ms: times.first().copied().unwrap_or(f64::NAN),
+        median_ms: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
+    };
+    Ok((latency, cases))
 }
 
 /// Runs the peer with our outputs to check against; returns its latency and agreement.

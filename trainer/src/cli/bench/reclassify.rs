@@ -14,7 +14,7 @@ use crate::cli::model_bytes;
 use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
 use gmvae_runtime::Model;
-use gmvae_trainer::reclassify::engine::{outcome, stack_for, workspace_for};
+use gmvae_trainer::reclassify::engine::outcome;
 use gmvae_trainer::reclassify::ReclassifySettings;
 use serde::Serialize;
 use std::hint::black_box;
@@ -116,7 +116,7 @@ pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
         model: args.model.display().to_string(),
         starts: model.architecture().classes,
         steps: args.steps,
-        workspace_bytes: model.reclassify_lockstep_workspace_bytes(),
+        workspace_bytes: model.workspace_sizes().reclassify_lockstep_bytes(),
         input: names.first().cloned().unwrap_or_default(),
         runs: args.runs,
         threads: 1,
@@ -171,49 +171,35 @@ fn measure(
     runs: usize,
     warmup: usize,
 ) -> Result<(Latency, Vec<serde_json::Value>)> {
-    let needed = model.reclassify_lockstep_workspace_len();
+    let mut ws = vec![0.0f32; model.workspace_sizes().reclassify_lockstep];
     let timed = images.first().ok_or_else(|| anyhow!("no input to time"))?;
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("gmvae-runtime".into())
-            .stack_size(stack_for(needed))
-            .spawn_scoped(
-                scope,
-                move || -> Result<(Latency, Vec<serde_json::Value>)> {
-                    let mut ws = workspace_for(needed)?;
-                    let mut cases = Vec::new();
-                    for image in images {
-                        let r = ws
-                            .reclassify(model, image, settings)
-                            .map_err(|e| anyhow!("the runtime failed: {e}"))?;
-                        let o = outcome(&r);
-                        cases.push(serde_json::json!({
-                            "image": image, "label": o.label, "start": o.start,
-                            "latent": o.latent, "start_losses": o.start_losses,
-                        }));
-                    }
-                    for _ in 0..warmup {
-                        black_box(ws.reclassify(model, black_box(timed), settings).ok());
-                    }
-                    let mut times = Vec::with_capacity(runs);
-                    for _ in 0..runs {
-                        let start = Instant::now();
-                        black_box(ws.reclassify(model, black_box(timed), settings).ok());
-                        times.push(start.elapsed().as_secs_f64() * 1e3);
-                    }
-                    times.sort_by(f64::total_cmp);
-                    let latency = Latency {
-                        implementation: format!("gmvae-runtime {}", env!("CARGO_PKG_VERSION")),
-                        min_ms: times.first().copied().unwrap_or(f64::NAN),
-                        median_ms: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
-                    };
-                    Ok((latency, cases))
-                },
-            )
-            .map_err(|e| anyhow!("cannot start the runtime thread: {e}"))?
-            .join()
-            .map_err(|_| anyhow!("the runtime thread panicked"))?
-    })
+    let mut cases = Vec::new();
+    for image in images {
+        let r = model
+            .reclassify(image, &mut ws, settings)
+            .map_err(|e| anyhow!("the runtime failed: {e}"))?;
+        let o = outcome(&r);
+        cases.push(serde_json::json!({
+            "image": image, "label": o.label, "start": o.start,
+            "latent": o.latent, "start_losses": o.start_losses,
+        }));
+    }
+    for _ in 0..warmup {
+        black_box(model.reclassify(black_box(timed), &mut ws, settings).ok());
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        black_box(model.reclassify(black_box(timed), &mut ws, settings).ok());
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let latency = Latency {
+        implementation: format!("gmvae-runtime {}", env!("CARGO_PKG_VERSION")),
+        min_ms: times.first().copied().unwrap_or(f64::NAN),
+        median_ms: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
+    };
+    Ok((latency, cases))
 }
 
 /// Runs the peer; returns its latency, mode and largest start-loss difference.

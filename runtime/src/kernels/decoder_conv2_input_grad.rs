@@ -1,58 +1,41 @@
-//! The input gradient of the decoder's second upsampling convolution, masked by the ReLU in
-//! front of it and written straight into the phase grid that decoder conv1's input gradient
-//! ([`super::active_grad`]) reads.
+//! Decoder conv2's input gradient (reclassification's backward pass), masked by the ReLU in
+//! front of it — decoder conv1's — and written straight into the phase grid that decoder
+//! conv1's input gradient ([`super::decoder_conv1_input_grad`]) reads.
 //!
-//! [`super::phases`] defines the sum: the gradient at input pixel `(y, x)` of channel `ci` is
-//! `Σ_{q, r, c ascending} k[ci][q][r][c] · G[q][y + r][x + c]`, from `+0.0`, over the phase
-//! planes `G` (plane `q = p · cout + co`, [`super::phases::scatter_phases`]) with the
-//! tap-reversed kernel ([`super::phases::reverse_taps_into`]). This kernel computes exactly
-//! that sum for a block of input channels at once — each input pixel's sums in registers,
-//! the kernel stored with the input channel innermost so that every term is one contiguous
-//! multiply-add — then keeps `ci`'s value where the ReLU output `saved[ci][y][x]` is
-//! positive (`+0.0` elsewhere) and stores it at its place in the phase grid of
-//! [`super::active_grad`]: pixel `(y, x)` of the `h × w` map is cell
+//! Forward ([`super::decoder_conv2_forward`]), output pixel `(2y + py, 2x + px)` of channel
+//! `co` is `b + Σ_ci Σ_dy Σ_dx f[p][co][ci][dy][dx] · in[ci][y + py + dy − 1][x + px + dx − 1]`
+//! (unpadded input coordinates, `p = 2·py + px`). Hence the gradient with respect to input
+//! pixel `(y, x)` of channel `ci` is a sum over the four phases, the output channels and the
+//! four taps of `f[p][co][ci][dy][dx] · G_p[co][y + 1 − py − dy][x + 1 − px − dx]`, where
+//! `G_p[co][y'][x']` is the output gradient at `(2y' + py, 2x' + px)` (zero outside the map).
+//!
+//! The output gradient arrives as *phase planes* ([`super::reconstruction_error_grad`] writes
+//! them): `G_p` in `(h + 2) × (w + 2)` planes (plane `q = p · cout + co`), value `(y', x')`
+//! at `(y' + py, x' + px)` and zero elsewhere. Then for every phase the two rows read for
+//! input row `y` are plane rows `y` and `y + 1` (`dy = 1`, `dy = 0`), and likewise for
+//! columns. So the input gradient is one 2×2 correlation over the `4·cout` planes with the
+//! kernel `k[ci][q][r][c] = f[p][co][ci][1 − r][1 − c]` (the taps reversed,
+//! [`super::folded_weights::transpose_fold_channel_minor`]):
+//! `Σ_{q, r, c ascending} k[ci][q][r][c] · G[q][y + r][x + c]`, from `+0.0` — that is,
+//! ascending phase, output channel, then `dy` and `dx` **descending** — zero taps included.
+//!
+//! This kernel computes exactly that sum for a block of input channels at once — each input
+//! pixel's sums in registers, the kernel stored with the input channel innermost so that
+//! every term is one contiguous multiply-add — then keeps `ci`'s value where the ReLU output
+//! `saved[ci][y][x]` is positive (`+0.0` elsewhere) and stores it at its place in the phase
+//! grid of [`super::decoder_conv1_input_grad`]: pixel `(y, x)` of the `h × w` map is cell
 //! `(y / 2 + y % 2, x / 2 + x % 2)` of phase `2 · (y % 2) + x % 2`, channel innermost.
 
-use super::active_grad::phase_grid_len;
-use super::phases::reverse_taps_into;
-use super::{channel_blocks, multiply_add, ShapeMismatch};
-
-/// Rearranges the phase-major folded kernels `fold[p][cout][cin][4]` (as
-/// [`super::upconv::fold_phases`] writes them) into `out[(p · cout + co) · 4 + t][ci] =
-/// fold[p][co][ci][3 − t]`: each 2×2 kernel tap-reversed, the input channel innermost.
-pub(crate) fn transpose_fold_channel_minor(
-    fold: &[f32],
-    cin: usize,
-    cout: usize,
-    out: &mut [f32],
-) -> Result<(), ShapeMismatch> {
-    reverse_taps_into(fold, cin, cout, out, |ci, q, t| (q * 4 + t) * cin + ci)
-}
-
-/// The operands of one masked input gradient.
-pub(crate) struct GridGrad<'a> {
-    /// The output gradient (of the `2h × 2w` output) as `4 · cout` phase planes of
-    /// `(h + 2) × (w + 2)`, as [`super::phases::scatter_phases`] writes them.
-    pub grad: &'a [f32],
-    /// The kernel from [`transpose_fold_channel_minor`].
-    pub kernel: &'a [f32],
-    /// The forward ReLU output (the convolution's input), zero-padded `[cin][h + 2][w + 2]`.
-    pub saved: &'a [f32],
-    /// Input channels.
-    pub cin: usize,
-    /// Output channels.
-    pub cout: usize,
-    /// Input height (even).
-    pub h: usize,
-    /// Input width (even).
-    pub w: usize,
-}
+use super::{channel_blocks, multiply_add, phase_planes_len, MaskedInputGrad, ShapeMismatch};
 
 /// Writes the masked input gradient into the phase grid `out` of `cin` maps of
-/// `(h / 2) × (w / 2)` ([`phase_grid_len`] values; every cell no pixel maps to is `+0.0`).
+/// `(h / 2) × (w / 2)` ([`phase_planes_len`] values; every cell no pixel maps to is `+0.0`).
+/// `op.grad` holds the `4 · cout` phase planes of the output gradient (of the `2h × 2w`
+/// output), `op.kernel` the tap-reversed folded kernel (module documentation); `h`, `w` are
+/// even.
 #[inline(always)]
-pub(crate) fn grid_grad(op: &GridGrad<'_>, out: &mut [f32]) -> Result<(), ShapeMismatch> {
-    let &GridGrad {
+pub(crate) fn grid_grad(op: &MaskedInputGrad<'_>, out: &mut [f32]) -> Result<(), ShapeMismatch> {
+    let &MaskedInputGrad {
         grad,
         kernel,
         saved,
@@ -67,7 +50,7 @@ pub(crate) fn grid_grad(op: &GridGrad<'_>, out: &mut [f32]) -> Result<(), ShapeM
     );
     let plane = hp.checked_mul(wp).ok_or(ShapeMismatch)?;
     let planes = cout.checked_mul(4).ok_or(ShapeMismatch)?;
-    let grid_len = phase_grid_len(cin, h / 2, w / 2);
+    let grid_len = phase_planes_len(cin, h / 2, w / 2);
     let shapes_ok = h % 2 == 0
         && w % 2 == 0
         && planes.checked_mul(plane) == Some(grad.len())
@@ -170,40 +153,11 @@ fn sums<const B: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv3x3::tests::pad;
-    use super::super::testutil::{assert_close, Rng};
-    use super::super::upconv::{fold_len, fold_phases};
+    use super::super::folded_weights::{fold_len, fold_phases, transpose_fold_channel_minor};
+    use super::super::reference::upsample_conv3x3_input_grad;
+    use super::super::testutil::{assert_close, pad, Rng};
     use super::*;
     use std::vec::Vec;
-
-    /// f64 reference: the input gradient of "upsample 2×, conv 3×3 (zero padding 1)" on a
-    /// `cin × h × w` input for output gradient `go` (`cout × 2h × 2w`), by the chain rule on
-    /// the explicit upsampled image.
-    fn reference(go: &[f32], cin: usize, h: usize, w: usize, wt: &[f32], cout: usize) -> Vec<f64> {
-        let (hh, ww) = (2 * h, 2 * w);
-        let mut gin = vec![0.0f64; cin * h * w];
-        for co in 0..cout {
-            for yy in 0..hh {
-                for xx in 0..ww {
-                    let g = go[(co * hh + yy) * ww + xx] as f64;
-                    for ci in 0..cin {
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                let (uy, ux) = (yy as isize + ky - 1, xx as isize + kx - 1);
-                                if uy < 0 || ux < 0 || uy >= hh as isize || ux >= ww as isize {
-                                    continue;
-                                }
-                                let wv = wt[((co * cin + ci) * 3 + ky as usize) * 3 + kx as usize];
-                                gin[(ci * h + uy as usize / 2) * w + ux as usize / 2] +=
-                                    wv as f64 * g;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        gin
-    }
 
     /// Scalar f32 version of the documented order.
     fn documented(
@@ -250,7 +204,8 @@ mod tests {
         out
     }
 
-    /// `go` (`cout × 2h × 2w`) as the phase planes of [`super::super::phases::scatter_phases`].
+    /// `go` (`cout × 2h × 2w`) as the phase planes of
+    /// [`super::super::reconstruction_error_grad::scatter_phases`].
     fn phase_planes(go: &[f32], cout: usize, h: usize, w: usize) -> Vec<f32> {
         let (wp, plane) = (w + 2, (h + 2) * (w + 2));
         let mut planes = vec![0.0; 4 * cout * plane];
@@ -290,7 +245,7 @@ mod tests {
             transpose_fold_channel_minor(&fold, cin, cout, &mut kernel).unwrap();
             let saved_pad = pad(&saved, cin, h, w);
             let planes = phase_planes(&go, cout, h, w);
-            let op = GridGrad {
+            let op = MaskedInputGrad {
                 grad: &planes,
                 kernel: &kernel,
                 saved: &saved_pad,
@@ -299,11 +254,11 @@ mod tests {
                 h,
                 w,
             };
-            let mut grid = vec![f32::NAN; phase_grid_len(cin, h / 2, w / 2).unwrap()];
+            let mut grid = vec![f32::NAN; phase_planes_len(cin, h / 2, w / 2).unwrap()];
             grid_grad(&op, &mut grid).unwrap();
 
             let exact = documented(&go, cin, h, w, &fold, cout);
-            let close = reference(&go, cin, h, w, &wt, cout);
+            let close = upsample_conv3x3_input_grad(&go, cin, h, w, &wt, cout);
             let mut want_grid = vec![0.0f32; grid.len()];
             let (mut got, mut want) = (Vec::new(), Vec::new());
             for ci in 0..cin {
@@ -334,9 +289,9 @@ mod tests {
         let grad = vec![0.0; 4 * cout * (h + 2) * (w + 2)];
         let kernel = vec![0.0; 16 * cout * cin];
         let saved = vec![0.0; cin * (h + 2) * (w + 2)];
-        let n = phase_grid_len(cin, h / 2, w / 2).unwrap();
+        let n = phase_planes_len(cin, h / 2, w / 2).unwrap();
         let attempt = |grad: &[f32], kernel: &[f32], saved: &[f32], h: usize, out: usize| {
-            let op = GridGrad {
+            let op = MaskedInputGrad {
                 grad,
                 kernel,
                 saved,

@@ -1,5 +1,7 @@
-//! The decoder's first upsampling convolution ([`super::upconv`]) computed from its non-zero
-//! inputs only, one output pixel at a time with a block of output channels in registers.
+//! Decoder conv1's forward pass: nearest 2× upsampling followed by a 3×3 convolution (zero
+//! padding 1, `c2 → c1` channels) with the folded phase kernels of [`super::folded_weights`],
+//! as decoder conv2 ([`super::decoder_conv2_forward`]) — but computed from its non-zero inputs
+//! only, one output pixel at a time with a block of output channels in registers.
 //!
 //! Its input is the ReLU output of the decoder's wide dense layer, and most of it is zero
 //! (about three quarters on the paper's MNIST model). Its sum is defined tap-major
@@ -22,45 +24,10 @@
 //! `f[ci][p][t][block] · v` — a contiguous multiply-add over the output channels, which
 //! vectorises, with the sums held in registers from the first term to the last.
 
-use super::upconv::fold_kernel;
 use super::{
     append_if_nonzero, channel_blocks, index_slot, multiply_add, slot_index, Planes, ShapeMismatch,
     Weight,
 };
-
-/// Folds the `[cout][cin][3][3]` weights into the four phase kernels, stored input-channel
-/// major with the output channel innermost: `out[((ci · 4 + p) · 4 + dy · 2 + dx) · cout + co]`
-/// (the values of [`super::upconv::fold_phases`], rearranged).
-pub(crate) fn fold_channel_minor<W: Weight>(
-    weights: &[W],
-    cin: usize,
-    cout: usize,
-    out: &mut [f32],
-) -> Result<(), ShapeMismatch> {
-    let n = cin.checked_mul(cout).ok_or(ShapeMismatch)?;
-    let (src, rest) = weights.as_chunks::<9>();
-    if src.len() != n || !rest.is_empty() {
-        return Err(ShapeMismatch);
-    }
-    let block = cout.checked_mul(16).ok_or(ShapeMismatch)?;
-    let out = out
-        .get_mut(..n.checked_mul(16).ok_or(ShapeMismatch)?)
-        .ok_or(ShapeMismatch)?;
-    if block == 0 {
-        return Ok(());
-    }
-    for (ci, dst) in out.chunks_exact_mut(block).enumerate() {
-        for co in 0..cout {
-            let w = src.get(co * cin + ci).ok_or(ShapeMismatch)?;
-            for (t, v) in fold_kernel(w).as_flattened().iter().enumerate() {
-                if let Some(d) = dst.get_mut(t * cout + co) {
-                    *d = *v;
-                }
-            }
-        }
-    }
-    Ok(())
-}
 
 /// The operands of one sparse upsampling convolution.
 pub(crate) struct WindowUpconv<'a, W> {
@@ -72,7 +39,7 @@ pub(crate) struct WindowUpconv<'a, W> {
     pub h: usize,
     /// Input width (the output is `2w` wide).
     pub w: usize,
-    /// Folded weights from [`fold_channel_minor`].
+    /// Folded weights from [`super::folded_weights::fold_channel_minor`].
     pub folded: &'a [f32],
     /// `[cout]`.
     pub bias: &'a [W],
@@ -98,7 +65,7 @@ pub(crate) fn starts_len(h: usize, w: usize) -> Option<usize> {
 
 /// Writes `act(value)` for output pixel `(Y, X)` of channel `co` to
 /// `out[co · dst.plane + Y · dst.row + X + dst.origin]` (the placement of
-/// [`super::upconv::upsample_conv3x3`]); `act` must map `±0.0` to the same value (the module
+/// [`super::decoder_conv2_forward::upsample_conv3x3`]); `act` must map `±0.0` to the same value (the module
 /// documentation says why).
 #[inline(always)]
 pub(crate) fn window_upconv<W: Weight>(
@@ -292,27 +259,12 @@ fn list_positions(
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv3x3::tests::pad;
+    use super::super::decoder_conv2_forward::tests::run_dense;
+    use super::super::folded_weights::{fold_channel_minor, fold_len, fold_phases};
     use super::super::relu::relu;
-    use super::super::testutil::{assert_close, Rng};
-    use super::super::upconv::tests::run_dense;
-    use super::super::upconv::{fold_len, fold_phases};
+    use super::super::testutil::{assert_close, pad, Rng};
     use super::*;
     use std::vec::Vec;
-
-    /// Random ReLU-like input: about `zero_share` of the values exactly `+0.0`.
-    pub(crate) fn sparse_input(rng: &mut Rng, n: usize, zero_share: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                let keep = (rng.sym() + 1.0) / 2.0 >= zero_share;
-                if keep {
-                    rng.sym().abs() + 1e-3
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
 
     fn run(
         x: &[f32],
@@ -398,7 +350,7 @@ mod tests {
             let cout = [1 + rng.below(11), 32 + rng.below(12)][case % 2];
             let (h, w) = (1 + rng.below(7), 1 + rng.below(8));
             let share = [0.0, 0.5, 0.75, 1.0][case % 4];
-            let x = sparse_input(&mut rng, cin * h * w, share);
+            let x = rng.relu_like(cin * h * w, share);
             let wt = rng.vec(cout * cin * 9);
             let b = rng.vec(cout);
             let got = run(&x, cin, h, w, &wt, &b, cout);
@@ -451,7 +403,5 @@ mod tests {
         assert!(attempt(&input, &folded, list - 1, starts, out).is_err());
         assert!(attempt(&input, &folded, list, starts - 1, out).is_err());
         assert!(attempt(&input, &folded, list, starts, out - 1).is_err());
-        let mut short = vec![0.0; cin * cout * 16 - 1];
-        assert!(fold_channel_minor(&vec![0.0f32; cin * cout * 9], cin, cout, &mut short).is_err());
     }
 }

@@ -1,81 +1,23 @@
-//! Nearest-neighbour 2× upsampling followed by a same-size 3×3 cross-correlation (zero
-//! padding 1): the decoder's two convolutions, computed without materialising the upsampled
-//! image.
+//! Decoder conv2's forward pass: nearest-neighbour 2× upsampling followed by a same-size
+//! 3×3 cross-correlation (zero padding 1, `c1 → C` channels), computed without
+//! materialising the upsampled image.
 //!
-//! Output pixel `(2y + py, 2x + px)` (phase `py, px ∈ {0, 1}`) of the upsampled convolution
-//! reads upsampled rows `2y + py − 1 ..= 2y + py + 1`, which are input rows
-//! `y − 1, y, y` (`py = 0`) or `y, y, y + 1` (`py = 1`), and likewise for columns; the
-//! upsampled image's zero padding is exactly the input's zero padding. So each phase is a 2×2
-//! correlation over the zero-padded input whose taps are sums of the original taps:
-//!
-//! ```text
-//! groups(0) = [{0}, {1, 2}]      groups(1) = [{0, 1}, {2}]
-//! f[py,px][co][ci][dy][dx] = Σ_{ky ∈ groups(py)[dy]} ( Σ_{kx ∈ groups(px)[dx]} w[co][ci][ky][kx] )
-//! ```
-//!
-//! with both sums taken left to right in ascending order (a 2×2 group is
-//! `(w[a][c] + w[a][d]) + (w[b][c] + w[b][d])`). This is exact in real arithmetic; in `f32`
-//! the folded weights are rounded once per add. Then, in padded input coordinates,
+//! Each output phase `(py, px)` is a 2×2 correlation over the zero-padded input with the
+//! folded kernel `f[py,px]` of [`super::folded_weights`]; in padded input coordinates,
 //!
 //! ```text
 //! out[co][2y+py][2x+px] = act( bias[co] + Σ_{ci} Σ_{dy} Σ_{dx} f[py,px][co][ci][dy][dx] · in[ci][y+py+dy][x+px+dx] )
 //! ```
 //!
-//! summed in ascending `(ci, dy, dx)` order by [`super::flat`]. All four folded kernels are
-//! computed first into `fold` (`4 · cout · cin · 4` values, phase-major), in one pass over the
-//! original weights; then the phases (0,0), (0,1), (1,0), (1,1) are each correlated into
-//! `tmp` (`cout` planes of `h × (w + 2)`) and scattered to the output through `act`.
+//! summed in ascending `(ci, dy, dx)` order by [`super::conv_engine`]. All four folded
+//! kernels are computed first into `fold` (`4 · cout · cin · 4` values, phase-major,
+//! [`fold_phases`]), in one pass over the original weights; then the phases (0,0), (0,1),
+//! (1,0), (1,1) are each correlated into `tmp` (`cout` planes of `h × (w + 2)`) and
+//! scattered to the output through `act`.
 
-use super::flat::{correlate, FlatConv, DEC_CO, DEC_P};
+use super::conv_engine::{correlate, FlatConv, DEC_CO, DEC_P};
+use super::folded_weights::{fold_len, fold_phases};
 use super::{Planes, ShapeMismatch, Weight};
-
-/// Folded-weight length for all four phases.
-pub(crate) fn fold_len(cin: usize, cout: usize) -> Option<usize> {
-    cin.checked_mul(cout)?.checked_mul(16)
-}
-
-/// Folds the `[cout][cin][3][3]` weights into the four phase kernels, stored phase-major:
-/// `folded[((py · 2 + px) · cout · cin + co · cin + ci) · 4 + dy · 2 + dx]`.
-#[inline(always)]
-pub(crate) fn fold_phases<W: Weight>(
-    weights: &[W],
-    folded: &mut [f32],
-) -> Result<(), ShapeMismatch> {
-    let (src, rest) = weights.as_chunks::<9>();
-    let n = src.len();
-    let (dst, _) = folded
-        .get_mut(..n.checked_mul(16).ok_or(ShapeMismatch)?)
-        .ok_or(ShapeMismatch)?
-        .as_chunks_mut::<4>();
-    if !rest.is_empty() {
-        return Err(ShapeMismatch);
-    }
-    let (p00, dst) = dst.split_at_mut_checked(n).ok_or(ShapeMismatch)?;
-    let (p01, dst) = dst.split_at_mut_checked(n).ok_or(ShapeMismatch)?;
-    let (p10, p11) = dst.split_at_mut_checked(n).ok_or(ShapeMismatch)?;
-    let phases = p00
-        .iter_mut()
-        .zip(p01.iter_mut())
-        .zip(p10.iter_mut().zip(p11.iter_mut()));
-    for (((f00, f01), (f10, f11)), w) in phases.zip(src) {
-        [*f00, *f01, *f10, *f11] = fold_kernel(w);
-    }
-    Ok(())
-}
-
-/// One `3 × 3` kernel folded into the four phase kernels `[p][dy · 2 + dx]` (`p = 2·py + px`).
-#[inline(always)]
-pub(crate) fn fold_kernel<W: Weight>(w: &[W; 9]) -> [[f32; 4]; 4] {
-    // `groups` of the module documentation spelled out per phase, in the documented order;
-    // the tests compare the result with a generic implementation of the definition.
-    let [a, b, c, d, e, f, g, h, i] = w.map(Weight::value);
-    [
-        [a, b + c, d + g, (e + f) + (h + i)],
-        [a + b, c, (d + e) + (g + h), f + i],
-        [a + d, (b + c) + (e + f), g, h + i],
-        [(a + b) + (d + e), c + f, g + h, i],
-    ]
-}
 
 /// Upsamples the zero-padded `[cin][h + 2][w + 2]` input 2× and convolves it with the
 /// `[cout][cin][3][3]` weights; writes `act(value)` for output pixel `(Y, X)` of channel `co`
@@ -152,52 +94,10 @@ pub(crate) fn upsample_conv3x3<W: Weight>(
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::conv3x3::tests::pad;
-    use super::super::testutil::{assert_close, Rng};
+    use super::super::reference::upsample_conv3x3 as reference;
+    use super::super::testutil::{assert_close, pad, Rng};
     use super::*;
     use std::vec::Vec;
-
-    /// f64 reference: materialise the upsampled image, then a plain 3×3 same convolution.
-    fn reference(
-        x: &[f32],
-        cin: usize,
-        h: usize,
-        w: usize,
-        wt: &[f32],
-        b: &[f32],
-        cout: usize,
-    ) -> Vec<f64> {
-        let (hh, ww) = (2 * h, 2 * w);
-        let up = |ci: usize, yy: isize, xx: isize| -> f64 {
-            if yy < 0 || xx < 0 || yy >= hh as isize || xx >= ww as isize {
-                0.0
-            } else {
-                x[(ci * h + yy as usize / 2) * w + xx as usize / 2] as f64
-            }
-        };
-        let mut out = vec![0.0; cout * hh * ww];
-        for co in 0..cout {
-            for yy in 0..hh {
-                for xx in 0..ww {
-                    let mut s = b[co] as f64;
-                    for ci in 0..cin {
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                s += wt[((co * cin + ci) * 3 + ky) * 3 + kx] as f64
-                                    * up(
-                                        ci,
-                                        yy as isize + ky as isize - 1,
-                                        xx as isize + kx as isize - 1,
-                                    );
-                            }
-                        }
-                    }
-                    out[(co * hh + yy) * ww + xx] = s;
-                }
-            }
-        }
-        out
-    }
 
     /// Scalar f32 version of the documented folded order, for bit-exact comparison.
     fn documented(

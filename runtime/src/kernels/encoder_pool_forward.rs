@@ -1,4 +1,5 @@
-//! ReLU followed by 2×2 max pooling (stride 2).
+//! The encoder's pools' forward pass: ReLU followed by 2×2 max pooling (stride 2), after
+//! encoder conv1 and after conv2.
 //!
 //! `out[c][oy][ox] = max(max(a, b), max(c, d))` with `a, b, c, d` the ReLU of
 //! `in[c][2oy][2ox]`, `in[c][2oy][2ox + 1]`, `in[c][2oy + 1][2ox]`, `in[c][2oy + 1][2ox + 1]`

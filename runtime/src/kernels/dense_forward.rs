@@ -1,4 +1,7 @@
-//! Fully connected layer with input-major weights `[n_in][n_out]`, skipping zero inputs.
+//! The forward pass of every dense layer — encoder fc1 and fc2 (the latent), decoder fc1 and
+//! fc2 — for one input: weights input-major `[n_in][n_out]`, zero inputs skipped.
+//! (Reclassification runs decoder fc2 for several starts at once:
+//! [`super::dense_forward_lockstep`].)
 //!
 //! `y[j] = bias[j] + Σ_{i ascending, x[i] ≠ 0} x[i] · w[i][j]`, accumulated left to right in
 //! `f32` (one rounding per multiply and per add). Inputs that are exactly zero (`+0.0` or

@@ -1,16 +1,17 @@
-//! Same-size 3×3 cross-correlation (zero padding 1), the encoder's convolutions.
+//! Encoder conv1's and conv2's forward pass: a same-size 3×3 cross-correlation (zero
+//! padding 1), on the correlation engine of [`super::conv_engine`].
 //!
 //! Input: `cin` planes, each zero-padded to `(h + 2) × (w + 2)` and stored row-major, one
 //! after the other (plane stride `(h + 2)(w + 2)`, starting at index 0).
 //! Output: `cout` planes in the flat row grid of the padded input: plane stride
 //! `h (w + 2)`, row stride `w + 2`; element `(y, x)` of channel `co` is at
 //! `co · h (w + 2) + y (w + 2) + x` for `x < w`; columns `w` and `w + 1` of each row are
-//! scratch (see [`super::flat`]).
+//! scratch (see [`super::conv_engine`]).
 //!
 //! `out[co][y][x] = bias[co] + Σ_{ci} Σ_{ky} Σ_{kx} w[co][ci][ky][kx] · in[ci][y + ky − 1][x + kx − 1]`,
 //! summed in ascending `(ci, ky, kx)` order, padding taps included.
 
-use super::flat::{correlate, FlatConv, ENC_CO, ENC_P};
+use super::conv_engine::{correlate, FlatConv, ENC_CO, ENC_P};
 use super::{ShapeMismatch, Weight};
 
 /// Length of one zero-padded input plane.
@@ -61,45 +62,11 @@ pub(crate) fn conv3x3_same<W: Weight>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::super::testutil::{assert_close, Rng};
+mod tests {
+    use super::super::reference::conv3x3 as reference;
+    use super::super::testutil::{assert_close, pad, Rng};
     use super::*;
     use std::vec::Vec;
-
-    /// Naive f64 reference on unpadded `[cin][h][w]` input, output `[cout][h][w]`.
-    fn reference(
-        x: &[f32],
-        cin: usize,
-        h: usize,
-        w: usize,
-        wt: &[f32],
-        b: &[f32],
-        cout: usize,
-    ) -> Vec<f64> {
-        let mut out = vec![0.0f64; cout * h * w];
-        for co in 0..cout {
-            for y in 0..h {
-                for xx in 0..w {
-                    let mut s = b[co] as f64;
-                    for ci in 0..cin {
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                let (iy, ix) =
-                                    (y as isize + ky as isize - 1, xx as isize + kx as isize - 1);
-                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                    continue;
-                                }
-                                s += wt[((co * cin + ci) * 3 + ky) * 3 + kx] as f64
-                                    * x[(ci * h + iy as usize) * w + ix as usize] as f64;
-                            }
-                        }
-                    }
-                    out[(co * h + y) * w + xx] = s;
-                }
-            }
-        }
-        out
-    }
 
     /// Scalar f32 re-implementation of the documented order, for bit-exact comparison.
     fn documented(
@@ -136,19 +103,6 @@ pub(crate) mod tests {
             }
         }
         out
-    }
-
-    pub(crate) fn pad(x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
-        let (hp, wp) = (h + 2, w + 2);
-        let mut p = vec![0.0; c * hp * wp];
-        for ci in 0..c {
-            for y in 0..h {
-                for xx in 0..w {
-                    p[(ci * hp + y + 1) * wp + xx + 1] = x[(ci * h + y) * w + xx];
-                }
-            }
-        }
-        p
     }
 
     fn unflat(o: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {

@@ -1,5 +1,7 @@
-//! The backward pass of a dense layer with input-major weights `[n_in][n_out]`: the gradient
-//! with respect to the layer's input, `gx[i] = Σ_j w[i][j] · gy[j]`.
+//! A dense layer's input gradient for one input — decoder fc1's, `∂L/∂z`, in
+//! reclassification's backward pass — with input-major weights `[n_in][n_out]`:
+//! `gx[i] = Σ_j w[i][j] · gy[j]`. (Decoder fc2's runs for several starts at once:
+//! [`super::dense_input_grad_lockstep`].)
 //!
 //! Each `gx[i]` reads one contiguous weight row, so the sum over `j` is a dot product with no
 //! independent outputs to vectorise across; it uses the fixed 8-lane order of

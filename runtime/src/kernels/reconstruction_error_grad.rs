@@ -1,59 +1,14 @@
-//! The geometry of the backward pass of the decoder's upsampling convolutions
-//! ([`super::upconv`]).
+//! The gradient of the reconstruction error `L = Σ (x − r)²` through the decoder's sigmoid
+//! `r = sigmoid(o)`, at decoder conv2's output pre-activation `o` — the start of
+//! reclassification's backward pass — written as the phase planes that decoder conv2's input
+//! gradient reads ([`super::decoder_conv2_input_grad`]).
 //!
-//! Forward, output pixel `(2y + py, 2x + px)` of channel `co` is
-//! `b + Σ_ci Σ_dy Σ_dx f[p][co][ci][dy][dx] · in[ci][y + py + dy − 1][x + px + dx − 1]`
-//! (unpadded input coordinates, `p = 2·py + px`). Hence the gradient with respect to input
-//! pixel `(y, x)` of channel `ci` is a sum over the four phases, the output channels and the
-//! four taps of `f[p][co][ci][dy][dx] · G_p[co][y + 1 − py − dy][x + 1 − px − dx]`, where
-//! `G_p[co][y'][x']` is the output gradient at `(2y' + py, 2x' + px)` (zero outside the map).
-//!
-//! [`scatter_phases`] stores `G_p` in `(h + 2) × (w + 2)` planes, value `(y', x')` at
-//! `(y' + py, x' + px)` and zero elsewhere; then for every phase the two rows read for input
-//! row `y` are plane rows `y` and `y + 1` (`dy = 1`, `dy = 0`), and likewise for columns. So
-//! the input gradient is one 2×2 correlation over `4·cout` input planes (plane `p·cout + co`)
-//! with the kernel `k[ci][p·cout + co][r][c] = f[p][co][ci][1 − r][1 − c]` (the taps
-//! reversed by [`reverse_taps_into`]), summed from `+0.0` in ascending `(p, co, r, c)` order —
-//! that is, ascending phase, output channel, then `dy` and `dx` **descending** — zero taps
-//! included. [`super::grid_grad`] computes it for decoder conv2.
+//! Per pixel, `∂L/∂o = (e + e) · (r · (1 − r))` with `e = r − x` ([`sigmoid_sq_error_grad`]).
+//! [`scatter_phases`] stores the `channels × 2h × 2w` map as `4 · channels` zero-padded planes
+//! of `(h + 2) × (w + 2)` ([`super::phase_planes_len`] values), one per phase and channel:
+//! plane `p · channels + ch` holds the pixels `(2y' + py, 2x' + px)` at `(y' + py, x' + px)`.
 
-use super::{ShapeMismatch, Weight};
-
-/// Writes every 2×2 kernel of the phase-major `fold[p][cout][cin][4]` with its taps reversed:
-/// `out[place(ci, q, t)] = fold[p][co][ci][3 − t]` for output plane `q = p · cout + co`.
-pub(crate) fn reverse_taps_into(
-    fold: &[f32],
-    cin: usize,
-    cout: usize,
-    out: &mut [f32],
-    place: impl Fn(usize, usize, usize) -> usize,
-) -> Result<(), ShapeMismatch> {
-    let n = cin
-        .checked_mul(cout)
-        .and_then(|v| v.checked_mul(16))
-        .ok_or(ShapeMismatch)?;
-    if cin == 0 {
-        return Ok(());
-    }
-    let (src, _) = fold.get(..n).ok_or(ShapeMismatch)?.as_chunks::<4>();
-    let out = out.get_mut(..n).ok_or(ShapeMismatch)?;
-    // `src[q · cin + ci]` is the kernel of output plane `q` for input channel `ci`.
-    for (i, taps) in src.iter().enumerate() {
-        let (q, ci) = (i / cin, i % cin);
-        for (t, &v) in taps.iter().rev().enumerate() {
-            *out.get_mut(place(ci, q, t)).ok_or(ShapeMismatch)? = v;
-        }
-    }
-    Ok(())
-}
-
-/// Length of the phase planes of `channels` maps of `h × w` (phase resolution).
-pub(crate) fn phases_len(channels: usize, h: usize, w: usize) -> Option<usize> {
-    channels
-        .checked_mul(4)?
-        .checked_mul(h.checked_add(2)?)?
-        .checked_mul(w.checked_add(2)?)
-}
+use super::{phase_planes_len, ShapeMismatch, Weight};
 
 /// A full-resolution gradient map, read one row at a time.
 pub(crate) trait GradRows {
@@ -80,7 +35,7 @@ pub(crate) fn scatter_phases(
     dst: &mut [f32],
     src: &impl GradRows,
 ) -> Result<(), ShapeMismatch> {
-    let n = phases_len(channels, h, w).ok_or(ShapeMismatch)?;
+    let n = phase_planes_len(channels, h, w).ok_or(ShapeMismatch)?;
     let dst = dst.get_mut(..n).ok_or(ShapeMismatch)?;
     dst.fill(0.0);
     let (wp, plane) = (w + 2, (h + 2) * (w + 2));
@@ -155,7 +110,7 @@ mod tests {
 
     #[test]
     fn short_buffers_are_errors() {
-        let mut planes = vec![0.0; phases_len(2, 3, 3).unwrap()];
+        let mut planes = vec![0.0; phase_planes_len(2, 3, 3).unwrap()];
         let ones = vec![1.0; 2 * 6 * 6];
         let src = Dense {
             values: &ones,
@@ -179,7 +134,7 @@ mod tests {
         let (hh, ww) = (2 * h, 2 * w);
         let recon: Vec<f32> = rng.vec(c * hh * ww).iter().map(|v| v.abs()).collect();
         let image: Vec<f32> = rng.vec(c * hh * ww).iter().map(|v| v.abs()).collect();
-        let mut a = vec![0.0; phases_len(c, h, w).unwrap()];
+        let mut a = vec![0.0; phase_planes_len(c, h, w).unwrap()];
         let mut b = a.clone();
         scatter_phases(
             c,

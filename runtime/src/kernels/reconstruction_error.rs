@@ -1,5 +1,6 @@
-//! Squared reconstruction error `Σ_i (x_i − r_i)²` (a sum, not a mean), in the fixed lane
-//! order of [`super::lanes`].
+//! The reconstruction error `Σ_i (x_i − r_i)²` (a sum, not a mean), in the fixed lane order
+//! of [`super::lanes`]: classify's error, and reclassification's loss (its gradient:
+//! [`super::reconstruction_error_grad`]).
 
 use super::lanes::sum_sq_diff;
 use super::ShapeMismatch;

@@ -1,7 +1,7 @@
-//! The input gradient of the decoder's first upsampling convolution, computed only where the
-//! ReLU in front of it was active.
+//! Decoder conv1's input gradient (reclassification's backward pass), computed only where the
+//! ReLU in front of it — decoder fc2's — was active.
 //!
-//! Forward ([`super::window_upconv`]), output pixel `(2y' + py, 2x' + px)` of channel `co`
+//! Forward ([`super::decoder_conv1_forward`]), output pixel `(2y' + py, 2x' + px)` of channel `co`
 //! adds `f[ci][p][dy][dx][co] · in[ci][y' + py + dy][x' + px + dx]` (padded input
 //! coordinates, `p = 2·py + px`, `t = 2·dy + dx`). So the gradient with respect to interior
 //! input pixel `(y, x)` — padded `(y + 1, x + 1)` — of channel `ci` has one term per phase,
@@ -17,42 +17,17 @@
 //! is `+0.0` without a sum. Behind that ReLU about three quarters of the inputs are zero on
 //! the paper's MNIST model, so this skips three quarters of the work a dense correlation
 //! would do. The kernel rows are the forward pass's folded weights, which are stored with
-//! `k` contiguous for each `ci` ([`super::window_upconv::fold_channel_minor`]).
+//! `k` contiguous for each `ci` ([`super::folded_weights::fold_channel_minor`]).
 //!
-//! The output gradient arrives in a *phase grid* ([`super::grid_grad`] writes it), laid out
+//! The output gradient arrives in a *phase grid* ([`super::decoder_conv2_input_grad`] writes
+//! it; [`super::phase_planes_len`] values), laid out
 //! so that the `cout` values of one `(p, t)` are contiguous: `G_p[co][y'][x']` at
 //! `((p · (h + 2) + y' + py) · (w + 2) + x' + px) · cout + co`. Input pixel `(y, x)` then
 //! reads, for every `(p, t)`, the `cout` values at grid cell `(y + 1 − dy, x + 1 − dx)` of
 //! phase `p` — the same cell for all four phases.
 
 use super::lanes::dot4;
-use super::{index_slot, slot_index, ShapeMismatch};
-
-/// Length of the phase grid of `channels` maps of `h × w` (phase resolution).
-pub(crate) fn phase_grid_len(channels: usize, h: usize, w: usize) -> Option<usize> {
-    channels
-        .checked_mul(4)?
-        .checked_mul(h.checked_add(2)?)?
-        .checked_mul(w.checked_add(2)?)
-}
-
-/// The operands of one masked input-gradient computation.
-pub(crate) struct ActiveGrad<'a> {
-    /// The output gradient in the phase grid (module documentation).
-    pub grad: &'a [f32],
-    /// The folded kernel from [`super::window_upconv::fold_channel_minor`].
-    pub kernel: &'a [f32],
-    /// The forward ReLU output, zero-padded planes `[cin][h + 2][w + 2]`.
-    pub saved: &'a [f32],
-    /// Input channels (of the forward convolution).
-    pub cin: usize,
-    /// Output channels (of the forward convolution).
-    pub cout: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-}
+use super::{index_slot, phase_planes_len, slot_index, MaskedInputGrad, ShapeMismatch};
 
 /// Scratch of [`active_grad`]: `terms` needs `16 · cout` entries, `active` needs `cin`.
 pub(crate) struct ActiveScratch<'a> {
@@ -62,14 +37,16 @@ pub(crate) struct ActiveScratch<'a> {
     pub active: &'a mut [f32],
 }
 
-/// Writes the masked input gradient to `out` as dense `[cin][h][w]`.
+/// Writes the masked input gradient to `out` as dense `[cin][h][w]`; `op.grad` is the phase
+/// grid of the output gradient and `op.kernel` the forward pass's folded kernel (module
+/// documentation).
 #[inline(always)]
 pub(crate) fn active_grad(
-    op: &ActiveGrad<'_>,
+    op: &MaskedInputGrad<'_>,
     scratch: ActiveScratch<'_>,
     out: &mut [f32],
 ) -> Result<(), ShapeMismatch> {
-    let &ActiveGrad {
+    let &MaskedInputGrad {
         grad,
         kernel,
         saved,
@@ -84,7 +61,7 @@ pub(crate) fn active_grad(
     );
     let plane = hp.checked_mul(wp);
     let row_len = cout.checked_mul(16).ok_or(ShapeMismatch)?;
-    let shapes_ok = phase_grid_len(cout, h, w) == Some(grad.len())
+    let shapes_ok = phase_planes_len(cout, h, w) == Some(grad.len())
         && plane.and_then(|p| p.checked_mul(cin)) == Some(saved.len())
         && cin.checked_mul(row_len) == Some(kernel.len())
         && scratch.terms.len() >= row_len
@@ -160,25 +137,11 @@ fn gather_terms(
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv3x3::tests::pad;
-    use super::super::testutil::{assert_close, Rng};
-    use super::super::upconv::fold_len;
-    use super::super::window_upconv::fold_channel_minor;
+    use super::super::folded_weights::{fold_channel_minor, fold_len};
+    use super::super::reference::upsample_conv3x3_input_grad;
+    use super::super::testutil::{assert_close, pad, Rng};
     use super::*;
     use std::vec::Vec;
-
-    /// Random ReLU output: about `zero_share` of the values `+0.0`, the rest positive.
-    fn relu_like(rng: &mut Rng, n: usize, zero_share: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                if (rng.sym() + 1.0) / 2.0 < zero_share {
-                    0.0
-                } else {
-                    rng.sym().abs() + 1e-3
-                }
-            })
-            .collect()
-    }
 
     /// f64 reference: the input gradient of "upsample 2×, conv 3×3 (zero padding 1)" for
     /// output gradient `go` (`cout × 2h × 2w`), masked where `saved` (unpadded) is not > 0.
@@ -192,28 +155,7 @@ mod tests {
         h: usize,
         w: usize,
     ) -> Vec<f64> {
-        let (hh, ww) = (2 * h, 2 * w);
-        let mut gin = vec![0.0f64; cin * h * w];
-        for co in 0..cout {
-            for yy in 0..hh as isize {
-                for xx in 0..ww as isize {
-                    let g = go[(co * hh + yy as usize) * ww + xx as usize] as f64;
-                    for ci in 0..cin {
-                        for ky in 0..3isize {
-                            for kx in 0..3isize {
-                                let (uy, ux) = (yy + ky - 1, xx + kx - 1);
-                                if uy < 0 || ux < 0 || uy >= hh as isize || ux >= ww as isize {
-                                    continue;
-                                }
-                                let (iy, ix) = (uy as usize / 2, ux as usize / 2);
-                                let k = ((co * cin + ci) * 3 + ky as usize) * 3 + kx as usize;
-                                gin[(ci * h + iy) * w + ix] += wt[k] as f64 * g;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let mut gin = upsample_conv3x3_input_grad(go, cin, h, w, wt, cout);
         for (g, &s) in gin.iter_mut().zip(saved) {
             if s <= 0.0 {
                 *g = 0.0;
@@ -224,7 +166,7 @@ mod tests {
 
     /// The phase grid (module documentation) of the dense `cout × 2h × 2w` gradient `go`.
     fn grid_of(go: &[f32], cout: usize, h: usize, w: usize) -> Vec<f32> {
-        let mut grid = vec![0.0; phase_grid_len(cout, h, w).unwrap()];
+        let mut grid = vec![0.0; phase_planes_len(cout, h, w).unwrap()];
         for co in 0..cout {
             for yy in 0..2 * h {
                 for xx in 0..2 * w {
@@ -246,8 +188,9 @@ mod tests {
 
     fn run(rng: &mut Rng, cin: usize, cout: usize, h: usize, w: usize, share: f32) -> Case {
         let wt = rng.vec(cout * cin * 9);
-        let saved = relu_like(rng, cin * h * w, share);
-        let go = relu_like(rng, cout * 4 * h * w, 0.4)
+        let saved = rng.relu_like(cin * h * w, share);
+        let go = rng
+            .relu_like(cout * 4 * h * w, 0.4)
             .iter()
             .map(|v| v * if rng.sym() < 0.0 { -1.0 } else { 1.0 })
             .collect::<Vec<f32>>();
@@ -255,7 +198,7 @@ mod tests {
         let mut kernel = vec![f32::NAN; fold_len(cin, cout).unwrap()];
         fold_channel_minor(&wt, cin, cout, &mut kernel).unwrap();
         let saved_pad = pad(&saved, cin, h, w);
-        let op = ActiveGrad {
+        let op = MaskedInputGrad {
             grad: &grid,
             kernel: &kernel,
             saved: &saved_pad,
@@ -336,12 +279,12 @@ mod tests {
     #[test]
     fn short_buffers_are_errors() {
         let (cin, cout, h, w) = (2, 3, 2, 2);
-        let grid = vec![0.0; phase_grid_len(cout, h, w).unwrap()];
+        let grid = vec![0.0; phase_planes_len(cout, h, w).unwrap()];
         let kernel = vec![0.0; cin * cout * 16];
         let saved = vec![1.0; cin * 16];
         let attempt =
             |grid: &[f32], kernel: &[f32], saved: &[f32], t: usize, a: usize, o: usize| {
-                let op = ActiveGrad {
+                let op = MaskedInputGrad {
                     grad: grid,
                     kernel,
                     saved,

@@ -1,4 +1,6 @@
-//! The shared engine of both convolutions: a "flat" multi-tap correlation.
+//! The correlation engine of the dense convolutions — encoder conv1 and conv2
+//! ([`super::encoder_conv_forward`]) and decoder conv2's forward pass
+//! ([`super::decoder_conv2_forward`]): a "flat" multi-tap correlation.
 //!
 //! Every input channel is a zero-padded plane stored row after row. A `KH × KW` kernel reads,
 //! for output position `q` (a flat index into the padded row grid), the `KW` consecutive
