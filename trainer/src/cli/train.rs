@@ -223,7 +223,6 @@ impl OnDevice for TrainJob {
 
 /// Trains with progress bars on stderr and writes the run directory's training log.
 pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<Fitted<D>> {
-    eprintln!("device: {}", describe(args.device));
     let fitted = train_and_calibrate(&args.config(), split, dev, &Bars::default()).map_err(
         |e| match e {
             Error::CheckpointExists { .. } => anyhow::anyhow!(
