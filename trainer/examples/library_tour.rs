@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Reclassify the first rejected test digit (paper §3.5) with the heap-free runtime,
     // through the model file's bytes as a device would hold them.
     let test = &split.test;
-    let classified = Classified::new(&model, test.images.view());
+    let classified = Classified::new(&model, test.images.view())?;
     let rejected = classified.rejected();
     println!(
         "\n{} of {} test digits rejected",

@@ -53,6 +53,22 @@ pub enum Error {
     /// Resuming needs a readable checkpoint.
     #[error("nothing to resume")]
     Resume(#[source] CheckpointError),
+    /// A run would resume on other data than it was trained on.
+    #[error(
+        "the checkpoint was trained on {trained}, not on {given}: resume it with its own dataset"
+    )]
+    ResumeOtherData {
+        /// The checkpoint's dataset.
+        trained: String,
+        /// The dataset given now.
+        given: String,
+    },
+    /// The model computes non-finite codes or reconstructions (weights too large).
+    #[error("the model gives non-finite outputs on {dataset}: its weights overflow, so nothing it computes can be trusted")]
+    NonFiniteOutput {
+        /// The dataset evaluated.
+        dataset: String,
+    },
     /// A dataset does not fit a model (image size or class count).
     #[error("{dataset} ({images} images of {shape}, {classes} classes) does not fit the model ({model})")]
     DatasetMismatch {

@@ -30,6 +30,16 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
+    /// The file declares a length beyond the format's limit.
+    #[error("{} declares {declared} bytes, more than a model file may have ({max})", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The length in its header.
+        declared: u64,
+        /// `gmvae_format::limits::MAX_FILE_LEN`.
+        max: usize,
+    },
     /// The file is not a valid model.
     #[error("{} is not a valid gmvae model", path.display())]
     Invalid {
@@ -144,16 +154,60 @@ pub fn to_bytes<D: Device<f32>>(model: &TrainedModel<D>) -> Result<Vec<u8>, Expo
 
 /// Reads a model file into dfdx parameters on `dev`.
 pub fn load<D: Device<f32>>(path: &Path, dev: &D) -> Result<TrainedModel<D>, ExportError> {
-    let bytes = std::fs::read(path).map_err(|source| ExportError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_model_bytes(path)?;
     let view = ModelView::parse(&bytes).map_err(|source| ExportError::Invalid {
         path: path.to_path_buf(),
         source,
     })?;
     Ok(from_view(&view, dev))
 }
+
+/// Reads a model file without trusting its size: the header's declared length is checked
+/// against the format's limit before more than the header is read, and at most one byte
+/// beyond it is read (so a device such as `/dev/zero`, a sparse file or a pipe cannot make
+/// the reader allocate more than a valid model). The bytes still need
+/// [`ModelView::parse`]: a file that does not start like a model comes back as its first
+/// bytes, for the reader to name what is wrong.
+pub fn read_model_bytes(path: &Path) -> Result<Vec<u8>, ExportError> {
+    use std::io::Read;
+    let read_error = |source| ExportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    (&file)
+        .take(HEAD_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(read_error)?;
+    let declared = match head.get(16..24) {
+        Some(len) if head.starts_with(&gmvae_format::layout::MAGIC) => {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(len);
+            u64::from_le_bytes(le)
+        }
+        // Too short or not a model: the reader names the problem from these bytes.
+        _ => return Ok(head),
+    };
+    let max = gmvae_format::limits::MAX_FILE_LEN;
+    if declared > max as u64 {
+        return Err(ExportError::TooLarge {
+            path: path.to_path_buf(),
+            declared,
+            max,
+        });
+    }
+    // One byte more than declared, so that a longer file is still seen to be longer.
+    let rest = declared.saturating_sub(HEAD_LEN as u64) + 1;
+    (&file)
+        .take(rest)
+        .read_to_end(&mut head)
+        .map_err(read_error)?;
+    Ok(head)
+}
+
+/// Bytes of the header read before the declared length is trusted (magic to `file_len`).
+const HEAD_LEN: usize = 24;
 
 /// Builds the trainer-side model from a parsed file.
 pub fn from_view<D: Device<f32>>(view: &ModelView<'_>, dev: &D) -> TrainedModel<D> {

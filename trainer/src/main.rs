@@ -13,11 +13,43 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to stdout as clap prints them; a mistake on the command line is one
+/// `error:` line (clap's first line and its tip, if any) and exit status 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let mut line = lines
+        .next()
+        .unwrap_or("error: invalid command line")
+        .to_owned();
+    for tip in lines.filter_map(|l| l.trim().strip_prefix("tip:")) {
+        line.push_str(&format!(" (tip:{tip})"));
+    }
+    if e.kind() == ErrorKind::UnknownArgument && line.contains("argument '-") {
+        line.push_str(" (a negative value is written --option=-N)");
+    }
+    eprintln!("{line} (see --help)");
+    ExitCode::from(2)
 }

@@ -106,6 +106,26 @@ struct Targets {
     code_latents: Vec<Vec<Vec<f32>>>,
 }
 
+impl AdaptiveOptions {
+    /// Checks the settings before any work: at least one step, restart and target, and
+    /// finite non-negative budgets.
+    pub fn validate(&self) -> Result<(), AttackError> {
+        for (setting, count) in [
+            ("steps", self.steps),
+            ("restarts", self.restarts),
+            ("targets", self.targets),
+        ] {
+            if count == 0 {
+                return Err(AttackError::ZeroCount { setting });
+            }
+        }
+        for &e in &self.eps {
+            check_budget(e)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the adaptive attack on `images` with true `labels`; `progress` advances by one per image
 /// and step taken (at most [`work`] in all: inputs already broken are not attacked further).
 pub fn adaptive<D: Device<f32>>(
@@ -118,18 +138,7 @@ pub fn adaptive<D: Device<f32>>(
 ) -> Result<Vec<AdaptiveEps>, AttackError> {
     check_inputs(model, images, Some(labels))?;
     check_inputs(model, pool.images, Some(pool.labels))?;
-    for (setting, count) in [
-        ("steps", options.steps),
-        ("restarts", options.restarts),
-        ("targets", options.targets),
-    ] {
-        if count == 0 {
-            return Err(AttackError::ZeroCount { setting });
-        }
-    }
-    for &e in &options.eps {
-        check_budget(e)?;
-    }
+    options.validate()?;
     let targets = choose_targets(model, images, labels, pool, options);
     let mut eps = options.eps.clone();
     eps.sort_by(f32::total_cmp);

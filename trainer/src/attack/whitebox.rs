@@ -72,6 +72,29 @@ pub fn whitebox<D: Device<f32>>(
     minimise(model, images, Some(labels), targets, options, progress)
 }
 
+impl WhiteboxOptions {
+    /// Checks the settings before any work: exponents of at least 1, a positive finite
+    /// learning rate, at least one step, and a finite non-negative budget if one is set.
+    pub fn validate(&self) -> Result<(), AttackError> {
+        if !(self.a >= 1.0 && self.b >= 1.0 && self.a.is_finite() && self.b.is_finite()) {
+            return Err(AttackError::InvalidExponents {
+                a: self.a,
+                b: self.b,
+            });
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(AttackError::InvalidLearningRate { lr: self.lr });
+        }
+        if self.steps == 0 {
+            return Err(AttackError::ZeroCount { setting: "steps" });
+        }
+        if let Some(eps) = self.eps {
+            super::tensor::check_budget(eps)?;
+        }
+        Ok(())
+    }
+}
+
 /// Minimises the Eq. 10 loss (with `labels`, i.e. a source class and the ||η||² term) or the
 /// Eq. 11 loss (without) from `start`, for each row and its target class; `progress` advances
 /// by one per image and step.
@@ -84,15 +107,7 @@ pub fn minimise<D: Device<f32>>(
     progress: &dyn Progress,
 ) -> Result<Optimised, AttackError> {
     check_inputs(model, start, Some(targets))?;
-    if !(options.a >= 1.0 && options.b >= 1.0) {
-        return Err(AttackError::InvalidExponents {
-            a: options.a,
-            b: options.b,
-        });
-    }
-    if options.lr.is_nan() || options.lr <= 0.0 {
-        return Err(AttackError::InvalidLearningRate { lr: options.lr });
-    }
+    options.validate()?;
     let objective = Objective::new(model);
     let cal = &model.calibration;
     let classes = model.network.config().classes;

@@ -283,20 +283,37 @@ pub struct AdaptiveArgs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Budgets(pub Vec<f32>);
 
-/// Parses `0.1,0.2` or `start:stop:step` (inclusive of stop).
+/// Most budgets one option may list (a range is counted before it is expanded).
+pub const MAX_BUDGETS: usize = 1000;
+
+/// Parses `0.1,0.2` or `start:stop:step` (inclusive of stop): at most [`MAX_BUDGETS`] finite,
+/// non-negative values.
 pub fn parse_budgets(s: &str) -> Result<Budgets, String> {
     let num = |t: &str| t.trim().parse::<f32>().map_err(|e| format!("{t:?}: {e}"));
     let values = if let [a, b, c] = s.split(':').collect::<Vec<_>>()[..] {
         let (start, stop, step) = (num(a)?, num(b)?, num(c)?);
-        if step.is_nan() || step <= 0.0 || stop < start {
+        if !(start.is_finite() && stop.is_finite() && step.is_finite()) {
+            return Err(format!("{s}: start, stop and step must be finite numbers"));
+        }
+        if step <= 0.0 || stop < start {
             return Err(format!("{s}: need start ≤ stop and a positive step"));
         }
-        let n = ((stop - start) / step + 1e-4).floor() as usize;
+        let count = f64::from(stop - start) / f64::from(step) + 1e-4;
+        if count >= MAX_BUDGETS as f64 {
+            return Err(format!(
+                "{s}: that is more than {MAX_BUDGETS} budgets; use a larger step"
+            ));
+        }
+        let n = count.floor() as usize;
         (0..=n)
             .map(|k| ((start + k as f32 * step) * 1e4).round() / 1e4)
             .collect()
     } else {
-        s.split(',').map(num).collect::<Result<Vec<_>, _>>()?
+        let parts: Vec<&str> = s.split(',').collect();
+        if parts.len() > MAX_BUDGETS {
+            return Err(format!("{} budgets: at most {MAX_BUDGETS}", parts.len()));
+        }
+        parts.into_iter().map(num).collect::<Result<Vec<_>, _>>()?
     };
     if values.is_empty() || values.iter().any(|v| !v.is_finite() || *v < 0.0) {
         return Err(format!("{s}: budgets must be non-negative numbers"));

@@ -1,14 +1,14 @@
 //! Reading a model file for the runtime-backed commands (`inspect`, `classify`,
 //! `bench classify`), with one-line errors that name the format reader's verdict.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use gmvae_format::{FormatError, ModelView};
 use gmvae_runtime::{Error as RuntimeError, Model};
 use std::path::Path;
 
-/// Reads the whole file at `path`.
+/// Reads the model file at `path`, never more than its declared (and capped) length.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))
+    Ok(gmvae_trainer::export::read_model_bytes(path)?)
 }
 
 /// Validates `bytes` with the format reader; the error names the [`FormatError`] variant.

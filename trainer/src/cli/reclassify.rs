@@ -98,8 +98,7 @@ impl EngineArgs {
         Ok(match self.engine {
             EngineKind::Dfdx => Engine::Dfdx,
             EngineKind::Runtime => Engine::Runtime {
-                bytes: std::fs::read(model)
-                    .with_context(|| format!("cannot read model {}", model.display()))?,
+                bytes: super::model_bytes::read(model)?,
                 threads: self
                     .threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),

@@ -91,11 +91,29 @@ impl OnDevice for ReportJob {
     fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let started = Instant::now();
         let a = &self.args;
+        let seed = a.common.seed;
+        // Every attack's settings are checked before the first one runs.
+        let optimiser = WhiteboxOptions {
+            a: a.a,
+            b: a.b,
+            steps: a.whitebox_steps,
+            lr: a.whitebox_lr,
+            eps: None,
+        };
+        let adaptive = AdaptiveOptions {
+            eps: a.adaptive_eps.0.clone(),
+            steps: a.adaptive_steps,
+            restarts: a.adaptive_restarts,
+            targets: a.adaptive_targets,
+            seed,
+            ..AdaptiveOptions::default()
+        };
+        optimiser.validate()?;
+        adaptive.validate()?;
         let loaded = load_model(&a.common, &dev)?;
         let (model, split, out) = (&loaded.model, &loaded.split, &loaded.out);
         let shape = grid_shape(model);
         let loss = a.loss.loss(model.calibration.s2)?;
-        let seed = a.common.seed;
         let set = stratified(&split.test, a.samples, seed);
         let mut written = Vec::new();
         let mut bounded = Vec::new();
@@ -125,13 +143,6 @@ impl OnDevice for ReportJob {
         };
         bounded.push(suite::run_mim(model, &set, &[mim.eps], &mim, &bars)?);
 
-        let optimiser = WhiteboxOptions {
-            a: a.a,
-            b: a.b,
-            steps: a.whitebox_steps,
-            lr: a.whitebox_lr,
-            eps: None,
-        };
         step("Eq. 10 white-box");
         targeted.push(suite::run_whitebox(
             model,
@@ -153,14 +164,6 @@ impl OnDevice for ReportJob {
         let pool = CodePool {
             images: pool_images.view(),
             labels: &labels,
-        };
-        let adaptive = AdaptiveOptions {
-            eps: a.adaptive_eps.0.clone(),
-            steps: a.adaptive_steps,
-            restarts: a.adaptive_restarts,
-            targets: a.adaptive_targets,
-            seed,
-            ..AdaptiveOptions::default()
         };
         bounded.push(suite::run_adaptive(
             model,

@@ -42,6 +42,7 @@ pub struct SampleArgs {
 
 /// Runs `gmvae sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
+    args.options().validate()?;
     let device = args.device;
     for path in dispatch(device, SampleJob { args })? {
         println!("wrote {}", path.display());
@@ -63,12 +64,19 @@ impl OnDevice for SampleJob {
             .out
             .clone()
             .unwrap_or_else(|| parent_dir(&self.args.model));
-        let options = SampleOptions {
-            per_class: self.args.per_class.max(1),
-            seed: self.args.seed,
-            scale: self.args.scale.max(1),
-        };
+        let options = self.args.options();
         write_figures(&model, &split.test, &out, options)
+    }
+}
+
+impl SampleArgs {
+    /// The figure settings these arguments select.
+    fn options(&self) -> SampleOptions {
+        SampleOptions {
+            per_class: self.per_class,
+            seed: self.seed,
+            scale: self.scale,
+        }
     }
 }
 

@@ -61,9 +61,9 @@ pub struct ModelArgs {
 /// Optimisation options.
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
-    /// Passes over the training split.
-    #[arg(long, default_value_t = 25)]
-    pub epochs: usize,
+    /// Passes over the training split [default: 25; when resuming, the checkpoint's].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -181,7 +181,8 @@ impl TrainArgs {
             preset: self.model.preset,
             latent: self.model.latent,
             options: TrainOptions {
-                epochs: h.epochs,
+                // Resuming without --epochs keeps the checkpoint's (the run never shortens).
+                epochs: h.epochs.unwrap_or(if self.resume { 1 } else { 25 }),
                 batch_size: h.batch_size,
                 lr: h.lr,
                 alpha: h.alpha,
@@ -193,7 +194,7 @@ impl TrainArgs {
                     scale: h.augment_scale,
                 },
                 schedule: h.lr_schedule,
-                shards: h.shards.unwrap_or(default_shards(self.device)).max(1),
+                shards: h.shards.unwrap_or(default_shards(self.device)),
             },
             calibration: self.calibration.settings(),
             checkpoint: Some(self.run_dir().join(files::CHECKPOINT)),

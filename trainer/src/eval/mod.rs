@@ -4,7 +4,7 @@ pub mod metrics;
 pub mod report;
 
 use crate::data::Split;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::infer;
 use crate::train::fit::check_fits;
 use crate::trained::TrainedModel;
@@ -19,6 +19,12 @@ pub fn evaluate<D: Device<f32>>(model: &TrainedModel<D>, split: &Split) -> Resul
     let config = model.network.config();
     check_fits(config, test, &split.name)?;
     let encoded = infer::encode_and_reconstruct(&model.network, &model.params, test.images.view());
+    let finite = |v: &f32| v.is_finite();
+    if !(encoded.latents.iter().all(finite) && encoded.reconstruction_errors.iter().all(finite)) {
+        return Err(Error::NonFiniteOutput {
+            dataset: split.name.clone(),
+        });
+    }
     let scores = model.calibration.score(&encoded, config.classes);
     let labels: Vec<usize> = test.labels.iter().map(|&l| usize::from(l)).collect();
     Ok(EvalReport::new(

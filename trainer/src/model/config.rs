@@ -68,6 +68,16 @@ pub enum ConfigError {
     /// A size that must be positive is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
+    /// A size beyond what the model file format can hold.
+    #[error("{name} {value} is more than a model file can hold ({max})")]
+    TooLarge {
+        /// Which size.
+        name: &'static str,
+        /// Requested value.
+        value: usize,
+        /// The format's limit (`gmvae_format::limits`).
+        max: usize,
+    },
 }
 
 impl ModelConfig {
@@ -126,6 +136,20 @@ impl ModelConfig {
                 latent: self.latent,
                 classes: self.classes,
             });
+        }
+        // The limits the exported file must respect, checked before any training.
+        use gmvae_format::limits as fl;
+        for (name, value, max) in [
+            ("latent dimension", self.latent, fl::MAX_LATENT),
+            ("class count", self.classes, fl::MAX_CLASSES),
+            ("input channels", self.in_channels, fl::MAX_CHANNELS),
+            ("image height", self.height, fl::MAX_SPATIAL),
+            ("image width", self.width, fl::MAX_SPATIAL),
+            ("hidden units", self.hidden, fl::MAX_HIDDEN),
+        ] {
+            if value > max {
+                return Err(ConfigError::TooLarge { name, value, max });
+            }
         }
         Ok(())
     }

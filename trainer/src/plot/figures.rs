@@ -22,6 +22,28 @@ pub struct SampleOptions {
     pub scale: usize,
 }
 
+/// Most images per class a grid may hold.
+pub const MAX_PER_CLASS: usize = 100;
+/// Largest pixel magnification.
+pub const MAX_SCALE: usize = 32;
+
+impl SampleOptions {
+    /// Checks the sizes before any work: 1 to [`MAX_PER_CLASS`] images per class and a
+    /// magnification of 1 to [`MAX_SCALE`] (larger grids are not pictures anyone can look at,
+    /// and their pixel counts would overflow).
+    pub fn validate(&self) -> Result<(), PlotError> {
+        for (name, value, max) in [
+            ("images per class", self.per_class, MAX_PER_CLASS),
+            ("scale", self.scale, MAX_SCALE),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(PlotError::Setting { name, value, max });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One picture: its file name and its PNG bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Figure {
@@ -38,6 +60,7 @@ pub fn figures<D: Device<f32>>(
     test: &Dataset,
     options: SampleOptions,
 ) -> Result<Vec<Figure>, PlotError> {
+    options.validate()?;
     let config = *model.network.config();
     let (k, d, n) = (config.classes, config.latent, options.per_class);
     let grid = |columns: usize| GridShape {

@@ -11,6 +11,16 @@ pub enum PlotError {
     /// Only grayscale and RGB images can be drawn.
     #[error("cannot draw {0}-channel images (only 1 or 3)")]
     Channels(usize),
+    /// A figure setting is out of range.
+    #[error("the {name} must be between 1 and {max}, not {value}")]
+    Setting {
+        /// Which setting.
+        name: &'static str,
+        /// Requested value.
+        value: usize,
+        /// The largest accepted.
+        max: usize,
+    },
     /// A grid needs at least one column and a magnification of at least 1.
     #[error("a grid needs at least one column and a scale of at least 1")]
     EmptyGrid,

@@ -37,6 +37,14 @@ pub fn reclassify<D: Device<f32>>(
         let end = (start + per_batch).min(images.nrows());
         out.extend(batch(model, images.slice(s![start..end, ..]), settings));
     }
+    // The runtime refuses a non-finite result (NonFiniteOutput); so does this engine.
+    if let Some(index) = out.iter().position(|o| {
+        !(o.reconstruction_error.is_finite()
+            && o.mahalanobis_sq.is_finite()
+            && o.latent.iter().all(|v| v.is_finite()))
+    }) {
+        return Err(ReclassifyError::NonFinite { index });
+    }
     Ok(out)
 }
 

@@ -29,6 +29,12 @@ pub enum ReclassifyError {
         #[source]
         source: gmvae_runtime::Error,
     },
+    /// The model gave a non-finite value on an image (weights too large to compute with).
+    #[error("the model gives a non-finite value on image {index}: its weights overflow")]
+    NonFinite {
+        /// The image's row.
+        index: usize,
+    },
     /// The worker threads could not be started.
     #[error("cannot start {threads} reclassification threads")]
     Threads {

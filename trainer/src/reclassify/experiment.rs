@@ -60,9 +60,26 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// Scores `images` with the model's encoder, decoder and thresholds.
-    pub fn new<D: Device<f32>>(model: &TrainedModel<D>, images: ArrayView2<f32>) -> Self {
+    /// Scores `images` with the model's encoder, decoder and thresholds; a model whose
+    /// codes or reconstructions are not finite (overflowing weights) is an error.
+    pub fn new<D: Device<f32>>(
+        model: &TrainedModel<D>,
+        images: ArrayView2<f32>,
+    ) -> Result<Self, ReclassifyError> {
         let encoded = infer::encode_and_reconstruct(&model.network, &model.params, images);
+        let finite = |(i, row): (usize, ndarray::ArrayView1<f32>)| {
+            (!(row.iter().all(|v| v.is_finite()) && encoded.reconstruction_errors[i].is_finite()))
+                .then_some(i)
+        };
+        if let Some(index) = encoded
+            .latents
+            .rows()
+            .into_iter()
+            .enumerate()
+            .find_map(finite)
+        {
+            return Err(ReclassifyError::NonFinite { index });
+        }
         let scores = model
             .calibration
             .score(&encoded, model.network.config().classes);
@@ -72,10 +89,10 @@ impl Classified {
             .zip(&scores.reconstruction_errors)
             .map(|(&m, &e)| model.calibration.accepts(m, e))
             .collect();
-        Self {
+        Ok(Self {
             predictions: scores.predictions,
             accepted,
-        }
+        })
     }
 
     /// Indices of the rejected images.
@@ -119,7 +136,7 @@ pub fn clean_report<D: Device<f32>>(
     settings: &ReclassifySettings,
     all: bool,
 ) -> Result<(CleanReport, Reclassifications), ReclassifyError> {
-    let classified = Classified::new(model, images);
+    let classified = Classified::new(model, images)?;
     let rejected = classified.rejected();
     let indices: Vec<usize> = if all {
         (0..labels.len()).collect()

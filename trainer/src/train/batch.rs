@@ -73,6 +73,21 @@ impl Augment {
         scale: 0.0,
     };
 
+    /// Checks the ranges before any work: finite, non-negative, a rotation of at most 180°
+    /// and a relative scale below 1 (so no image is flipped or shrunk to nothing).
+    pub fn validate(&self) -> Result<(), super::TrainError> {
+        for (name, value, max) in [
+            ("shift", self.shift, f32::MAX),
+            ("rotation", self.rotate, 180.0),
+            ("scale", self.scale, 0.99),
+        ] {
+            if !(value.is_finite() && (0.0..=max).contains(&value)) {
+                return Err(super::TrainError::Augment { name, value, max });
+            }
+        }
+        Ok(())
+    }
+
     /// Whether every transform is the identity.
     pub fn is_identity(&self) -> bool {
         self.shift == 0.0 && self.rotate == 0.0 && self.scale == 0.0

@@ -2,6 +2,13 @@
 
 use crate::model::ConfigError;
 
+/// Smallest encoder variance accepted (a normal `f32` well above underflow).
+pub const MIN_S2: f64 = 1e-12;
+/// Largest encoder variance accepted (class means are one unit apart).
+pub const MAX_S2: f64 = 1e3;
+/// Largest number of epochs accepted.
+pub const MAX_EPOCHS: usize = 100_000;
+
 /// Why training cannot start or continue.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -12,15 +19,45 @@ pub enum TrainError {
     /// The shard count is zero.
     #[error("the shard count must be at least 1")]
     Shards,
-    /// The encoder variance is not a positive finite number.
-    #[error("s2 must be positive and finite, not {0}")]
+    /// The encoder variance is outside what training and the file can use.
+    #[error("s2 must lie between {MIN_S2} and {MAX_S2}, not {0}")]
     S2(f64),
-    /// The learning rate is not a positive finite number.
-    #[error("the learning rate must be positive and finite, not {0}")]
+    /// The learning rate is not a positive number of at most 1.
+    #[error("the learning rate must lie in (0, 1], not {0}")]
     LearningRate(f64),
-    /// The weight of the latent term is not finite.
-    #[error("alpha must be finite, not {0}")]
+    /// The weight of the latent term is not a positive finite number (0 drops the class
+    /// means from the loss, a negative weight rewards leaving them).
+    #[error("alpha must be positive and finite, not {0}")]
     Alpha(f32),
+    /// There must be at least one epoch, and not absurdly many.
+    #[error("the number of epochs must be between 1 and {max}, not {value}")]
+    Epochs {
+        /// Requested epochs.
+        value: usize,
+        /// The largest accepted.
+        max: usize,
+    },
+    /// An augmentation range is out of bounds.
+    #[error("the augmentation {name} must be a finite number between 0 and {max}, not {value}")]
+    Augment {
+        /// Which range.
+        name: &'static str,
+        /// Requested value.
+        value: f32,
+        /// The largest accepted.
+        max: f32,
+    },
+    /// Fewer training images of a class than a per-class covariance needs, or a label the
+    /// class names do not cover.
+    #[error("class {class} has {samples} training images; a per-class covariance in {latent} dimensions needs more than {latent} (use the isotropic covariance, more data, or a smaller latent)")]
+    TooFewSamples {
+        /// The class.
+        class: usize,
+        /// Its training images.
+        samples: usize,
+        /// The latent dimension.
+        latent: usize,
+    },
     /// The model's sizes are invalid for the data.
     #[error(transparent)]
     Model(#[from] ConfigError),

@@ -103,6 +103,7 @@ pub fn train_and_calibrate<D: TrainDevice>(
         return Err(super::TrainError::EmptyTrainingSet.into());
     }
     let mut trainer = start(config, &train, &split.name, progress, dev)?;
+    check_class_counts(&train, trainer.network.config(), config.calibration)?;
     let epochs = config.options.epochs.max(trainer.options.epochs);
     trainer.options.epochs = epochs;
     progress.note(&format!(
@@ -141,6 +142,31 @@ pub fn train_and_calibrate<D: TrainDevice>(
     Ok(Fitted { model, history })
 }
 
+/// Fails before the first step if calibration will not be possible: a per-class covariance
+/// needs more training images of every class than the latent has dimensions.
+fn check_class_counts(
+    train: &Dataset,
+    model: &ModelConfig,
+    settings: CalibrationSettings,
+) -> Result<()> {
+    if settings.covariance != crate::calibrate::CovarianceKind::PerClass {
+        return Ok(());
+    }
+    let counts = train.class_counts();
+    for class in 0..model.classes {
+        let samples = counts.get(class).copied().unwrap_or(0);
+        if samples <= model.latent {
+            return Err(super::TrainError::TooFewSamples {
+                class,
+                samples,
+                latent: model.latent,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// The first `limit` images of `data`, or all of them.
 pub fn first_images(data: &Dataset, limit: Option<usize>) -> Dataset {
     match limit {
@@ -164,6 +190,12 @@ fn start<D: TrainDevice>(
             .ok_or(Error::Resume(super::checkpoint::CheckpointError::Missing))?;
         let ckpt = Checkpoint::load(path).map_err(Error::Resume)?;
         check_fits(&ckpt.meta.config, train, name)?;
+        if ckpt.meta.dataset != name || ckpt.meta.class_names != train.class_names {
+            return Err(Error::ResumeOtherData {
+                trained: ckpt.meta.dataset.clone(),
+                given: name.to_owned(),
+            });
+        }
         progress.note(&format!(
             "resuming from {} after epoch {}",
             path.display(),

@@ -16,7 +16,7 @@ use crate::progress::Progress;
 use adam::Adam;
 use batch::HostBatch;
 use dfdx::prelude::*;
-pub use error::TrainError;
+pub use error::{TrainError, MAX_EPOCHS, MAX_S2, MIN_S2};
 pub use fit::{train_and_calibrate, Fitted, TrainConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -65,8 +65,9 @@ crate::choice::choice!(LrSchedule {
 });
 
 impl TrainOptions {
-    /// Checks the values the training loop relies on (positive batch size and shard count,
-    /// positive finite s2 and learning rate, finite α).
+    /// Checks the values the training loop relies on before any work: positive batch size
+    /// and shard count, s2 in [[`MIN_S2`], [`MAX_S2`]], a learning rate in (0, 1], a
+    /// positive finite α, 1 to [`MAX_EPOCHS`] epochs and sane augmentation ranges.
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
@@ -74,16 +75,22 @@ impl TrainOptions {
         if self.shards == 0 {
             return Err(TrainError::Shards);
         }
-        if !(self.s2.is_finite() && self.s2 > 0.0) {
+        if !(error::MIN_S2..=error::MAX_S2).contains(&self.s2) {
             return Err(TrainError::S2(self.s2));
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
             return Err(TrainError::LearningRate(self.lr));
         }
-        if !self.alpha.is_finite() {
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(TrainError::Alpha(self.alpha));
         }
-        Ok(())
+        if !(1..=error::MAX_EPOCHS).contains(&self.epochs) {
+            return Err(TrainError::Epochs {
+                value: self.epochs,
+                max: error::MAX_EPOCHS,
+            });
+        }
+        self.augment.validate()
     }
 
     /// The learning rate for optimizer step `step` (0-based) of a run of `total` steps.

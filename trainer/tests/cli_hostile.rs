@@ -1,0 +1,247 @@
+//! Hostile and careless inputs, as a new user would type them: each ends with one `error:`
+//! line and a non-zero exit before any work (for training: before the first epoch — an epoch
+//! prints a line, so one error line alone proves none ran).
+
+mod cli_support;
+
+use cli_support::{ok, one_error_line};
+use gmvae_format::{ModelFile, ModelView, TensorId};
+use gmvae_trainer::data::idx::{encode_labels, IdxImages};
+use std::path::Path;
+
+fn golden_model() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/golden/model.gmvae"
+    )
+    .to_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `gmvae train` with a tiny model and `extra` flags into `out`.
+fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "400",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn attack_budget_ranges_are_bounded_and_finite() {
+    let model = golden_model();
+    for eps in ["0:1:1e-45", "0:inf:1", "0:1e6:1e-6", "nan:1:0.1", "0:1:0"] {
+        let err = one_error_line(&["attack", "fgsm", &model, "--eps", eps, "--samples", "2"]);
+        assert!(err.contains(eps) || err.contains("budget"), "{eps}: {err}");
+    }
+}
+
+#[test]
+fn training_options_are_checked_before_the_first_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out = s(&out);
+    for (flags, says) in [
+        (&["--augment-shift", "inf"][..], "augmentation shift"),
+        (&["--augment-rotate", "NaN"], "augmentation rotation"),
+        (&["--augment-scale=-2"], "augmentation scale"),
+        (&["--augment-scale", "-2"], "'-2'"),
+        (&["--alpha=-1"], "alpha"),
+        (&["--alpha", "0"], "alpha"),
+        (&["--shards", "0"], "shard"),
+        (&["--lr", "1e10"], "learning rate"),
+        (&["--s2", "1e-45"], "s2"),
+        (&["--s2", "1e39"], "s2"),
+        (&["--confidence", "0"], "confidence"),
+        (&["--confidence", "1"], "confidence"),
+        (&["--confidence", "1.5"], "confidence"),
+        (&["--confidence", "NaN"], "confidence"),
+        (&["--confidence", "0.99999999"], "confidence"),
+        (&["--tau-dec-std=-1"], "τ_dec"),
+        (&["--tau-dec-std", "NaN"], "τ_dec"),
+        (&["--tau-dec-std", "inf"], "τ_dec"),
+        (&["--latent", "129"], "latent"),
+        (&["--latent", "100000"], "latent"),
+        (&["--epochs", "0"], "epochs"),
+    ] {
+        let err = one_error_line(&train_args(out, flags));
+        assert!(err.contains(says), "{flags:?}: {err}");
+        assert!(
+            !Path::new(out).join("checkpoint.ckpt").exists(),
+            "{flags:?}"
+        );
+    }
+    // Too few digits per class for a per-class covariance in 10 dimensions (5 each).
+    let err = one_error_line(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "50",
+        "--out",
+        out,
+    ]);
+    assert!(err.contains("training images"), "{err}");
+}
+
+/// Writes an MNIST-layout directory of `n` images of `side × side` with `labels`.
+fn write_dataset(dir: &Path, side: usize, labels: &[u8]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let n = labels.len();
+    let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 37 % 256) as u8).collect();
+    let images = IdxImages::new(n, side, side, pixels).unwrap();
+    for prefix in ["train", "t10k"] {
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            images.to_idx_bytes(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            encode_labels(labels).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_label_beyond_any_model_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let labels: Vec<u8> = (0..40).map(|i| if i == 7 { 255 } else { i % 2 }).collect();
+    write_dataset(&data, 28, &labels);
+    let out = dir.path().join("run");
+    let err = one_error_line(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--data-dir",
+        s(&data),
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("256"), "{err}");
+}
+
+#[test]
+fn resume_checks_the_checkpoint_against_the_data_and_keeps_its_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run = s(&run);
+    ok(&train_args(run, &[]));
+    // Other images of the same size: another dataset.
+    let other = dir.path().join("other");
+    write_dataset(
+        &other,
+        28,
+        &(0..200).map(|i| (i % 10) as u8).collect::<Vec<_>>(),
+    );
+    let err = one_error_line(&["train", "--resume", "--out", run, "--data-dir", s(&other)]);
+    assert!(err.contains("trained on mnist-10k"), "{err}");
+    // Images of another size.
+    let small = dir.path().join("small");
+    write_dataset(
+        &small,
+        8,
+        &(0..200).map(|i| (i % 10) as u8).collect::<Vec<_>>(),
+    );
+    let err = one_error_line(&["train", "--resume", "--out", run, "--data-dir", s(&small)]);
+    assert!(err.contains("does not fit"), "{err}");
+    // Without --epochs, a resumed run keeps its length (it used to grow to 25 epochs).
+    ok(&["train", "--resume", "--out", run, "--train-limit", "400"]);
+    let log = std::fs::read_to_string(Path::new(run).join("train-log.json")).unwrap();
+    assert_eq!(log.matches("\"epoch\"").count(), 1, "{log}");
+}
+
+#[test]
+fn figure_sizes_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = golden_model();
+    for scale in ["0", "100000", "4611686018427387904", "18446744073709551615"] {
+        let err = one_error_line(&["sample", &model, "--out", s(dir.path()), "--scale", scale]);
+        assert!(err.contains("scale"), "{scale}: {err}");
+    }
+    let err = one_error_line(&["sample", &model, "--out", s(dir.path()), "--per-class", "0"]);
+    assert!(err.contains("images per class"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn report_checks_its_eq10_and_eq11_options_before_any_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = golden_model();
+    for flags in [["--a", "0.5"], ["--whitebox-lr=-1", "--b=2"]] {
+        let mut args = vec!["report", &model[..], "--out", s(dir.path())];
+        args.extend_from_slice(&flags);
+        // One line: the step log ("[ 0 s] FGSM sweep") would be a second.
+        let err = one_error_line(&args);
+        assert!(
+            err.contains("exponents") || err.contains("learning rate"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn model_files_are_read_no_further_than_their_declared_length() {
+    let err = one_error_line(&["inspect", "/dev/zero"]);
+    assert!(err.contains("bad magic"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(golden_model()).unwrap();
+    let mut huge = bytes.clone();
+    huge[16..24].copy_from_slice(&(5u64 << 30).to_le_bytes());
+    let path = dir.path().join("huge.gmvae");
+    std::fs::write(&path, &huge).unwrap();
+    let err = one_error_line(&["inspect", s(&path)]);
+    assert!(err.contains("more than a model file may have"), "{err}");
+}
+
+#[test]
+fn a_model_whose_weights_overflow_is_an_error_everywhere() {
+    let bytes = std::fs::read(golden_model()).unwrap();
+    let view = ModelView::parse(&bytes).unwrap();
+    let mut file = ModelFile::from_view(&view);
+    // Every weight tensor (the even entries; the odd ones are biases), encoder and decoder.
+    for id in TensorId::ALL.iter().step_by(2) {
+        for w in file.tensor_mut(*id).iter_mut() {
+            *w = 3e38;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("overflow.gmvae");
+    std::fs::write(&path, file.to_bytes().unwrap()).unwrap();
+    let model = s(&path);
+    let err = one_error_line(&["eval", model, "--out", s(dir.path())]);
+    assert!(err.contains("non-finite"), "{err}");
+    for engine in ["runtime", "dfdx"] {
+        let err = one_error_line(&[
+            "reclassify",
+            model,
+            "--engine",
+            engine,
+            "--samples",
+            "2",
+            "--steps",
+            "2",
+            "--out",
+            s(dir.path()),
+        ]);
+        assert!(
+            err.contains("non-finite") || err.contains("NonFinite"),
+            "{engine}: {err}"
+        );
+    }
+}
