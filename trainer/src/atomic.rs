@@ -80,13 +80,73 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if result.is_err() {
         // Best effort: the temporary file may not exist if creation failed.
         let _ = fs::remove_file(&tmp);
+    } else {
+        remove_stale_temporaries(path, name);
     }
     result
+}
+
+/// Removes `.NAME.tmp-PID` files beside `path` that a process killed mid-write left behind:
+/// those of processes that no longer run (known on Linux through `/proc`; elsewhere nothing is
+/// removed, since a live writer's file must not be). Best effort: failures are ignored.
+fn remove_stale_temporaries(path: &Path, name: &std::ffi::OsStr) {
+    let proc = Path::new("/proc/self");
+    if !proc.exists() {
+        return;
+    }
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Some(dir) = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    }) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let pid = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn temporaries_of_killed_writers_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.gmvae");
+        // PID 4194304 is above Linux's largest (2^22), so no process has it.
+        let dead = dir.path().join(".model.gmvae.tmp-4194304");
+        // PID 1 always runs: a write in progress, not to be touched.
+        let live = dir.path().join(".model.gmvae.tmp-1");
+        let other = dir.path().join(".other.gmvae.tmp-4194304");
+        for f in [&dead, &other, &live] {
+            fs::write(f, b"partial").unwrap();
+        }
+        write_atomically(&path, b"whole").unwrap();
+        assert!(!dead.exists(), "a killed writer's temporary is removed");
+        assert!(live.exists(), "a running writer's temporary is kept");
+        assert!(
+            other.exists(),
+            "another file's temporary is not ours to remove"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"whole");
+    }
 
     #[test]
     fn replaces_files_whole_and_leaves_no_temporary_behind() {

@@ -269,9 +269,13 @@ pub fn render(r: &Inspection) -> String {
         "dataset",
         format!(
             "{} ({} classes: {})",
-            r.dataset,
+            super::printable(&r.dataset),
             r.class_names.len(),
-            r.class_names.join(", ")
+            r.class_names
+                .iter()
+                .map(|n| super::printable(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     line(

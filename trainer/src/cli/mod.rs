@@ -136,3 +136,82 @@ impl<T: Choice> clap::builder::TypedValueParser for ChoiceParser<T> {
         })))
     }
 }
+
+/// Text from a file (a dataset or class name) as it may be printed on a terminal: control
+/// characters (escape sequences, carriage returns, …) are shown escaped, `\u{1b}`, instead of
+/// acting on the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("seven\u{1b}[2J\r"), "seven\\u{1b}[2J\\r");
+        assert_eq!(printable("Ankle boot"), "Ankle boot");
+    }
+
+    proptest! {
+        /// The value parsers never panic, and what they accept is what the library's option
+        /// checks are built for: finite, bounded values.
+        #[test]
+        fn value_parsers_never_panic(text in "\\PC{0,24}") {
+            if let Ok(b) = attack::parse_budgets(&text) {
+                prop_assert!(!b.0.is_empty() && b.0.len() <= attack::MAX_BUDGETS);
+                prop_assert!(b.0.iter().all(|v| v.is_finite() && *v >= 0.0));
+            }
+            if let Ok(v) = train::parse_fraction(&text) {
+                prop_assert!(v.is_finite() && v > 0.0);
+            }
+            let _ = positive_count(&text);
+            prop_assert!(printable(&text).chars().all(|c| !c.is_control()));
+        }
+
+        #[test]
+        fn budget_ranges_never_panic(start in any::<f32>(), stop in any::<f32>(), step in any::<f32>()) {
+            let text = format!("{start}:{stop}:{step}");
+            if let Ok(b) = attack::parse_budgets(&text) {
+                prop_assert!(b.0.len() <= attack::MAX_BUDGETS);
+            }
+        }
+
+        /// Whatever the numbers, building and checking a training configuration from the
+        /// command line never panics.
+        #[test]
+        fn training_option_checks_never_panic(
+            alpha in any::<f32>(), lr in any::<f64>(), s2 in any::<f64>(),
+            shift in any::<f32>(), rotate in any::<f32>(), scale in any::<f32>(),
+            confidence in any::<f64>(), epochs in any::<usize>(), shards in any::<usize>(),
+            batch in any::<usize>(),
+        ) {
+            let mut config = gmvae_trainer::train::TrainConfig::default();
+            config.options.alpha = alpha;
+            config.options.lr = lr;
+            config.options.s2 = s2;
+            config.options.augment.shift = shift;
+            config.options.augment.rotate = rotate;
+            config.options.augment.scale = scale;
+            config.options.epochs = epochs;
+            config.options.shards = shards;
+            config.options.batch_size = batch;
+            config.calibration.confidence = confidence;
+            if config.validate().is_ok() {
+                prop_assert!(alpha.is_finite() && alpha > 0.0 && lr > 0.0 && lr <= 1.0);
+                prop_assert!(shift.is_finite() && (0.0..=180.0).contains(&rotate));
+                prop_assert!(confidence > 0.0 && confidence < 1.0 && epochs >= 1 && shards >= 1);
+            }
+        }
+    }
+}
