@@ -16,9 +16,19 @@ pub fn view<'a>(path: &Path, bytes: &'a [u8]) -> Result<ModelView<'a>> {
     ModelView::parse(bytes).map_err(|e| format_error(path, &e))
 }
 
-/// Validates `bytes` as the runtime does (the format reader, then the runtime's limits).
+/// Validates `bytes` as the runtime does (the format reader, then the runtime's limits), and
+/// refuses a model whose workspace would be more than the tools allocate.
 pub fn runtime_model<'a>(path: &Path, bytes: &'a [u8]) -> Result<Model<'a>> {
-    Model::from_view(view(path, bytes)?).map_err(|e| runtime_error(path, &e))
+    let model = Model::from_view(view(path, bytes)?).map_err(|e| runtime_error(path, &e))?;
+    let needed = model.workspace_sizes().reclassify_lockstep;
+    let max = gmvae_trainer::reclassify::engine::MAX_WORKSPACE;
+    if needed > max {
+        return Err(anyhow!(
+            "{} needs {needed} f32 of runtime workspace, more than this tool allocates ({max})",
+            path.display()
+        ));
+    }
+    Ok(model)
 }
 
 /// `PATH is not a valid gmvae model: <description> [Variant]`.

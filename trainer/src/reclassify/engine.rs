@@ -7,6 +7,10 @@ use gmvae_runtime::{Model, Reclassified};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
+/// Most `f32`s of runtime workspace a host tool allocates for one model (256 MiB); a model
+/// file whose sizes need more (the format allows enormous layers) is refused, not allocated.
+pub const MAX_WORKSPACE: usize = 1 << 26;
+
 /// Reclassifies every row of `images` with the runtime, on `threads` threads (each with a
 /// workspace that runs every start in lockstep).
 pub fn reclassify(
@@ -24,6 +28,12 @@ pub fn reclassify(
         });
     }
     let needed = model.workspace_sizes().reclassify_lockstep;
+    if needed > MAX_WORKSPACE {
+        return Err(ReclassifyError::WorkspaceTooLarge {
+            needed,
+            max: MAX_WORKSPACE,
+        });
+    }
     let threads = threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -35,6 +35,14 @@ pub enum ReclassifyError {
         /// The image's row.
         index: usize,
     },
+    /// The model needs more workspace than a host tool allocates.
+    #[error("the model needs {needed} f32 of workspace, more than {max}")]
+    WorkspaceTooLarge {
+        /// `f32`s the model needs.
+        needed: usize,
+        /// [`super::engine::MAX_WORKSPACE`].
+        max: usize,
+    },
     /// The worker threads could not be started.
     #[error("cannot start {threads} reclassification threads")]
     Threads {
