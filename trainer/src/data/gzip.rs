@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 /// The two bytes every gzip stream starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// A file opened for reading, decompressing on the fly when it is gzip.
-pub(crate) struct Source {
-    reader: Box<dyn Read>,
+/// A file (or bytes) opened for reading, decompressing on the fly when it is gzip.
+pub(crate) struct Source<'a> {
+    reader: Box<dyn Read + 'a>,
     gzip: bool,
     path: PathBuf,
 }
 
-impl Source {
+impl Source<'static> {
     /// Opens `path`, sniffing its first bytes for the gzip magic.
     pub(crate) fn open(path: &Path) -> Result<Self, DataError> {
         let io_err = |source| DataError::Io {
@@ -27,16 +27,33 @@ impl Source {
         };
         let mut file = BufReader::new(File::open(path).map_err(io_err)?);
         let gzip = file.fill_buf().map_err(io_err)?.starts_with(&GZIP_MAGIC);
-        let reader: Box<dyn Read> = if gzip {
-            Box::new(MultiGzDecoder::new(file))
+        Ok(Self::new(file, gzip, path))
+    }
+}
+
+impl<'a> Source<'a> {
+    /// Reads `bytes` as if they were the contents of the file `path` (which errors name),
+    /// decompressing them when they start with the gzip magic.
+    pub(crate) fn from_bytes(bytes: &'a [u8], path: &Path) -> Self {
+        Self::new(bytes, bytes.starts_with(&GZIP_MAGIC), path)
+    }
+
+    fn new(reader: impl Read + 'a, gzip: bool, path: &Path) -> Self {
+        let reader: Box<dyn Read + 'a> = if gzip {
+            Box::new(MultiGzDecoder::new(reader))
         } else {
-            Box::new(file)
+            Box::new(reader)
         };
-        Ok(Self {
+        Self {
             reader,
             gzip,
             path: path.to_path_buf(),
-        })
+        }
+    }
+
+    /// The file being read, as errors name it.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Turns a read error into [`DataError::Gzip`] or [`DataError::Io`] as appropriate.

@@ -112,7 +112,29 @@ fn encode(rank: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
 
 /// Reads an IDX image file (rank 3, unsigned bytes), raw or gzip.
 pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
-    let ([count, rows, cols], pixels) = read_idx::<3>(path)?;
+    images(Source::open(path)?)
+}
+
+/// Parses the contents of an IDX image file (rank 3, unsigned bytes), raw or gzip, exactly as
+/// [`read_images`] reads the file; errors name `path` as the file the bytes came from.
+pub fn parse_images(bytes: &[u8], path: &Path) -> Result<IdxImages, DataError> {
+    images(Source::from_bytes(bytes, path))
+}
+
+/// Reads an IDX label file (rank 1, unsigned bytes), raw or gzip.
+pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
+    read_idx::<1>(Source::open(path)?).map(|(_, labels)| labels)
+}
+
+/// Parses the contents of an IDX label file (rank 1, unsigned bytes), raw or gzip, exactly as
+/// [`read_labels`] reads the file; errors name `path` as the file the bytes came from.
+pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
+    read_idx::<1>(Source::from_bytes(bytes, path)).map(|(_, labels)| labels)
+}
+
+/// Reads an image file from `src`.
+fn images(src: Source<'_>) -> Result<IdxImages, DataError> {
+    let ([count, rows, cols], pixels) = read_idx::<3>(src)?;
     Ok(IdxImages {
         count,
         rows,
@@ -121,15 +143,10 @@ pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
     })
 }
 
-/// Reads an IDX label file (rank 1, unsigned bytes), raw or gzip.
-pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    read_idx::<1>(path).map(|(_, labels)| labels)
-}
-
 /// Reads an IDX file of unsigned bytes with rank `RANK`; returns its dimensions and data.
-fn read_idx<const RANK: usize>(path: &Path) -> Result<([usize; RANK], Vec<u8>), DataError> {
+fn read_idx<const RANK: usize>(mut src: Source<'_>) -> Result<([usize; RANK], Vec<u8>), DataError> {
     let rank = u8::try_from(RANK).unwrap_or(u8::MAX);
-    let mut src = Source::open(path)?;
+    let path = src.path().to_path_buf();
     let truncated = |expected: u64, actual: u64| DataError::Truncated {
         path: path.to_path_buf(),
         expected,
@@ -218,6 +235,28 @@ mod tests {
             encode_labels(&[]),
             Err(DataError::InvalidImages { .. })
         ));
+    }
+
+    #[test]
+    fn bytes_parse_raw_and_gzip() {
+        let images = IdxImages::new(2, 3, 4, (0..24).collect()).unwrap();
+        let labels = encode_labels(&[7, 1]).unwrap();
+        let gzip = |raw: &[u8]| {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+            std::io::Write::write_all(&mut encoder, raw).unwrap();
+            encoder.finish().unwrap()
+        };
+        let name = Path::new("in-memory");
+        for bytes in [images.to_idx_bytes(), gzip(&images.to_idx_bytes())] {
+            assert_eq!(parse_images(&bytes, name).unwrap(), images);
+        }
+        for bytes in [labels.clone(), gzip(&labels)] {
+            assert_eq!(parse_labels(&bytes, name).unwrap(), [7, 1]);
+        }
+        match parse_labels(&images.to_idx_bytes(), name) {
+            Err(DataError::WrongDimensions { path, .. }) => assert_eq!(path, name),
+            other => panic!("expected WrongDimensions, got {other:?}"),
+        }
     }
 
     #[test]
