@@ -245,3 +245,33 @@ fn a_model_whose_weights_overflow_is_an_error_everywhere() {
         );
     }
 }
+
+#[test]
+fn a_gzip_bomb_is_refused_without_inflating_it() {
+    use std::io::Write;
+    // Images: a header for 1,000,000 images of 32 × 32 (1 GiB) over 64 MiB of zeros, and the
+    // gzip stream cut short; labels: 10. The headers alone show that the counts disagree.
+    // Were the image body inflated, the cut stream would be the error instead.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bomb");
+    std::fs::create_dir_all(&data).unwrap();
+    let gz = |header: &[u8], zeros: usize| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(header).unwrap();
+        enc.write_all(&vec![0u8; zeros]).unwrap();
+        enc.finish().unwrap()
+    };
+    let mut header = vec![0, 0, 8, 3];
+    for d in [1_000_000u32, 32, 32] {
+        header.extend_from_slice(&d.to_be_bytes());
+    }
+    let images = gz(&header, 64 << 20);
+    let labels = gz(&[0, 0, 8, 1, 0, 0, 0, 10], 10);
+    for prefix in ["train", "t10k"] {
+        let cut = &images[..images.len() / 2];
+        std::fs::write(data.join(format!("{prefix}-images-idx3-ubyte.gz")), cut).unwrap();
+        std::fs::write(data.join(format!("{prefix}-labels-idx1-ubyte.gz")), &labels).unwrap();
+    }
+    let err = one_error_line(&["data", "info", "--data-dir", s(&data)]);
+    assert!(err.contains("1000000") && err.contains(" 10 "), "{err}");
+}

@@ -122,6 +122,22 @@ pub(crate) fn load_dir(
 
 /// Reads one image file and its label file and checks that their counts agree.
 fn read_part(images: &Path, labels: &Path) -> Result<(IdxImages, Vec<u8>), DataError> {
+    // The counts in both headers are compared before either body is read, so that a file
+    // whose header promises far more than its partner (a gzip bomb, say) is refused without
+    // inflating it.
+    if let (Some(image_count), Some(label_count)) = (
+        super::idx::declared_count(images)?,
+        super::idx::declared_count(labels)?,
+    ) {
+        if image_count != label_count {
+            return Err(DataError::CountMismatch {
+                images: images.to_path_buf(),
+                image_count,
+                labels: labels.to_path_buf(),
+                label_count,
+            });
+        }
+    }
     let image_data = read_images(images)?;
     let label_data = read_labels(labels)?;
     if image_data.count() != label_data.len() {

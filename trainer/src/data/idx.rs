@@ -132,6 +132,19 @@ pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
     read_idx::<1>(Source::from_bytes(bytes, path)).map(|(_, labels)| labels)
 }
 
+/// The first dimension (the number of images or labels) an IDX file of unsigned bytes
+/// declares, read from its first 8 bytes only; `None` when the file does not start like one
+/// (the full reader then names what is wrong).
+pub fn declared_count(path: &Path) -> Result<Option<usize>, DataError> {
+    let head = Source::open(path)?.read_up_to(8)?;
+    Ok(match head[..] {
+        [0, 0, UBYTE, rank, a, b, c, d] if rank > 0 => {
+            usize::try_from(u32::from_be_bytes([a, b, c, d])).ok()
+        }
+        _ => None,
+    })
+}
+
 /// Reads an image file from `src`.
 fn images(src: Source<'_>) -> Result<IdxImages, DataError> {
     let ([count, rows, cols], pixels) = read_idx::<3>(src)?;
