@@ -47,40 +47,55 @@ pub fn task<T>(progress: &dyn Progress, label: &str, total: u64, work: impl FnOn
     result
 }
 
+/// An observer that keeps every report as one line of text (`start LABEL TOTAL`,
+/// `advance N`, `status TEXT`, `finish`, `note LINE`): a log to show later, or to check in a
+/// test what a computation reported.
+#[derive(Debug, Default)]
+pub struct Log(std::sync::Mutex<Vec<String>>);
+
+impl Log {
+    /// The lines so far, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn push(&self, line: String) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(line);
+        }
+    }
+}
+
+impl Progress for Log {
+    fn start(&self, label: &str, total: u64) {
+        self.push(format!("start {label} {total}"));
+    }
+    fn advance(&self, units: u64) {
+        self.push(format!("advance {units}"));
+    }
+    fn status(&self, text: &str) {
+        self.push(format!("status {text}"));
+    }
+    fn finish(&self) {
+        self.push("finish".to_owned());
+    }
+    fn note(&self, line: &str) {
+        self.push(format!("note {line}"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Recorder(Mutex<Vec<String>>);
-
-    impl Progress for Recorder {
-        fn start(&self, label: &str, total: u64) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("start {label} {total}"));
-        }
-        fn advance(&self, units: u64) {
-            self.0.lock().unwrap().push(format!("advance {units}"));
-        }
-        fn finish(&self) {
-            self.0.lock().unwrap().push("finish".to_owned());
-        }
-    }
 
     #[test]
     fn a_task_is_started_and_finished_around_its_work_even_when_it_fails() {
-        let recorder = Recorder::default();
-        let result: Result<(), &str> = task(&recorder, "attack", 3, || {
-            recorder.advance(2);
+        let log = Log::default();
+        let result: Result<(), &str> = task(&log, "attack", 3, || {
+            log.advance(2);
             Err("failed")
         });
         assert_eq!(result, Err("failed"));
-        assert_eq!(
-            *recorder.0.lock().unwrap(),
-            ["start attack 3", "advance 2", "finish"]
-        );
+        assert_eq!(log.lines(), ["start attack 3", "advance 2", "finish"]);
     }
 }

@@ -9,8 +9,7 @@ use gmvae_trainer::attack::pgd::{pgd, PgdOptions};
 use gmvae_trainer::attack::sampling::stratified;
 use gmvae_trainer::attack::suite::run_pgd;
 use gmvae_trainer::attack::{fgsm, EncoderLoss};
-use gmvae_trainer::progress::{Progress, Silent};
-use std::sync::Mutex;
+use gmvae_trainer::progress::{Log, Silent};
 
 #[test]
 fn pgd_and_mim_lower_accuracy_within_their_budgets() {
@@ -83,28 +82,6 @@ fn pgd_and_mim_lower_accuracy_within_their_budgets() {
     assert_in_ball(adv.view(), x.view(), 0.3, false);
 }
 
-/// Records every report it receives, one line each.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Progress for Recorder {
-    fn start(&self, label: &str, total: u64) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("start {label} {total}"));
-    }
-    fn advance(&self, units: u64) {
-        self.0.lock().unwrap().push(format!("advance {units}"));
-    }
-    fn status(&self, text: &str) {
-        self.0.lock().unwrap().push(format!("status {text}"));
-    }
-    fn finish(&self) {
-        self.0.lock().unwrap().push("finish".to_owned());
-    }
-}
-
 #[test]
 fn the_suite_reports_pgd_as_one_task_of_image_steps() {
     let (model, split) = tiny_model();
@@ -113,10 +90,10 @@ fn the_suite_reports_pgd_as_one_task_of_image_steps() {
         steps: 3,
         ..PgdOptions::cleverhans()
     };
-    let recorder = Recorder::default();
+    let recorder = Log::default();
     let run = run_pgd(&model, &set, "pgd-linf", &[0.1, 0.2], &options, &recorder).unwrap();
     assert_eq!(run.points.len(), 2);
-    let lines = recorder.0.into_inner().unwrap();
+    let lines = recorder.lines();
     let total = 12 * 3 * 2;
     assert_eq!(
         lines[..2],

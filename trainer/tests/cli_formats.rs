@@ -5,10 +5,10 @@
 
 mod cli_support;
 
-use cli_support::{ok, one_error_line};
+use cli_support::{ok, one_error_line, write_mnist_dir};
 
 use gmvae_format::{ModelView, TensorId};
-use gmvae_trainer::data::idx::{encode_labels, read_images, read_labels, IdxImages};
+use gmvae_trainer::data::idx::{read_images, read_labels, IdxImages};
 use std::path::{Path, PathBuf};
 
 fn s(path: &Path) -> &str {
@@ -120,22 +120,10 @@ fn export_inspect_classify_and_bench_a_tiny_model() {
     let size = images.rows() * images.cols();
     let digit = |i: usize| images.pixels()[i * size..(i + 1) * size].to_vec();
     let eval_dir = dir.path().join("eval-data");
-    std::fs::create_dir_all(&eval_dir).unwrap();
     let subset =
         IdxImages::new(3, 28, 28, picked.iter().flat_map(|&i| digit(i)).collect()).unwrap();
     let subset_labels: Vec<u8> = picked.iter().map(|&i| labels[i]).collect();
-    for prefix in ["train", "t10k"] {
-        std::fs::write(
-            eval_dir.join(format!("{prefix}-images-idx3-ubyte")),
-            subset.to_idx_bytes(),
-        )
-        .unwrap();
-        std::fs::write(
-            eval_dir.join(format!("{prefix}-labels-idx1-ubyte")),
-            encode_labels(&subset_labels).unwrap(),
-        )
-        .unwrap();
-    }
+    write_mnist_dir(&eval_dir, &subset, &subset_labels);
     let eval_out = dir.path().join("eval-out");
     ok(&[
         "eval",

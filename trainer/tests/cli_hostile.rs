@@ -4,9 +4,9 @@
 
 mod cli_support;
 
-use cli_support::{ok, one_error_line};
+use cli_support::{ok, one_error_line, write_mnist_dir};
 use gmvae_format::{ModelFile, ModelView, TensorId};
-use gmvae_trainer::data::idx::{encode_labels, IdxImages};
+use gmvae_trainer::data::idx::IdxImages;
 use std::path::Path;
 
 fn golden_model() -> String {
@@ -97,24 +97,11 @@ fn training_options_are_checked_before_the_first_epoch() {
     assert!(err.contains("training images"), "{err}");
 }
 
-/// Writes an MNIST-layout directory of `n` images of `side × side` with `labels`.
+/// Writes an MNIST-layout directory of `side × side` images with `labels`.
 fn write_dataset(dir: &Path, side: usize, labels: &[u8]) {
-    std::fs::create_dir_all(dir).unwrap();
     let n = labels.len();
     let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 37 % 256) as u8).collect();
-    let images = IdxImages::new(n, side, side, pixels).unwrap();
-    for prefix in ["train", "t10k"] {
-        std::fs::write(
-            dir.join(format!("{prefix}-images-idx3-ubyte")),
-            images.to_idx_bytes(),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join(format!("{prefix}-labels-idx1-ubyte")),
-            encode_labels(labels).unwrap(),
-        )
-        .unwrap();
-    }
+    write_mnist_dir(dir, &IdxImages::new(n, side, side, pixels).unwrap(), labels);
 }
 
 #[test]

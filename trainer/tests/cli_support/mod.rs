@@ -39,3 +39,19 @@ pub fn assert_one_error_line(output: &Output) -> String {
 pub fn one_error_line(args: &[&str]) -> String {
     assert_one_error_line(&gmvae(args))
 }
+
+/// Writes `images` and `labels` into `dir` as an MNIST-layout dataset (the same images as the
+/// training and the test split, raw IDX).
+pub fn write_mnist_dir(
+    dir: &std::path::Path,
+    images: &gmvae_trainer::data::idx::IdxImages,
+    labels: &[u8],
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    for prefix in ["train", "t10k"] {
+        let path = |kind: &str| dir.join(format!("{prefix}-{kind}"));
+        std::fs::write(path("images-idx3-ubyte"), images.to_idx_bytes()).unwrap();
+        let labels = gmvae_trainer::data::idx::encode_labels(labels).unwrap();
+        std::fs::write(path("labels-idx1-ubyte"), labels).unwrap();
+    }
+}
