@@ -27,7 +27,8 @@ fn main() -> ExitCode {
 }
 
 /// Help and version go to stdout as clap prints them; a mistake on the command line is one
-/// `error:` line (clap's first line and its tip, if any) and exit status 2.
+/// `error:` line (clap's first line, with its tip and the possible values if it gives them)
+/// and exit status 2.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
@@ -44,8 +45,12 @@ fn usage_error(e: clap::Error) -> ExitCode {
         .next()
         .unwrap_or("error: invalid command line")
         .to_owned();
-    for tip in lines.filter_map(|l| l.trim().strip_prefix("tip:")) {
-        line.push_str(&format!(" (tip:{tip})"));
+    for extra in lines.map(str::trim) {
+        if let Some(tip) = extra.strip_prefix("tip:") {
+            line.push_str(&format!(" (tip:{tip})"));
+        } else if extra.starts_with("[possible values:") {
+            line.push_str(&format!(" {extra}"));
+        }
     }
     if e.kind() == ErrorKind::UnknownArgument && line.contains("argument '-") {
         line.push_str(" (a negative value is written --option=-N)");
