@@ -90,13 +90,18 @@ impl CalibrationSettings {
     }
 }
 
+impl CalibrationSettings {
+    /// Confidence 0.9973 (the 3-sigma analogue), per-class covariance, τ_dec the quantile.
+    pub const DEFAULT: Self = Self {
+        confidence: 0.9973,
+        covariance: CovarianceKind::PerClass,
+        tau_dec: TauDecStatistic::Quantile,
+    };
+}
+
 impl Default for CalibrationSettings {
     fn default() -> Self {
-        Self {
-            confidence: 0.9973,
-            covariance: CovarianceKind::PerClass,
-            tau_dec: TauDecStatistic::Quantile,
-        }
+        Self::DEFAULT
     }
 }
 

@@ -19,6 +19,18 @@ pub struct Encoded {
     pub reconstruction_errors: Array1<f32>,
 }
 
+impl Encoded {
+    /// The first row whose code or reconstruction error is not finite (a model whose weights
+    /// overflow), if any.
+    pub fn first_non_finite(&self) -> Option<usize> {
+        self.latents
+            .rows()
+            .into_iter()
+            .zip(&self.reconstruction_errors)
+            .position(|(z, e)| !(e.is_finite() && z.iter().all(|v| v.is_finite())))
+    }
+}
+
 /// f(x) for every image, `(n, latent)`.
 pub fn encode_all<D: Device<f32>>(
     net: &Network<D>,

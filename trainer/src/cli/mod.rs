@@ -99,12 +99,13 @@ pub fn choice<T: Choice>() -> ChoiceParser<T> {
 pub struct ChoiceParser<T>(std::marker::PhantomData<T>);
 
 impl<T: Choice> ChoiceParser<T> {
-    fn names(&self) -> clap::builder::PossibleValuesParser {
-        clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|c| {
+    /// Every value with its description and aliases, as clap lists and matches them.
+    fn values() -> impl Iterator<Item = clap::builder::PossibleValue> {
+        T::ALL.iter().map(|c| {
             clap::builder::PossibleValue::new(c.name())
                 .help(c.about())
                 .aliases(c.aliases().iter().copied())
-        }))
+        })
     }
 }
 
@@ -119,7 +120,8 @@ impl<T: Choice> clap::builder::TypedValueParser for ChoiceParser<T> {
     ) -> Result<T, clap::Error> {
         // The possible-values parser validates and words the error; every name it accepts is
         // one of T's, so the lookup after it only fails if the two lists disagree.
-        let name = self.names().parse_ref(cmd, arg, value)?;
+        let name =
+            clap::builder::PossibleValuesParser::new(Self::values()).parse_ref(cmd, arg, value)?;
         T::from_name(&name).ok_or_else(|| {
             clap::Error::raw(
                 clap::error::ErrorKind::InvalidValue,
@@ -131,9 +133,7 @@ impl<T: Choice> clap::builder::TypedValueParser for ChoiceParser<T> {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        Some(Box::new(T::ALL.iter().map(|c| {
-            clap::builder::PossibleValue::new(c.name()).help(c.about())
-        })))
+        Some(Box::new(Self::values()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading a model file for the runtime-backed commands (`inspect`, `classify`,
 //! `bench classify`), with one-line errors that name the format reader's verdict.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use gmvae_format::{FormatError, ModelView};
 use gmvae_runtime::{Error as RuntimeError, Model};
 use std::path::Path;
@@ -20,14 +20,8 @@ pub fn view<'a>(path: &Path, bytes: &'a [u8]) -> Result<ModelView<'a>> {
 /// refuses a model whose workspace would be more than the tools allocate.
 pub fn runtime_model<'a>(path: &Path, bytes: &'a [u8]) -> Result<Model<'a>> {
     let model = Model::from_view(view(path, bytes)?).map_err(|e| runtime_error(path, &e))?;
-    let needed = model.workspace_sizes().reclassify_lockstep;
-    let max = gmvae_trainer::reclassify::engine::MAX_WORKSPACE;
-    if needed > max {
-        return Err(anyhow!(
-            "{} needs {needed} f32 of runtime workspace, more than this tool allocates ({max})",
-            path.display()
-        ));
-    }
+    gmvae_trainer::reclassify::engine::lockstep_workspace(&model)
+        .with_context(|| format!("{} cannot run in this tool", path.display()))?;
     Ok(model)
 }
 

@@ -12,6 +12,7 @@ use gmvae_trainer::model::Preset;
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::{
     train_and_calibrate, Fitted, LrSchedule, TrainConfig, TrainDevice, TrainOptions,
+    DEFAULT_OPTIONS,
 };
 use gmvae_trainer::Error;
 use std::path::PathBuf;
@@ -65,31 +66,31 @@ pub struct HyperArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Images per step.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.batch_size)]
     pub batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.lr)]
     pub lr: f64,
     /// Weight α of the latent term ||f(x) − μ_y||² (chosen by the sweep in BENCHMARKS.md).
-    #[arg(long, default_value_t = 200.0)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.alpha)]
     pub alpha: f32,
     /// Fixed encoder variance s2, as a number or a fraction like 1/3000.
     #[arg(long, default_value = "1/3000", value_parser = parse_fraction)]
     pub s2: f64,
     /// Seed for initialisation, shuffling and noise.
-    #[arg(long, default_value_t = 2019)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.seed)]
     pub seed: u64,
     /// Largest random translation of training images, in pixels (0 = none).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.augment.shift)]
     pub augment_shift: f32,
     /// Largest random rotation of training images, in degrees (0 = none).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.augment.rotate)]
     pub augment_rotate: f32,
     /// Largest random relative scaling of training images (0.1 = ±10 %; 0 = none).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = DEFAULT_OPTIONS.augment.scale)]
     pub augment_scale: f32,
     /// Learning-rate schedule.
-    #[arg(long, value_parser = super::choice::<LrSchedule>(), default_value_t = LrSchedule::Cosine)]
+    #[arg(long, value_parser = super::choice::<LrSchedule>(), default_value_t = DEFAULT_OPTIONS.schedule)]
     pub lr_schedule: LrSchedule,
     /// Split each batch into N parts computed in parallel [default: 2 on the CPU, 1 on CUDA].
     /// Results depend on N (summation order), never on thread timing.
@@ -101,10 +102,10 @@ pub struct HyperArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CalibrationArgs {
     /// Confidence level of both thresholds (0.9973 is the 3-sigma analogue).
-    #[arg(long, default_value_t = 0.9973)]
+    #[arg(long, default_value_t = CalibrationSettings::DEFAULT.confidence)]
     pub confidence: f64,
     /// Covariance of the Mahalanobis distance.
-    #[arg(long, value_parser = super::choice::<CovarianceKind>(), default_value_t = CovarianceKind::PerClass)]
+    #[arg(long, value_parser = super::choice::<CovarianceKind>(), default_value_t = CalibrationSettings::DEFAULT.covariance)]
     pub covariance: CovarianceKind,
     /// τ_dec = mean + K·std of training reconstruction errors instead of their quantile at
     /// the confidence level.
@@ -182,7 +183,11 @@ impl TrainArgs {
             latent: self.model.latent,
             options: TrainOptions {
                 // Resuming without --epochs keeps the checkpoint's (the run never shortens).
-                epochs: h.epochs.unwrap_or(if self.resume { 1 } else { 25 }),
+                epochs: h.epochs.unwrap_or(if self.resume {
+                    1
+                } else {
+                    DEFAULT_OPTIONS.epochs
+                }),
                 batch_size: h.batch_size,
                 lr: h.lr,
                 alpha: h.alpha,

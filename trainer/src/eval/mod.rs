@@ -19,8 +19,7 @@ pub fn evaluate<D: Device<f32>>(model: &TrainedModel<D>, split: &Split) -> Resul
     let config = model.network.config();
     check_fits(config, test, &split.name)?;
     let encoded = infer::encode_and_reconstruct(&model.network, &model.params, test.images.view());
-    let finite = |v: &f32| v.is_finite();
-    if !(encoded.latents.iter().all(finite) && encoded.reconstruction_errors.iter().all(finite)) {
+    if encoded.first_non_finite().is_some() {
         return Err(Error::NonFiniteOutput {
             dataset: split.name.clone(),
         });

@@ -11,6 +11,19 @@ use rayon::prelude::*;
 /// file whose sizes need more (the format allows enormous layers) is refused, not allocated.
 pub const MAX_WORKSPACE: usize = 1 << 26;
 
+/// The `f32`s with which `model` reclassifies every start in lockstep (the most any runtime
+/// call of it needs), if at most [`MAX_WORKSPACE`].
+pub fn lockstep_workspace(model: &Model<'_>) -> Result<usize, ReclassifyError> {
+    let needed = model.workspace_sizes().reclassify_lockstep;
+    if needed > MAX_WORKSPACE {
+        return Err(ReclassifyError::WorkspaceTooLarge {
+            needed,
+            max: MAX_WORKSPACE,
+        });
+    }
+    Ok(needed)
+}
+
 /// Reclassifies every row of `images` with the runtime, on `threads` threads (each with a
 /// workspace that runs every start in lockstep).
 pub fn reclassify(
@@ -27,13 +40,7 @@ pub fn reclassify(
             expected: model.image_len(),
         });
     }
-    let needed = model.workspace_sizes().reclassify_lockstep;
-    if needed > MAX_WORKSPACE {
-        return Err(ReclassifyError::WorkspaceTooLarge {
-            needed,
-            max: MAX_WORKSPACE,
-        });
-    }
+    let needed = lockstep_workspace(&model)?;
     let threads = threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

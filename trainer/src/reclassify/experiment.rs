@@ -67,17 +67,7 @@ impl Classified {
         images: ArrayView2<f32>,
     ) -> Result<Self, ReclassifyError> {
         let encoded = infer::encode_and_reconstruct(&model.network, &model.params, images);
-        let finite = |(i, row): (usize, ndarray::ArrayView1<f32>)| {
-            (!(row.iter().all(|v| v.is_finite()) && encoded.reconstruction_errors[i].is_finite()))
-                .then_some(i)
-        };
-        if let Some(index) = encoded
-            .latents
-            .rows()
-            .into_iter()
-            .enumerate()
-            .find_map(finite)
-        {
+        if let Some(index) = encoded.first_non_finite() {
             return Err(ReclassifyError::NonFinite { index });
         }
         let scores = model

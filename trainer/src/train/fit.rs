@@ -36,34 +36,38 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// The paper's model and settings (25 epochs, batch 64, Adam 1e-3 with cosine decay,
-    /// α = 200, s2 = 1/3000, seed 2019, mild augmentation, 2 shards), no checkpoint.
+    /// The paper's model with [`DEFAULT_OPTIONS`] and the default calibration, no checkpoint.
     fn default() -> Self {
         Self {
             preset: Preset::Paper,
             latent: None,
-            options: TrainOptions {
-                epochs: 25,
-                batch_size: 64,
-                lr: 1e-3,
-                alpha: 200.0,
-                s2: 1.0 / 3000.0,
-                seed: 2019,
-                augment: Augment {
-                    shift: 2.0,
-                    rotate: 10.0,
-                    scale: 0.1,
-                },
-                schedule: LrSchedule::Cosine,
-                shards: 2,
-            },
-            calibration: CalibrationSettings::default(),
+            options: DEFAULT_OPTIONS,
+            calibration: CalibrationSettings::DEFAULT,
             checkpoint: None,
             resume: false,
             train_limit: None,
         }
     }
 }
+
+/// The settings of the paper's runs (25 epochs, batch 64, Adam 1e-3 with cosine decay,
+/// α = 200, s2 = 1/3000, seed 2019, mild augmentation, 2 shards): what `TrainConfig::default`
+/// and the `gmvae train` options start from.
+pub const DEFAULT_OPTIONS: TrainOptions = TrainOptions {
+    epochs: 25,
+    batch_size: 64,
+    lr: 1e-3,
+    alpha: 200.0,
+    s2: 1.0 / 3000.0,
+    seed: 2019,
+    augment: Augment {
+        shift: 2.0,
+        rotate: 10.0,
+        scale: 0.1,
+    },
+    schedule: LrSchedule::Cosine,
+    shards: 2,
+};
 
 impl TrainConfig {
     /// Checks the settings before any work (a fresh run's hyper-parameters, the calibration

@@ -17,7 +17,7 @@ use adam::Adam;
 use batch::HostBatch;
 use dfdx::prelude::*;
 pub use error::{TrainError, MAX_EPOCHS, MAX_S2, MIN_S2};
-pub use fit::{train_and_calibrate, Fitted, TrainConfig};
+pub use fit::{train_and_calibrate, Fitted, TrainConfig, DEFAULT_OPTIONS};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
