@@ -15,7 +15,7 @@ root="$(cd "$here/../.." && pwd)"
 # mix with the main one (a relative CARGO_TARGET_DIR is taken from the caller's directory).
 target_dir="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")/fuzz"
 seconds="${FUZZ_SECONDS:-60}"
-if [ "$#" -gt 0 ]; then targets=("$@"); else targets=(model_runtime model_fixed_up idx); fi
+if [ "$#" -gt 0 ]; then targets=("$@"); else targets=(model_runtime model_fixed_up idx png); fi
 cd "$here"
 
 # libfuzzer-sys compiles libFuzzer's C++ sources with the system compiler.

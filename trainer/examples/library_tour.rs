@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Train and calibrate: the edge preset (8/16 channels, 64 hidden units), 4 epochs on the
     // 9,000 training digits; every other setting the paper's default.
     let mut config = TrainConfig {
-        preset: Preset::Edge,
+        preset: Some(Preset::Edge),
         ..TrainConfig::default()
     };
     config.options.epochs = 4;

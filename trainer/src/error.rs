@@ -63,6 +63,14 @@ pub enum Error {
         /// The dataset given now.
         given: String,
     },
+    /// A run would resume with other model sizes than its checkpoint's.
+    #[error("the checkpoint holds {trained}, not {given}: resume it with its own sizes")]
+    ResumeOtherModel {
+        /// The checkpoint's model.
+        trained: String,
+        /// What was asked for.
+        given: String,
+    },
     /// The model computes non-finite codes or reconstructions (weights too large).
     #[error("the model gives non-finite outputs on {dataset}: its weights overflow, so nothing it computes can be trusted")]
     NonFiniteOutput {

@@ -19,7 +19,7 @@ const NOISE_SEED: u64 = 2019;
 /// Changing it changes the golden model: regenerate the fixtures and say so in the commit.
 pub fn train_config() -> TrainConfig {
     let mut config = TrainConfig {
-        preset: Preset::Edge,
+        preset: Some(Preset::Edge),
         ..TrainConfig::default()
     };
     config.options.epochs = 4;

@@ -13,6 +13,7 @@
 //! | train and calibrate (checkpoint and resume optional) | [`train::train_and_calibrate`] over a [`train::TrainConfig`] |
 //! | calibrate a checkpoint | [`train::fit::calibrate_checkpoint`] |
 //! | model file bytes, save, load | [`export::to_bytes`], [`trained::TrainedModel::save`], [`trained::TrainedModel::load`] |
+//! | read PNG files and IDX entries as model inputs | [`input::InputLoader`] |
 //! | Table 1's row, confusion matrices, risk–coverage curves | [`eval::evaluate`] |
 //! | the paper's Figure 2 | [`plot::figures::figures`] |
 //! | attacks (FGSM, PGD, MIM, adaptive, Eq. 10, Eq. 11) | [`attack::suite`] |
@@ -32,6 +33,7 @@ pub mod eval;
 pub mod export;
 pub mod golden;
 pub mod infer;
+pub mod input;
 pub mod linalg;
 pub mod model;
 pub mod plot;

@@ -60,6 +60,9 @@ fn training_options_are_checked_before_the_first_epoch() {
         (&["--alpha=-1"], "alpha"),
         (&["--alpha", "0"], "alpha"),
         (&["--shards", "0"], "shard"),
+        (&["--shards", "100000"], "shard"),
+        (&["--batch-size", "0"], "batch size"),
+        (&["--batch-size", "18446744073709551615"], "batch size"),
         (&["--lr", "1e10"], "learning rate"),
         (&["--s2", "1e-45"], "s2"),
         (&["--s2", "1e39"], "s2"),
@@ -147,10 +150,167 @@ fn resume_checks_the_checkpoint_against_the_data_and_keeps_its_epochs() {
     );
     let err = one_error_line(&["train", "--resume", "--out", run, "--data-dir", s(&small)]);
     assert!(err.contains("does not fit"), "{err}");
-    // Without --epochs, a resumed run keeps its length (it used to grow to 25 epochs).
-    ok(&["train", "--resume", "--out", run, "--train-limit", "400"]);
+    // Model sizes other than the checkpoint's (its preset is tiny, its latent 10).
+    for (flags, says) in [
+        (&["--preset", "paper"][..], "the paper preset"),
+        (&["--latent", "12"], "latent 12"),
+        (
+            &["--preset", "tiny", "--latent", "16"],
+            "the tiny preset with latent 16",
+        ),
+    ] {
+        let mut args = vec!["train", "--resume", "--out", run];
+        args.extend_from_slice(flags);
+        let err = one_error_line(&args);
+        assert!(
+            err.contains("the checkpoint holds the tiny model with latent 10")
+                && err.contains(says),
+            "{flags:?}: {err}"
+        );
+    }
+    // Without --epochs, a resumed run keeps its length (it used to grow to 25 epochs); the
+    // model is named from the checkpoint's sizes (it used to say "paper-sized" for any).
+    let out = cli_support::gmvae(&[
+        "train",
+        "--resume",
+        "--out",
+        run,
+        "--preset",
+        "tiny",
+        "--train-limit",
+        "400",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("training the tiny model"), "{stderr}");
     let log = std::fs::read_to_string(Path::new(run).join("train-log.json")).unwrap();
     assert_eq!(log.matches("\"epoch\"").count(), 1, "{log}");
+}
+
+#[test]
+fn benchmark_counts_are_bounded_before_any_run() {
+    let model = golden_model();
+    let huge = "18446744073709551615";
+    for (args, says) in [
+        (
+            &["bench", "train", "--batch-size", huge][..],
+            "--batch-size",
+        ),
+        (&["bench", "train", "--batch-size", "0"], "--batch-size"),
+        (&["bench", "train", "--steps", huge], "--steps"),
+        (&["bench", "train", "--warmup", huge], "--warmup"),
+        (&["bench", "train", "--threads", "0"], "--threads"),
+        (&["bench", "train", "--threads", "100000"], "--threads"),
+        (&["bench", "classify", &model, "--runs", huge], "--runs"),
+        (&["bench", "classify", &model, "--runs", "0"], "--runs"),
+        (&["bench", "classify", &model, "--warmup", huge], "--warmup"),
+        (&["bench", "reclassify", &model, "--runs", huge], "--runs"),
+        (
+            &["bench", "reclassify", &model, "--warmup", huge],
+            "--warmup",
+        ),
+    ] {
+        let err = one_error_line(args);
+        assert!(
+            err.contains(says) && err.contains("between"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// A valid model of `height × width` images with `conv1` feature maps in the first layer and
+/// 10 classes (zero weights, so the file stays small).
+fn zero_model(height: usize, width: usize, conv1: usize) -> Vec<u8> {
+    use gmvae_format::{Architecture, Calibration, CovarianceKind, TauDecStatistic};
+    let arch = Architecture {
+        in_channels: 1,
+        height,
+        width,
+        conv1,
+        conv2: 1,
+        hidden: 1,
+        latent: 10,
+        classes: 10,
+    };
+    let calibration = Calibration {
+        s2: 1.0 / 3000.0,
+        covariance: CovarianceKind::Isotropic,
+        tau_enc: 11.83,
+        tau_dec: 4.5,
+        confidence: 0.9973,
+        tau_dec_statistic: TauDecStatistic::Quantile { level: 0.99 },
+        samples: 1000,
+    };
+    ModelFile::new(arch, calibration)
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+}
+
+#[test]
+fn a_model_beyond_the_workspace_cap_is_refused_not_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.gmvae");
+    // 64 feature maps of 1024 × 1024: far beyond what the tools allocate.
+    std::fs::write(&path, zero_model(1024, 1024, 64)).unwrap();
+    let model = s(&path);
+    // The model is refused before any input is opened (this one does not exist).
+    let input = s(&dir.path().join("absent.png")).to_owned();
+    for args in [
+        &["classify", model, &input][..],
+        &["bench", "classify", model, "--runs", "1"],
+        &["bench", "reclassify", model, "--runs", "1"],
+        &[
+            "reclassify",
+            model,
+            "--engine",
+            "runtime",
+            "--samples",
+            "1",
+            "--out",
+            s(dir.path()),
+        ],
+    ] {
+        let err = one_error_line(args);
+        assert!(err.contains("workspace"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_model_for_other_images_than_the_dataset_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.gmvae");
+    // 8 × 8 images against the bundled 28 × 28 digits.
+    std::fs::write(&path, zero_model(8, 8, 2)).unwrap();
+    let (model, out) = (s(&path), s(dir.path()));
+    for args in [
+        &["eval", model, "--out", out][..],
+        &["attack", "fgsm", model, "--samples", "2", "--out", out],
+        &["report", model, "--samples", "2", "--out", out],
+        &[
+            "reclassify",
+            model,
+            "--engine",
+            "runtime",
+            "--samples",
+            "2",
+            "--out",
+            out,
+        ],
+        &[
+            "reclassify",
+            model,
+            "--engine",
+            "dfdx",
+            "--samples",
+            "2",
+            "--out",
+            out,
+        ],
+    ] {
+        let err = one_error_line(args);
+        assert!(err.contains("does not fit"), "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! What the fuzz targets in `fuzz_targets/` check, shared between them: bytes as a model file
 //! through the format reader and the runtime ([`check_model`]), the fix-up that makes a
-//! mutated file's length field and CRC trailer consistent ([`fix_up`]), and bytes as IDX
-//! files through the trainer's readers ([`check_idx`]).
+//! mutated file's length field and CRC trailer consistent ([`fix_up`]), bytes as IDX
+//! files through the trainer's readers ([`check_idx`]), and bytes as a PNG input through the
+//! trainer's decoder ([`check_png`]).
 //!
 //! Each check panics (which libFuzzer reports as a crash) only when a documented guarantee
 //! breaks: a panic inside the code under test, an [`Error::Internal`], an error that the
@@ -14,6 +15,8 @@ use gmvae_format::layout::{header::FILE_LEN, MAJOR, MINOR};
 use gmvae_format::{Architecture, ModelFile, ModelView};
 use gmvae_runtime::{Decision, Error, Isa, Model, ReclassifySettings, Thresholds, Verdict};
 use gmvae_trainer::data::idx::{encode_labels, parse_images, parse_labels, IdxImages};
+use gmvae_trainer::data::ImageShape;
+use gmvae_trainer::input::decode_png;
 
 /// Models whose reclassification workspace ([`gmvae_runtime::WorkspaceSizes`]'s
 /// `reclassify_lockstep`) is larger than this many `f32`s are only parsed, not run.
@@ -302,8 +305,62 @@ pub fn check_idx(bytes: &[u8]) {
 
 /// The data layer's promise: one line that names the file.
 fn check_message(message: &str) {
+    check_message_names(message, IDX_NAME);
+}
+
+/// One line that names `name`.
+fn check_message_names(message: &str, name: &str) {
     assert!(
-        !message.contains('\n') && message.contains(IDX_NAME),
+        !message.contains('\n') && message.contains(name),
         "{message:?}"
     );
+}
+
+/// The name the PNG decoder is told the bytes came from; every error message must name it.
+pub const PNG_NAME: &str = "fuzz-input.png";
+
+/// Largest width or height taken from a PNG header as the model's size (larger headers are
+/// decoded for a 28 × 28 model, which refuses them before allocating).
+pub const MAX_PNG_SIDE: usize = 64;
+
+/// The model input shape the PNG check decodes for: the header's width and height (IHDR,
+/// bytes 16..24) when both lie in `1..=MAX_PNG_SIDE`, else 28 × 28; one channel for an input
+/// of even length, three for an odd one (so grey and RGB images meet both conversions).
+pub fn png_shape(bytes: &[u8]) -> ImageShape {
+    let field = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let side = |v: Option<usize>| v.filter(|v| (1..=MAX_PNG_SIDE).contains(v));
+    let (width, height) = match (side(field(16)), side(field(20))) {
+        (Some(w), Some(h)) => (w, h),
+        _ => (28, 28),
+    };
+    ImageShape {
+        channels: if bytes.len().is_multiple_of(2) { 1 } else { 3 },
+        height,
+        width,
+    }
+}
+
+/// Decodes `bytes` as a PNG input with the trainer's `decode_png` for [`png_shape`]'s shape.
+///
+/// Panics when a decoded image does not have the shape's length, holds a value outside
+/// `[0, 1]` (or NaN), or decodes differently a second time, and when an error message is not
+/// one line naming [`PNG_NAME`].
+pub fn check_png(bytes: &[u8]) {
+    let shape = png_shape(bytes);
+    match decode_png(bytes, PNG_NAME, shape) {
+        Ok(values) => {
+            assert_eq!(values.len(), shape.pixels());
+            assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{values:?}");
+            let again = decode_png(bytes, PNG_NAME, shape);
+            assert!(
+                matches!(&again, Ok(v) if v.iter().map(|x| x.to_bits()).eq(values.iter().map(|x| x.to_bits()))),
+                "a second decoding differs"
+            );
+        }
+        Err(e) => check_message_names(&e.to_string(), PNG_NAME),
+    }
 }

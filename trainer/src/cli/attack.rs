@@ -20,6 +20,7 @@ use gmvae_trainer::attack::Norm;
 use gmvae_trainer::choice::Choice;
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::plot::grid::GridShape;
+use gmvae_trainer::train::fit::check_fits;
 use gmvae_trainer::train::TrainDevice;
 use gmvae_trainer::trained::TrainedModel;
 use std::path::{Path, PathBuf};
@@ -407,17 +408,7 @@ pub fn load_model<D: Device<f32>>(common: &CommonArgs, dev: &D) -> Result<Loaded
     let model = TrainedModel::load(&common.model, dev)
         .with_context(|| format!("cannot load the model {}", common.model.display()))?;
     let split = load(&dataset_for(&common.dataset, &model.dataset))?;
-    let config = model.network.config();
-    if split.test.shape.pixels() != config.pixels() || split.test.num_classes() > config.classes {
-        bail!(
-            "{} ({} images, {} classes) does not fit the model ({} pixels, {} classes)",
-            split.name,
-            split.test.shape,
-            split.test.num_classes(),
-            config.pixels(),
-            config.classes
-        );
-    }
+    check_fits(model.network.config(), &split.test, &split.name)?;
     if split.test.is_empty() {
         bail!("{} has an empty test split", split.name);
     }

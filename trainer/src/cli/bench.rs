@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::train::step_bench::StepBench;
+use gmvae_trainer::train::{MAX_BATCH_SIZE, MAX_SHARDS};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -135,6 +136,19 @@ pub struct TrainBenchReport {
     pub ratio: Option<f64>,
 }
 
+/// Most timed or warm-up repetitions a benchmark accepts.
+pub const MAX_REPETITIONS: usize = 1_000_000;
+
+/// Fails unless `value`, given as `flag`, lies in `min..=max` (checked before any work: the
+/// timings are kept in a vector of that length).
+pub fn check_count(flag: &str, value: usize, min: usize, max: usize) -> Result<()> {
+    ensure!(
+        (min..=max).contains(&value),
+        "{flag} must be between {min} and {max}, not {value}"
+    );
+    Ok(())
+}
+
 /// Runs `gmvae bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
@@ -146,11 +160,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// Runs `gmvae bench train` and prints its report.
 fn train(args: TrainBenchArgs) -> Result<()> {
-    ensure!(args.batch_size > 0, "--batch-size must be positive");
-    ensure!(args.steps > 0, "--steps must be positive");
+    check_count("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE)?;
+    check_count("--steps", args.steps, 1, MAX_REPETITIONS)?;
+    check_count("--warmup", args.warmup, 0, MAX_REPETITIONS)?;
     let logical_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(logical_cpus);
-    ensure!(threads > 0, "--threads must be positive");
+    check_count("--threads", threads, 1, MAX_SHARDS)?;
     let peer_script = match (&args.peer_python, &args.peer_script) {
         (None, _) => None,
         (Some(_), Some(script)) => Some(script.clone()),

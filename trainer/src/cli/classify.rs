@@ -2,12 +2,12 @@
 //! PNG files or IDX entries and prints each verdict: label, latent code, squared Mahalanobis
 //! distance, reconstruction error, and which threshold rejected it, if any.
 
-use super::input::{InputLoader, InputSpec};
 use super::model_bytes;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use gmvae_runtime::{Decision, Model, Verdict};
 use gmvae_trainer::data::ImageShape;
+use gmvae_trainer::input::{InputLoader, InputSpec};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -91,7 +91,8 @@ pub fn input_shape(model: &Model<'_>) -> ImageShape {
 pub fn load_all(model: &Model<'_>, specs: &[InputSpec]) -> Result<Vec<Vec<f32>>> {
     let shape = input_shape(model);
     let mut loader = InputLoader::new();
-    specs.iter().map(|spec| loader.load(spec, shape)).collect()
+    let images: Result<_, _> = specs.iter().map(|spec| loader.load(spec, shape)).collect();
+    Ok(images?)
 }
 
 /// The printed form of a verdict.

@@ -11,7 +11,6 @@ pub mod demo;
 pub mod device;
 pub mod eval;
 pub mod export;
-pub mod input;
 pub mod inspect;
 pub mod model_bytes;
 pub mod progress;

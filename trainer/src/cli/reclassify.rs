@@ -11,6 +11,7 @@ use gmvae_trainer::atomic::write_atomically;
 use gmvae_trainer::data::load;
 use gmvae_trainer::reclassify::experiment::{clean_report, fgsm_table, Engine};
 use gmvae_trainer::reclassify::ReclassifySettings;
+use gmvae_trainer::train::fit::check_fits;
 use gmvae_trainer::train::TrainDevice;
 use gmvae_trainer::trained::TrainedModel;
 use ndarray::s;
@@ -98,7 +99,12 @@ impl EngineArgs {
         Ok(match self.engine {
             EngineKind::Dfdx => Engine::Dfdx,
             EngineKind::Runtime => Engine::Runtime {
-                bytes: super::model_bytes::read(model)?,
+                bytes: {
+                    let bytes = super::model_bytes::read(model)?;
+                    // The runtime's verdict on the file (and the workspace cap) first.
+                    super::model_bytes::runtime_model(model, &bytes)?;
+                    bytes
+                },
                 threads: self
                     .threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
@@ -175,6 +181,7 @@ impl OnDevice for Job {
             SplitKind::Test => (&split.test, split.name.clone()),
             SplitKind::Train => (&split.train, format!("{} (train)", split.name)),
         };
+        check_fits(model.network.config(), data, &split.name)?;
         let n = a.samples.unwrap_or(usize::MAX).min(data.len());
         let images = data.images.slice(s![..n, ..]);
         let labels: Vec<usize> = data

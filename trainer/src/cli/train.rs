@@ -51,10 +51,11 @@ pub struct TrainArgs {
 /// Model size options.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Size preset.
-    #[arg(long, value_parser = super::choice::<Preset>(), default_value_t = Preset::Paper)]
-    pub preset: Preset,
-    /// Latent dimension (default: the number of classes); class means are zero-padded one-hots.
+    /// Size preset [default: paper; when resuming, the checkpoint's (another is refused)].
+    #[arg(long, value_parser = super::choice::<Preset>())]
+    pub preset: Option<Preset>,
+    /// Latent dimension [default: the number of classes; when resuming, the checkpoint's];
+    /// class means are zero-padded one-hots.
     #[arg(long)]
     pub latent: Option<usize>,
 }

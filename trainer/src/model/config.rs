@@ -108,6 +108,21 @@ impl ModelConfig {
         Ok(config)
     }
 
+    /// The preset whose sizes these are, if any (a checkpoint records sizes, not names).
+    pub fn preset(&self) -> Option<Preset> {
+        [Preset::Paper, Preset::Edge, Preset::Tiny]
+            .into_iter()
+            .find(|&p| {
+                Self::from_preset(
+                    p,
+                    (self.in_channels, self.height, self.width),
+                    self.classes,
+                    Some(self.latent),
+                )
+                .is_ok_and(|c| c == *self)
+            })
+    }
+
     /// Checks the invariants the model relies on.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.height == 0

@@ -60,12 +60,20 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// Scores `images` with the model's encoder, decoder and thresholds; a model whose
-    /// codes or reconstructions are not finite (overflowing weights) is an error.
+    /// Scores `images` with the model's encoder, decoder and thresholds; images of another
+    /// size than the model's, and a model whose codes or reconstructions are not finite
+    /// (overflowing weights), are errors.
     pub fn new<D: Device<f32>>(
         model: &TrainedModel<D>,
         images: ArrayView2<f32>,
     ) -> Result<Self, ReclassifyError> {
+        let expected = model.network.config().pixels();
+        if images.ncols() != expected {
+            return Err(ReclassifyError::ImageSize {
+                found: images.ncols(),
+                expected,
+            });
+        }
         let encoded = infer::encode_and_reconstruct(&model.network, &model.params, images);
         if let Some(index) = encoded.first_non_finite() {
             return Err(ReclassifyError::NonFinite { index });

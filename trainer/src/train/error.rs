@@ -8,17 +8,21 @@ pub const MIN_S2: f64 = 1e-12;
 pub const MAX_S2: f64 = 1e3;
 /// Largest number of epochs accepted.
 pub const MAX_EPOCHS: usize = 100_000;
+/// Largest batch size accepted (a batch's tensors are allocated whole).
+pub const MAX_BATCH_SIZE: usize = 1 << 16;
+/// Largest number of data-parallel shards accepted (each is a thread pool).
+pub const MAX_SHARDS: usize = 256;
 
 /// Why training cannot start or continue.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
-    /// The batch size is zero.
-    #[error("the batch size must be at least 1")]
-    BatchSize,
-    /// The shard count is zero.
-    #[error("the shard count must be at least 1")]
-    Shards,
+    /// The batch size is zero or above [`MAX_BATCH_SIZE`].
+    #[error("the batch size must be between 1 and {MAX_BATCH_SIZE}, not {0}")]
+    BatchSize(usize),
+    /// The shard count is zero or above [`MAX_SHARDS`].
+    #[error("the shard count must be between 1 and {MAX_SHARDS}, not {0}")]
+    Shards(usize),
     /// The encoder variance is outside what training and the file can use.
     #[error("s2 must lie between {MIN_S2} and {MAX_S2}, not {0}")]
     S2(f64),

@@ -17,9 +17,11 @@ use std::path::PathBuf;
 /// where (if anywhere) it keeps its checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// Size preset.
-    pub preset: Preset,
-    /// Latent dimension (default: the number of classes).
+    /// Size preset (`None`: the paper's for a fresh run, the checkpoint's when resuming; a
+    /// resumed run refuses a preset other than its checkpoint's).
+    pub preset: Option<Preset>,
+    /// Latent dimension (default: the number of classes, or the checkpoint's when resuming;
+    /// a resumed run refuses another).
     pub latent: Option<usize>,
     /// Hyper-parameters (ignored but for `epochs` when resuming: the checkpoint's win).
     pub options: TrainOptions,
@@ -39,7 +41,7 @@ impl Default for TrainConfig {
     /// The paper's model with [`DEFAULT_OPTIONS`] and the default calibration, no checkpoint.
     fn default() -> Self {
         Self {
-            preset: Preset::Paper,
+            preset: None,
             latent: None,
             options: DEFAULT_OPTIONS,
             calibration: CalibrationSettings::DEFAULT,
@@ -194,6 +196,7 @@ fn start<D: TrainDevice>(
             .ok_or(Error::Resume(super::checkpoint::CheckpointError::Missing))?;
         let ckpt = Checkpoint::load(path).map_err(Error::Resume)?;
         check_fits(&ckpt.meta.config, train, name)?;
+        check_same_model(&ckpt.meta.config, config)?;
         if ckpt.meta.dataset != name || ckpt.meta.class_names != train.class_names {
             return Err(Error::ResumeOtherData {
                 trained: ckpt.meta.dataset.clone(),
@@ -212,7 +215,7 @@ fn start<D: TrainDevice>(
     }
     let shape = &train.shape;
     let model = ModelConfig::from_preset(
-        config.preset,
+        config.preset.unwrap_or(Preset::Paper),
         (shape.channels, shape.height, shape.width),
         train.num_classes(),
         config.latent,
@@ -297,19 +300,8 @@ pub fn calibrated<D: TrainDevice>(
 }
 
 /// "the paper-sized model" etc., from the sizes (a resumed run's preset is not recorded).
-fn describe(config: &ModelConfig) -> String {
-    let named = [Preset::Paper, Preset::Edge, Preset::Tiny]
-        .into_iter()
-        .find(|&p| {
-            ModelConfig::from_preset(
-                p,
-                (config.in_channels, config.height, config.width),
-                config.classes,
-                Some(config.latent),
-            )
-            .is_ok_and(|c| c == *config)
-        });
-    match named {
+pub fn describe(config: &ModelConfig) -> String {
+    match config.preset() {
         Some(Preset::Paper) => "the paper-sized model".to_owned(),
         Some(Preset::Edge) => "the edge model".to_owned(),
         Some(Preset::Tiny) => "the tiny model".to_owned(),
@@ -318,4 +310,23 @@ fn describe(config: &ModelConfig) -> String {
             config.conv1, config.conv2, config.hidden
         ),
     }
+}
+
+/// Fails unless the checkpoint's sizes are the preset and latent width the caller asked for
+/// (either may be left to the checkpoint).
+fn check_same_model(trained: &ModelConfig, config: &TrainConfig) -> Result<()> {
+    let preset_differs = config.preset.is_some_and(|p| trained.preset() != Some(p));
+    let latent_differs = config.latent.is_some_and(|l| trained.latent != l);
+    if preset_differs || latent_differs {
+        let given = match (config.preset, config.latent) {
+            (Some(p), Some(l)) => format!("the {p} preset with latent {l}"),
+            (Some(p), None) => format!("the {p} preset"),
+            (None, l) => format!("latent {}", l.unwrap_or(trained.latent)),
+        };
+        return Err(Error::ResumeOtherModel {
+            trained: format!("{} with latent {}", describe(trained), trained.latent),
+            given,
+        });
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ use crate::progress::Progress;
 use adam::Adam;
 use batch::HostBatch;
 use dfdx::prelude::*;
-pub use error::{TrainError, MAX_EPOCHS, MAX_S2, MIN_S2};
+pub use error::{TrainError, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_S2, MAX_SHARDS, MIN_S2};
 pub use fit::{train_and_calibrate, Fitted, TrainConfig, DEFAULT_OPTIONS};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -65,15 +65,15 @@ crate::choice::choice!(LrSchedule {
 });
 
 impl TrainOptions {
-    /// Checks the values the training loop relies on before any work: positive batch size
-    /// and shard count, s2 in [[`MIN_S2`], [`MAX_S2`]], a learning rate in (0, 1], a
+    /// Checks the values the training loop relies on before any work: a batch size of 1 to
+    /// [`MAX_BATCH_SIZE`], 1 to [`MAX_SHARDS`] shards, s2 in [[`MIN_S2`], [`MAX_S2`]], a learning rate in (0, 1], a
     /// positive finite α, 1 to [`MAX_EPOCHS`] epochs and sane augmentation ranges.
     pub fn validate(&self) -> Result<(), TrainError> {
-        if self.batch_size == 0 {
-            return Err(TrainError::BatchSize);
+        if !(1..=error::MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return Err(TrainError::BatchSize(self.batch_size));
         }
-        if self.shards == 0 {
-            return Err(TrainError::Shards);
+        if !(1..=error::MAX_SHARDS).contains(&self.shards) {
+            return Err(TrainError::Shards(self.shards));
         }
         if !(error::MIN_S2..=error::MAX_S2).contains(&self.s2) {
             return Err(TrainError::S2(self.s2));

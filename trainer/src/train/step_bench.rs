@@ -35,9 +35,6 @@ impl StepBench {
         shards: usize,
         seed: u64,
     ) -> Result<Self, Error> {
-        if batch_size == 0 {
-            return Err(TrainError::BatchSize.into());
-        }
         let options = TrainOptions {
             epochs: 1,
             batch_size,
@@ -49,6 +46,7 @@ impl StepBench {
             schedule: LrSchedule::Constant,
             shards,
         };
+        options.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let count = SYNTHETIC_IMAGES.max(batch_size);
         let shape = ImageShape {
@@ -100,11 +98,19 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_batch_is_refused() {
+    fn batch_sizes_and_shard_counts_out_of_range_are_refused_before_allocating() {
         let config = ModelConfig::from_preset(Preset::Tiny, (1, 28, 28), 10, None).unwrap();
-        assert!(matches!(
-            StepBench::new(config, 0, 1, 1),
-            Err(Error::Train(TrainError::BatchSize))
-        ));
+        for batch in [0, crate::train::MAX_BATCH_SIZE + 1, usize::MAX] {
+            assert!(matches!(
+                StepBench::new(config, batch, 1, 1),
+                Err(Error::Train(TrainError::BatchSize(b))) if b == batch
+            ));
+        }
+        for shards in [0, crate::train::MAX_SHARDS + 1] {
+            assert!(matches!(
+                StepBench::new(config, 4, shards, 1),
+                Err(Error::Train(TrainError::Shards(s))) if s == shards
+            ));
+        }
     }
 }

@@ -4,7 +4,11 @@
 //!   runs fast on them) of several sizes, covariance kinds and τ_dec statistics, a newer-minor
 //!   file, and each `gmvae_format::corrupt::Corruption` of a tiny model;
 //! * `idx/`: the first images and labels of the bundled MNIST test files
-//!   (`fixtures/data/mnist-10k/`), raw, gzip, and gzip in two members.
+//!   (`fixtures/data/mnist-10k/`), raw, gzip, and gzip in two members;
+//! * `png/`: the first bundled test digit as a 28 × 28 PNG, and small images of every colour
+//!   type and bit depth the decoder handles (grey 1 to 16 bits, grey with alpha, RGB and RGBA
+//!   at 8 and 16 bits, a palette with transparency), plus one larger than the fuzz target's
+//!   header-size limit.
 //!
 //! The golden and broken fixtures (425 KB each) are not copied here: `run.sh` adds them to
 //! the corpus it fuzzes. The output is deterministic; run it again after changing it:
@@ -81,6 +85,7 @@ fn main() -> Result<()> {
         write_all(&out.join(target), &models)?;
     }
     write_all(&out.join("idx"), &idx_seeds(&mnist)?)?;
+    write_all(&out.join("png"), &png_seeds(&mnist)?)?;
     Ok(())
 }
 
@@ -234,4 +239,88 @@ fn gzip(raw: &[u8]) -> Result<Vec<u8>> {
         .write(Vec::new(), Compression::best());
     encoder.write_all(raw)?;
     Ok(encoder.finish()?)
+}
+
+/// The PNG seeds (see the module documentation).
+fn png_seeds(mnist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    use png::{BitDepth, ColorType};
+    let images = gunzip(&fs::read(mnist.join("t10k-images-idx3-ubyte.gz"))?)?;
+    let digit = images
+        .get(16..16 + 28 * 28)
+        .ok_or("bundled IDX file too short")?;
+    // A deterministic ramp of `n` bytes.
+    let ramp = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 37 % 256) as u8).collect() };
+    let mut seeds = vec![(
+        "digit_28x28_grey8.png".to_owned(),
+        png_image(28, 28, ColorType::Grayscale, BitDepth::Eight, digit, None)?,
+    )];
+    // (name, width, height, colour, depth, bytes per row)
+    let cases = [
+        ("grey1", 8, 4, ColorType::Grayscale, BitDepth::One, 1),
+        ("grey2", 8, 4, ColorType::Grayscale, BitDepth::Two, 2),
+        ("grey4", 8, 4, ColorType::Grayscale, BitDepth::Four, 4),
+        ("grey8", 7, 5, ColorType::Grayscale, BitDepth::Eight, 7),
+        ("grey16", 4, 4, ColorType::Grayscale, BitDepth::Sixteen, 8),
+        (
+            "greyalpha8",
+            4,
+            4,
+            ColorType::GrayscaleAlpha,
+            BitDepth::Eight,
+            8,
+        ),
+        ("rgb8", 12, 8, ColorType::Rgb, BitDepth::Eight, 36),
+        ("rgb16", 4, 4, ColorType::Rgb, BitDepth::Sixteen, 24),
+        ("rgba8", 4, 4, ColorType::Rgba, BitDepth::Eight, 16),
+        ("rgba16", 4, 3, ColorType::Rgba, BitDepth::Sixteen, 32),
+        (
+            "grey8_large",
+            80,
+            80,
+            ColorType::Grayscale,
+            BitDepth::Eight,
+            80,
+        ),
+    ];
+    for (name, width, height, colour, depth, row) in cases {
+        let data = ramp(row * height as usize);
+        let bytes = png_image(width, height, colour, depth, &data, None)?;
+        seeds.push((format!("{name}_{width}x{height}.png"), bytes));
+    }
+    // Four palette entries, the first transparent, indices 0..4 at 2 bits.
+    let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 255];
+    let bytes = png_image(
+        4,
+        4,
+        ColorType::Indexed,
+        BitDepth::Two,
+        &[0x1b, 0xe4, 0x1b, 0xe4],
+        Some((&palette, &[0])),
+    )?;
+    seeds.push(("palette2_trns_4x4.png".to_owned(), bytes));
+    Ok(seeds)
+}
+
+/// A PNG of `width × height` `colour` pixels at `depth` from the packed rows `data`, with a
+/// palette and its transparency when given.
+fn png_image(
+    width: u32,
+    height: u32,
+    colour: png::ColorType,
+    depth: png::BitDepth,
+    data: &[u8],
+    palette: Option<(&[u8], &[u8])>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(colour);
+    encoder.set_depth(depth);
+    if let Some((entries, transparency)) = palette {
+        encoder.set_palette(entries.to_vec());
+        encoder.set_trns(transparency.to_vec());
+    }
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(data)?;
+    writer.finish()?;
+    Ok(out)
 }

@@ -8,14 +8,14 @@
 //! its graph against them before timing, so both sides are known to compute the same thing.
 
 use super::machine::{IsaChoice, Machine};
-use super::{default_peer_script, run_peer_script};
+use super::{check_count, default_peer_script, run_peer_script, MAX_REPETITIONS};
 use crate::cli::classify::{describe, load_all};
-use crate::cli::input::InputSpec;
 use crate::cli::model_bytes;
 use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
 use gmvae_runtime::Model;
 use gmvae_trainer::data::{bundled_dir, MnistFiles};
+use gmvae_trainer::input::InputSpec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -123,7 +123,8 @@ pub struct ClassifyBenchReport {
 
 /// Runs `gmvae bench classify` and prints its report.
 pub fn run(args: ClassifyBenchArgs) -> Result<()> {
-    ensure!(args.runs > 0, "--runs must be positive");
+    check_count("--runs", args.runs, 1, MAX_REPETITIONS)?;
+    check_count("--warmup", args.warmup, 0, MAX_REPETITIONS)?;
     let bytes = model_bytes::read(&args.model)?;
     let model = args
         .isa

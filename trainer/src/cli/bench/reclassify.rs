@@ -9,9 +9,9 @@
 
 use super::classify::{bench_inputs, Latency};
 use super::machine::{IsaChoice, Machine};
-use super::{default_peer_script, run_peer_script};
+use super::{check_count, default_peer_script, run_peer_script, MAX_REPETITIONS};
 use crate::cli::model_bytes;
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use gmvae_runtime::Model;
 use gmvae_trainer::reclassify::engine::outcome;
@@ -100,7 +100,8 @@ pub struct ReclassifyBenchReport {
 
 /// Runs `gmvae bench reclassify` and prints its report.
 pub fn run(args: ReclassifyBenchArgs) -> Result<()> {
-    ensure!(args.runs > 0, "--runs must be positive");
+    check_count("--runs", args.runs, 1, MAX_REPETITIONS)?;
+    check_count("--warmup", args.warmup, 0, MAX_REPETITIONS)?;
     let bytes = model_bytes::read(&args.model)?;
     let model = args
         .isa
