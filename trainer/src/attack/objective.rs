@@ -4,6 +4,7 @@
 //! forward/backward pass and returns ∂loss/∂x for a batch.
 
 use super::tensor::{from_device, matrix, to_device};
+use crate::model::network::GraphTape;
 use crate::model::params::{Matrix, Vector};
 use crate::trained::TrainedModel;
 use dfdx::prelude::*;
@@ -77,12 +78,12 @@ impl<'m, D: Device<f32>> Objective<'m, D> {
     }
 
     /// Encoder f: images `[pixels, n]` → latent codes `[latent, n]`.
-    pub fn encode<T: Tape<f32, D> + Merge<NoneTape>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
+    pub fn encode<T: GraphTape<D>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
         self.model.network.encode(&self.model.params, x)
     }
 
     /// Per-input cross-entropy of the mixture posterior (see [`EncoderLoss`]) against `labels`.
-    pub fn cross_entropy<T: Tape<f32, D> + Merge<NoneTape>>(
+    pub fn cross_entropy<T: GraphTape<D>>(
         &self,
         z: Matrix<D, T>,
         labels: &[usize],
@@ -96,11 +97,7 @@ impl<'m, D: Device<f32>> Objective<'m, D> {
 
     /// Per-input max_{k ≠ t} z_k − z_t: negative exactly when the nearest class mean is the
     /// target `t` (with one-hot means, nearest mean = largest class coordinate).
-    pub fn margin<T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        z: Matrix<D, T>,
-        targets: &[usize],
-    ) -> Vector<D, T> {
+    pub fn margin<T: GraphTape<D>>(&self, z: Matrix<D, T>, targets: &[usize]) -> Vector<D, T> {
         let zs = self.class_coordinates(z);
         let onehot = self.one_hot(targets);
         let target = (zs.with_empty_tape() * onehot.clone()).sum::<_, Axis<0>>();
@@ -111,7 +108,7 @@ impl<'m, D: Device<f32>> Objective<'m, D> {
     /// Per-input squared Mahalanobis distance (z − c)ᵀ P_k (z − c) of each latent column to
     /// the row of `centres` with the precision matrix of class `classes[i]` — the detector's
     /// own statistic when `c` is the class mean.
-    pub fn mahalanobis_sq<T: Tape<f32, D> + Merge<NoneTape>>(
+    pub fn mahalanobis_sq<T: GraphTape<D>>(
         &self,
         z: Matrix<D, T>,
         centres: ArrayView2<f32>,
@@ -129,7 +126,7 @@ impl<'m, D: Device<f32>> Objective<'m, D> {
     }
 
     /// Per-input reconstruction error ||x − g(z)||² (no decoder noise, as the detector).
-    pub fn reconstruction_error<T: Tape<f32, D> + Merge<NoneTape>>(
+    pub fn reconstruction_error<T: GraphTape<D>>(
         &self,
         x: Matrix<D, T>,
         z: Matrix<D, T>,
@@ -144,10 +141,7 @@ impl<'m, D: Device<f32>> Objective<'m, D> {
         Array2::from_shape_fn((classes.len(), l), |(i, j)| f32::from(classes[i] == j))
     }
 
-    fn class_coordinates<T: Tape<f32, D> + Merge<NoneTape>>(
-        &self,
-        z: Matrix<D, T>,
-    ) -> Matrix<D, T> {
+    fn class_coordinates<T: GraphTape<D>>(&self, z: Matrix<D, T>) -> Matrix<D, T> {
         self.selection.retaped::<T>().matmul(z)
     }
 

@@ -9,6 +9,7 @@
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
+use gmvae_trainer::model::fused::LayerKernels;
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::train::step_bench::StepBench;
 use gmvae_trainer::train::{MAX_BATCH_SIZE, MAX_SHARDS};
@@ -68,6 +69,9 @@ pub struct TrainBenchArgs {
     /// Seed for the initial weights, the synthetic images and the noise.
     #[arg(long, default_value_t = 2019)]
     pub seed: u64,
+    /// Which implementation runs our convolution stages.
+    #[arg(long, value_parser = super::choice::<LayerKernels>(), default_value_t = LayerKernels::Fused)]
+    pub kernels: LayerKernels,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -224,7 +228,8 @@ fn train(args: TrainBenchArgs) -> Result<()> {
 /// Times our steps with one data-parallel shard per thread (each shard's matmuls run on its
 /// own thread, see `train::shards`).
 fn measure(args: &TrainBenchArgs, config: ModelConfig, threads: usize) -> Result<OursResult> {
-    let mut bench = StepBench::new(config, args.batch_size, threads, args.seed)?;
+    let mut bench =
+        StepBench::new(config, args.batch_size, threads, args.seed)?.with_kernels(args.kernels);
     for _ in 0..args.warmup {
         bench.step()?;
     }
@@ -241,7 +246,11 @@ fn measure(args: &TrainBenchArgs, config: ModelConfig, threads: usize) -> Result
     times.sort_unstable();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     Ok(OursResult {
-        implementation: format!("gmvae {} (dfdx 0.13, cpu)", env!("CARGO_PKG_VERSION")),
+        implementation: format!(
+            "gmvae {} (dfdx 0.13, cpu, {} kernels)",
+            env!("CARGO_PKG_VERSION"),
+            args.kernels
+        ),
         images_per_second: (args.steps * args.batch_size) as f64 / seconds,
         seconds,
         median_step_ms: times.get(times.len() / 2).copied().map_or(f64::NAN, ms),

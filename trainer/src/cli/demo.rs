@@ -49,7 +49,9 @@ impl OnDevice for DemoJob {
     fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let dir = self.args.run_dir();
         let start = Instant::now();
-        let model = fit(&self.args, &self.split, &dev)?.model;
+        let fitted = fit(&self.args, &self.split, &dev)?;
+        let speed = median_speed(&fitted.history);
+        let model = fitted.model;
         let model_path = dir.join(files::MODEL);
         model.save(&model_path)?;
         let trained = start.elapsed().as_secs_f64();
@@ -70,9 +72,18 @@ impl OnDevice for DemoJob {
             summary.push_str(&format!("wrote {}\n", path.display()));
         }
         summary.push_str(&format!(
-            "wrote {}\n\ntraining + calibration {trained:.1} s, evaluation {evaluated:.1} s\n",
-            model_path.display()
+            "wrote {}\n\ntraining + calibration {trained:.1} s ({speed:.0} images/s, the median \
+             epoch of the run), evaluation {evaluated:.1} s, wall time {:.1} s\n",
+            model_path.display(),
+            start.elapsed().as_secs_f64()
         ));
         Ok(summary)
     }
+}
+
+/// The median training speed over the run's epochs (0 for a run with none).
+fn median_speed(history: &[gmvae_trainer::train::EpochStats]) -> f64 {
+    let mut speeds: Vec<f64> = history.iter().map(|e| e.images_per_second).collect();
+    speeds.sort_by(f64::total_cmp);
+    speeds.get(speeds.len() / 2).copied().unwrap_or(0.0)
 }

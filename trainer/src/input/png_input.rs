@@ -79,7 +79,8 @@ fn check_palette(info: &png::Info<'_>, name: &str) -> Result<(), InputError> {
     }
     let entries = info.palette.as_ref().map_or(0, |p| p.len());
     let transparency = info.trns.as_ref().map_or(0, |t| t.len());
-    if entries == 0 || !entries.is_multiple_of(3) || entries > 3 * 256 || transparency > entries / 3 {
+    if entries == 0 || !entries.is_multiple_of(3) || entries > 3 * 256 || transparency > entries / 3
+    {
         return Err(InputError::Palette {
             name: name.to_owned(),
             bytes: entries,

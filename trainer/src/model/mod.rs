@@ -1,6 +1,7 @@
 //! The Gaussian-mixture VAE: sizes, parameters and the dfdx forward pass.
 
 pub mod config;
+pub mod fused;
 pub mod indices;
 pub mod network;
 pub mod params;

@@ -6,6 +6,7 @@ use super::batch::Augment;
 use super::{LrSchedule, TrainError, TrainOptions, Trainer};
 use crate::data::{Dataset, ImageShape};
 use crate::error::Error;
+use crate::model::fused::LayerKernels;
 use crate::model::ModelConfig;
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -67,6 +68,12 @@ impl StepBench {
             batch_size,
             next: 0,
         })
+    }
+
+    /// The same benchmark with the convolution stages run by `kernels`.
+    pub fn with_kernels(mut self, kernels: LayerKernels) -> Self {
+        self.trainer.network = self.trainer.network.with_kernels(kernels);
+        self
     }
 
     /// One optimizer step on the next batch; returns its loss.
