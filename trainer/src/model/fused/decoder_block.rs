@@ -13,6 +13,7 @@
 //! weight is `[9·out, in]` with rows `(ky, kx, o)`, as in [`super::super::params`].
 
 use super::matmul::{matmul, MatRef};
+use super::scratch::Scratch;
 
 /// The activation that follows the convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,11 +83,10 @@ impl UpsampleConvDims {
     }
 }
 
-/// The gradients of one stage's backward pass.
+/// The parameter gradients of one stage's backward pass (the input's is added into the
+/// caller's buffer).
 #[derive(Clone, Debug)]
-pub struct UpsampleConvGradients {
-    /// With respect to the input, `[in·small, batch]`.
-    pub input: Vec<f32>,
+pub struct ParamGradients {
     /// With respect to the weight, `[9·out, in]`.
     pub weight: Vec<f32>,
     /// With respect to the bias, `[out]`.
@@ -137,7 +137,7 @@ pub fn forward(
     assert_eq!(weight.len(), d.tap_rows() * d.channels_in, "weight size");
     assert_eq!(bias.len(), d.channels_out, "bias size");
     let cols = d.small() * d.batch;
-    let mut taps = vec![0.0; d.tap_rows() * cols];
+    let mut taps = Scratch::zeros(d.tap_rows() * cols);
     matmul(
         &mut taps,
         MatRef::row_major(weight, d.tap_rows(), d.channels_in),
@@ -162,7 +162,8 @@ pub fn forward(
 }
 
 /// The backward pass of [`forward`]: `output` is what it returned for the same `x` and
-/// `weight`, `grad` the gradient of that output.
+/// `weight`, `grad` the gradient of that output; the input's gradient is added into
+/// `input_grad` (`[in·small, batch]`).
 pub fn backward(
     x: &[f32],
     weight: &[f32],
@@ -170,18 +171,19 @@ pub fn backward(
     grad: &[f32],
     activation: Activation,
     d: UpsampleConvDims,
-) -> UpsampleConvGradients {
+    input_grad: &mut [f32],
+) -> ParamGradients {
     assert_eq!(grad.len(), d.output_len(), "gradient size");
     assert_eq!(output.len(), d.output_len(), "output size");
+    assert_eq!(input_grad.len(), d.input_len(), "input gradient size");
     let (b, cols) = (d.batch, d.small() * d.batch);
-    let pre: Vec<f32> = output
-        .iter()
-        .zip(grad)
-        .map(|(&o, &g)| g * activation.slope(o))
-        .collect();
+    let mut pre = Scratch::zeros(output.len());
+    for ((p, &o), &g) in pre.iter_mut().zip(output).zip(grad) {
+        *p = g * activation.slope(o);
+    }
     let plane = 4 * d.small() * b;
     let bias = pre.chunks_exact(plane).map(|p| p.iter().sum()).collect();
-    let mut taps_grad = vec![0.0; d.tap_rows() * cols];
+    let mut taps_grad = Scratch::zeros(d.tap_rows() * cols);
     for o in 0..d.channels_out {
         for_each_tap(&d, o, |src, dst| {
             for (t, &g) in taps_grad[src..src + b].iter_mut().zip(&pre[dst..dst + b]) {
@@ -198,16 +200,14 @@ pub fn backward(
         MatRef::transposed(x, cols, d.channels_in),
         false,
     );
-    // input = weightᵀ · taps_grad
-    let mut input = vec![0.0; d.input_len()];
+    // input += weightᵀ · taps_grad
     matmul(
-        &mut input,
+        input_grad,
         MatRef::transposed(weight, d.channels_in, d.tap_rows()),
         taps_grad_m,
-        false,
+        true,
     );
-    UpsampleConvGradients {
-        input,
+    ParamGradients {
         weight: weight_grad,
         bias,
     }

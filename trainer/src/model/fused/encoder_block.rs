@@ -13,6 +13,7 @@
 //! column block instead of storing all of them.
 
 use super::matmul::{matmul, MatRef};
+use super::scratch::Scratch;
 
 /// The sizes of one encoder stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +53,8 @@ impl ConvPoolDims {
 }
 
 /// The forward pass's results: the pooled output and, per output value, which input of its
-/// 2×2 window won (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right).
+/// 2×2 window won (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right) or [`CLIPPED`]
+/// where ReLU clipped the maximum to zero (no gradient flows back).
 #[derive(Clone, Debug)]
 pub struct ConvPoolOutput {
     /// `[out·(h/2)·(w/2), batch]`.
@@ -61,11 +63,13 @@ pub struct ConvPoolOutput {
     pub winner: Vec<u8>,
 }
 
-/// The gradients of one stage's backward pass.
+/// The winner of an output value that ReLU clipped to zero.
+pub const CLIPPED: u8 = 4;
+
+/// The parameter gradients of one stage's backward pass (the input's is added into the
+/// caller's buffer).
 #[derive(Clone, Debug)]
-pub struct ConvPoolGradients {
-    /// With respect to the input, `[in·h·w, batch]`.
-    pub input: Vec<f32>,
+pub struct ParamGradients {
     /// With respect to the weight, `[out, in·9]`.
     pub weight: Vec<f32>,
     /// With respect to the bias, `[out]`.
@@ -133,8 +137,8 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvPoolDims) -> Conv
     let (ph, pw) = (d.height / 2, d.width / 2);
     let mut output = vec![0.0; d.output_len()];
     let mut winner = vec![0u8; d.output_len()];
-    let mut block = vec![0.0; d.taps() * cols];
-    let mut product = vec![0.0; d.channels_out * cols];
+    let mut block = Scratch::zeros(d.taps() * cols);
+    let mut product = Scratch::zeros(d.channels_out * cols);
     let w = MatRef::row_major(weight, d.channels_out, d.taps());
     for pair in 0..ph {
         fill_block(x, &d, pair, &mut block);
@@ -155,8 +159,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvPoolDims) -> Conv
                             (best, which) = (row[t + k], n as u8);
                         }
                     }
-                    output[at + k] = (best + bias[o]).max(0.0);
-                    winner[at + k] = which;
+                    let v = best + bias[o];
+                    (output[at + k], winner[at + k]) =
+                        if v > 0.0 { (v, which) } else { (0.0, CLIPPED) };
                 }
             }
         }
@@ -164,27 +169,29 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: ConvPoolDims) -> Conv
     ConvPoolOutput { output, winner }
 }
 
-/// The backward pass of [`forward`]: `grad` is the gradient of the pooled output; `forward`
-/// is what the forward pass returned for the same `x` and `weight`.
+/// The backward pass of [`forward`]: `grad` is the gradient of the pooled output, `winner`
+/// what the forward pass recorded for the same `x` and `weight`; the input's gradient is added
+/// into `input_grad` (`[in·h·w, batch]`).
 pub fn backward(
     x: &[f32],
     weight: &[f32],
-    forward: &ConvPoolOutput,
+    winner: &[u8],
     grad: &[f32],
     d: ConvPoolDims,
-) -> ConvPoolGradients {
+    input_grad: &mut [f32],
+) -> ParamGradients {
     assert_eq!(grad.len(), d.output_len(), "gradient size");
-    assert_eq!(forward.output.len(), d.output_len(), "output size");
+    assert_eq!(winner.len(), d.output_len(), "winner size");
+    assert_eq!(input_grad.len(), d.input_len(), "input gradient size");
     let (cols, b, taps) = (d.block_cols(), d.batch, d.taps());
     let (ph, pw) = (d.height / 2, d.width / 2);
-    let mut g = ConvPoolGradients {
-        input: vec![0.0; d.input_len()],
+    let mut g = ParamGradients {
         weight: vec![0.0; weight.len()],
         bias: vec![0.0; d.channels_out],
     };
-    let mut block = vec![0.0; taps * cols];
-    let mut block_grad = vec![0.0; taps * cols];
-    let mut product_grad = vec![0.0; d.channels_out * cols];
+    let mut block = Scratch::zeros(taps * cols);
+    let mut block_grad = Scratch::zeros(taps * cols);
+    let mut product_grad = Scratch::zeros(d.channels_out * cols);
     for pair in 0..ph {
         // The product's gradient: each pooled value's to its winner, where ReLU passed it.
         product_grad.fill(0.0);
@@ -194,9 +201,9 @@ pub fn backward(
                 let at = ((o * ph + pair) * pw + j) * b;
                 let window = window(j, &d);
                 for k in 0..b {
-                    if forward.output[at + k] > 0.0 {
+                    if let Some(&tap) = window.get(usize::from(winner[at + k])) {
                         let v = grad[at + k];
-                        row[window[usize::from(forward.winner[at + k])] + k] = v;
+                        row[tap + k] = v;
                         bias_grad += v;
                     }
                 }
@@ -219,7 +226,7 @@ pub fn backward(
             product_grad_m,
             false,
         );
-        add_block(&mut g.input, &d, pair, &block_grad);
+        add_block(input_grad, &d, pair, &block_grad);
     }
     g
 }

@@ -12,6 +12,7 @@
 pub mod decoder_block;
 pub mod encoder_block;
 mod matmul;
+mod scratch;
 
 pub use decoder_block::{Activation, UpsampleConvDims};
 pub use encoder_block::ConvPoolDims;
@@ -120,9 +121,8 @@ pub fn conv_relu_pool<T: Tape<f32, Cpu>>(
     let weight = layer.weight.as_vec();
     let fwd = encoder_block::forward(&input, &weight, &layer.bias.as_vec(), d);
     let rows = fwd.output.len() / d.batch;
-    let out = x
-        .device()
-        .tensor_from_vec(fwd.output.clone(), (rows, d.batch));
+    let winner = fwd.winner;
+    let out = x.device().tensor_from_vec(fwd.output, (rows, d.batch));
     if T::OWNS_TAPE {
         let (x_g, w_g, b_g, out_g) = (
             x.ghost(),
@@ -131,9 +131,11 @@ pub fn conv_relu_pool<T: Tape<f32, Cpu>>(
             out.ghost(),
         );
         tape.add_backward_op(move |grads| {
-            let grad = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            let g = encoder_block::backward(&input, &weight, &fwd, &grad, d);
-            add_into(grads.get_or_alloc_mut(&x_g)?, &g.input);
+            // The output's gradient is moved out while the input's is borrowed, then put back.
+            let grad = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
+            let input_grad = grads.get_or_alloc_mut(&x_g)?;
+            let g = encoder_block::backward(&input, &weight, &winner, &grad, d, input_grad);
+            **grads.get_or_alloc_mut(&out_g)? = grad;
             add_into(grads.get_or_alloc_mut(&w_g)?, &g.weight);
             add_into(grads.get_or_alloc_mut(&b_g)?, &g.bias);
             Ok(())
@@ -164,9 +166,11 @@ pub fn upsample_conv<T: Tape<f32, Cpu>>(
             out.ghost(),
         );
         tape.add_backward_op(move |grads| {
-            let grad = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            let g = decoder_block::backward(&input, &weight, &output, &grad, activation, d);
-            add_into(grads.get_or_alloc_mut(&x_g)?, &g.input);
+            let grad = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
+            let input_grad = grads.get_or_alloc_mut(&x_g)?;
+            let g =
+                decoder_block::backward(&input, &weight, &output, &grad, activation, d, input_grad);
+            **grads.get_or_alloc_mut(&out_g)? = grad;
             add_into(grads.get_or_alloc_mut(&w_g)?, &g.weight);
             add_into(grads.get_or_alloc_mut(&b_g)?, &g.bias);
             Ok(())
