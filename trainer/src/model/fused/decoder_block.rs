@@ -14,6 +14,7 @@
 
 use super::matmul::{matmul, MatRef};
 use super::scratch::Scratch;
+use super::ParamGradients;
 
 /// The activation that follows the convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,16 +82,6 @@ impl UpsampleConvDims {
     fn tap_rows(&self) -> usize {
         9 * self.channels_out
     }
-}
-
-/// The parameter gradients of one stage's backward pass (the input's is added into the
-/// caller's buffer).
-#[derive(Clone, Debug)]
-pub struct ParamGradients {
-    /// With respect to the weight, `[9·out, in]`.
-    pub weight: Vec<f32>,
-    /// With respect to the bias, `[out]`.
-    pub bias: Vec<f32>,
 }
 
 /// For big-grid position `pos` (of `2·small_len`) and tap `tap` (0..3), the small-grid

@@ -14,6 +14,7 @@
 
 use super::matmul::{matmul, MatRef};
 use super::scratch::Scratch;
+use super::ParamGradients;
 
 /// The sizes of one encoder stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,16 +66,6 @@ pub struct ConvPoolOutput {
 
 /// The winner of an output value that ReLU clipped to zero.
 pub const CLIPPED: u8 = 4;
-
-/// The parameter gradients of one stage's backward pass (the input's is added into the
-/// caller's buffer).
-#[derive(Clone, Debug)]
-pub struct ParamGradients {
-    /// With respect to the weight, `[out, in·9]`.
-    pub weight: Vec<f32>,
-    /// With respect to the bias, `[out]`.
-    pub bias: Vec<f32>,
-}
 
 /// The position `pos + tap − 1` inside `0..len`, if it is inside.
 fn shifted(pos: usize, tap: usize, len: usize) -> Option<usize> {

@@ -109,6 +109,15 @@ fn cast_back<A: 'static, B: 'static>(a: A) -> B {
     cast(a).unwrap_or_else(|_| unreachable!("a stage's output has its input's type"))
 }
 
+/// The gradients of a stage's weight and bias (the input's is added into dfdx's buffer).
+#[derive(Clone, Debug)]
+pub struct ParamGradients {
+    /// With respect to the weight.
+    pub weight: Vec<f32>,
+    /// With respect to the bias, `[out]`.
+    pub bias: Vec<f32>,
+}
+
 /// The fused encoder stage on the CPU: conv + bias + ReLU + 2×2 max-pool of `x`
 /// (`[in·h·w, batch]`), recorded on `x`'s tape.
 pub fn conv_relu_pool<T: Tape<f32, Cpu>>(
@@ -124,21 +133,8 @@ pub fn conv_relu_pool<T: Tape<f32, Cpu>>(
     let winner = fwd.winner;
     let out = x.device().tensor_from_vec(fwd.output, (rows, d.batch));
     if T::OWNS_TAPE {
-        let (x_g, w_g, b_g, out_g) = (
-            x.ghost(),
-            layer.weight.ghost(),
-            layer.bias.ghost(),
-            out.ghost(),
-        );
-        tape.add_backward_op(move |grads| {
-            // The output's gradient is moved out while the input's is borrowed, then put back.
-            let grad = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
-            let input_grad = grads.get_or_alloc_mut(&x_g)?;
-            let g = encoder_block::backward(&input, &weight, &winner, &grad, d, input_grad);
-            **grads.get_or_alloc_mut(&out_g)? = grad;
-            add_into(grads.get_or_alloc_mut(&w_g)?, &g.weight);
-            add_into(grads.get_or_alloc_mut(&b_g)?, &g.bias);
-            Ok(())
+        record_backward(&mut tape, &x, layer, &out, move |grad, input_grad| {
+            encoder_block::backward(&input, &weight, &winner, grad, d, input_grad)
         });
     }
     out.put_tape(tape)
@@ -157,26 +153,45 @@ pub fn upsample_conv<T: Tape<f32, Cpu>>(
     let weight = layer.weight.as_vec();
     let output = decoder_block::forward(&input, &weight, &layer.bias.as_vec(), activation, d);
     let rows = output.len() / d.batch;
-    let out = x.device().tensor_from_vec(output.clone(), (rows, d.batch));
-    if T::OWNS_TAPE {
-        let (x_g, w_g, b_g, out_g) = (
-            x.ghost(),
-            layer.weight.ghost(),
-            layer.bias.ghost(),
-            out.ghost(),
-        );
-        tape.add_backward_op(move |grads| {
-            let grad = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
-            let input_grad = grads.get_or_alloc_mut(&x_g)?;
-            let g =
-                decoder_block::backward(&input, &weight, &output, &grad, activation, d, input_grad);
-            **grads.get_or_alloc_mut(&out_g)? = grad;
-            add_into(grads.get_or_alloc_mut(&w_g)?, &g.weight);
-            add_into(grads.get_or_alloc_mut(&b_g)?, &g.bias);
-            Ok(())
-        });
+    if !T::OWNS_TAPE {
+        return x
+            .device()
+            .tensor_from_vec(output, (rows, d.batch))
+            .put_tape(tape);
     }
+    // The backward pass needs the output (the activation's slope); the tensor gets a copy.
+    let out = x.device().tensor_from_vec(output.clone(), (rows, d.batch));
+    record_backward(&mut tape, &x, layer, &out, move |grad, input_grad| {
+        decoder_block::backward(&input, &weight, &output, grad, activation, d, input_grad)
+    });
     out.put_tape(tape)
+}
+
+/// Records a fused stage's backward pass on `tape`: `backward(output_grad, input_grad)` adds
+/// the input's gradient into `input_grad` and returns the layer's, which are added into
+/// dfdx's gradients of `layer`.
+fn record_backward<T: Tape<f32, Cpu>>(
+    tape: &mut T,
+    x: &Matrix<Cpu>,
+    layer: &Affine<Cpu>,
+    out: &Matrix<Cpu>,
+    backward: impl FnOnce(&[f32], &mut [f32]) -> ParamGradients + 'static,
+) {
+    let (x_g, w_g, b_g, out_g) = (
+        x.ghost(),
+        layer.weight.ghost(),
+        layer.bias.ghost(),
+        out.ghost(),
+    );
+    tape.add_backward_op(move |grads| {
+        // The output's gradient is moved out while the input's is borrowed, then put back.
+        let grad = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
+        let g = backward(&grad, grads.get_or_alloc_mut(&x_g)?);
+        **grads.get_or_alloc_mut(&out_g)? = grad;
+        add_into(grads.get_or_alloc_mut(&w_g)?, &g.weight);
+        add_into(grads.get_or_alloc_mut(&b_g)?, &g.bias);
+        Ok(())
+    });
 }
 
 /// `acc += values`, element by element.
