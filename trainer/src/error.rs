@@ -63,6 +63,25 @@ pub enum Error {
         /// The dataset given now.
         given: String,
     },
+    /// A run would resume with another calibration holdout than its checkpoint's.
+    #[error("the checkpoint holds out {trained} training images for calibration, not {given}: resume it with its own --calibration-holdout")]
+    ResumeOtherHoldout {
+        /// The checkpoint's holdout (0: none).
+        trained: usize,
+        /// What was asked for.
+        given: usize,
+    },
+    /// The calibration holdout does not fit the training images.
+    #[error("cannot hold out {holdout} of {available} training images for calibration")]
+    Holdout {
+        /// Images asked for.
+        holdout: usize,
+        /// Training images available.
+        available: usize,
+        /// Why.
+        #[source]
+        source: crate::data::DataError,
+    },
     /// A run would resume with other model sizes than its checkpoint's.
     #[error("the checkpoint holds {trained}, not {given}: resume it with its own sizes")]
     ResumeOtherModel {

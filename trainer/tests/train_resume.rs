@@ -95,7 +95,7 @@ fn resuming_from_a_checkpoint_continues_bit_for_bit() {
     let path = dir.path().join("run.ckpt");
     let mut first = Trainer::new(config(), options(2), &dev).unwrap();
     first.train_epoch(&data, None, &bar).unwrap();
-    Checkpoint::capture(&first, "bars", &data.class_names)
+    Checkpoint::capture(&first, "bars", &data.class_names, None)
         .save(&path)
         .unwrap();
     drop(first);
@@ -113,9 +113,14 @@ fn corrupt_checkpoints_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.ckpt");
     let trainer = Trainer::new(config(), options(1), &Cpu::default()).unwrap();
-    Checkpoint::capture(&trainer, "bars", &["a".into(), "b".into(), "c".into()])
-        .save(&path)
-        .unwrap();
+    Checkpoint::capture(
+        &trainer,
+        "bars",
+        &["a".into(), "b".into(), "c".into()],
+        None,
+    )
+    .save(&path)
+    .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
     let err = chain(&Checkpoint::load(&path).unwrap_err());

@@ -46,6 +46,11 @@ pub struct TrainArgs {
     /// Train on only the first N training images (quick experiments and tests).
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Hold out N training images (stratified by class, chosen with --seed) and calibrate the
+    /// thresholds on them instead of on the images trained on; their indices go to the run
+    /// directory [default: none, as in the paper; when resuming, the checkpoint's].
+    #[arg(long, value_name = "N")]
+    pub calibration_holdout: Option<usize>,
 }
 
 /// Model size options.
@@ -161,6 +166,8 @@ pub mod files {
     pub const MODEL: &str = "model.gmvae";
     /// Per-epoch statistics.
     pub const TRAIN_LOG: &str = "train-log.json";
+    /// Indices of the training images held out for calibration (with --calibration-holdout).
+    pub const CALIBRATION_HOLDOUT: &str = "calibration-holdout.json";
 }
 
 /// Runs `gmvae train`.
@@ -206,6 +213,7 @@ impl TrainArgs {
             checkpoint: Some(self.run_dir().join(files::CHECKPOINT)),
             resume: self.resume,
             train_limit: self.train_limit,
+            calibration_holdout: self.calibration_holdout,
         }
     }
 }
@@ -245,6 +253,13 @@ pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<F
         &args.run_dir().join(files::TRAIN_LOG),
         gmvae_trainer::atomic::pretty_json(files::TRAIN_LOG, &fitted.history)?.as_bytes(),
     )?;
+    if !fitted.held_out.is_empty() {
+        gmvae_trainer::atomic::write_atomically(
+            &args.run_dir().join(files::CALIBRATION_HOLDOUT),
+            gmvae_trainer::atomic::pretty_json(files::CALIBRATION_HOLDOUT, &fitted.held_out)?
+                .as_bytes(),
+        )?;
+    }
     Ok(fitted)
 }
 

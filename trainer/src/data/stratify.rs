@@ -92,6 +92,41 @@ pub fn stratified_split(
     Ok((train_part, test_part))
 }
 
+/// Splits a labelled collection into a part to keep and a stratified, seeded part to hold
+/// out: `labels[i]` is example `i`'s class. Examples are grouped by class in index order and
+/// [`stratified_split`]`(sizes, held, seed)` picks the held-out ones; both returned index lists
+/// are in increasing order. Returns `(kept, held)`.
+///
+/// Fails unless `0 < held < labels.len()`.
+pub fn hold_out(
+    labels: &[u8],
+    held: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    let classes = labels
+        .iter()
+        .map(|&l| usize::from(l) + 1)
+        .max()
+        .unwrap_or(0);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (index, &label) in labels.iter().enumerate() {
+        if let Some(members) = by_class.get_mut(usize::from(label)) {
+            members.push(index);
+        }
+    }
+    let sizes: Vec<usize> = by_class.iter().map(Vec::len).collect();
+    let (kept, out) = stratified_split(&sizes, held, seed)?;
+    let to_indices = |part: Vec<Example>| {
+        let mut indices: Vec<usize> = part
+            .into_iter()
+            .filter_map(|(class, i)| by_class.get(class).and_then(|m| m.get(i)).copied())
+            .collect();
+        indices.sort_unstable();
+        indices
+    };
+    Ok((to_indices(kept), to_indices(out)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +185,29 @@ mod tests {
         shuffle(&mut again, &mut seeded_rng(2019));
         assert_eq!(items, again);
         assert_ne!(items, sorted);
+    }
+    #[test]
+    fn hold_out_is_a_stratified_seeded_partition_in_index_order() {
+        let labels: Vec<u8> = (0..40u8).map(|i| if i < 30 { i % 3 } else { 3 }).collect();
+        let (kept, held) = hold_out(&labels, 8, 11).unwrap();
+        assert_eq!((kept.len(), held.len()), (32, 8));
+        assert!(kept.windows(2).all(|w| w[0] < w[1]) && held.windows(2).all(|w| w[0] < w[1]));
+        let mut all: Vec<usize> = kept.iter().chain(&held).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..40).collect::<Vec<_>>());
+        // Classes 0..=2 have 10 examples and class 3 has 10: two of each are held out.
+        for class in 0..4u8 {
+            let n = held.iter().filter(|&&i| labels[i] == class).count();
+            assert_eq!(n, 2, "class {class}");
+        }
+        assert_eq!(hold_out(&labels, 8, 11).unwrap().1, held);
+        assert_ne!(hold_out(&labels, 8, 12).unwrap().1, held);
+        assert!(matches!(
+            hold_out(&labels, 40, 11),
+            Err(DataError::SplitTooLarge {
+                test: 40,
+                total: 40
+            })
+        ));
     }
 }

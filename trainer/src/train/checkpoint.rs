@@ -104,6 +104,9 @@ pub struct CheckpointMeta {
     pub dataset: String,
     /// Class names, index = label.
     pub class_names: Vec<String>,
+    /// Training images held out to calibrate on (absent in older checkpoints: none).
+    #[serde(default)]
+    pub calibration_holdout: Option<usize>,
 }
 
 /// A checkpoint loaded into host memory.
@@ -118,11 +121,13 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Captures `trainer`'s state.
+    /// Captures `trainer`'s state, trained on `dataset` with `calibration_holdout` images
+    /// held out.
     pub fn capture<D: TrainDevice>(
         trainer: &Trainer<D>,
         dataset: &str,
         class_names: &[String],
+        calibration_holdout: Option<usize>,
     ) -> Self {
         let adam = trainer.adam.to_host(&trainer.params);
         Self {
@@ -133,6 +138,7 @@ impl Checkpoint {
                 adam_steps: adam.0,
                 dataset: dataset.to_owned(),
                 class_names: class_names.to_vec(),
+                calibration_holdout,
             },
             layers: trainer.params.to_host(),
             adam,

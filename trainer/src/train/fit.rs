@@ -5,6 +5,7 @@ use super::batch::Augment;
 use super::checkpoint::Checkpoint;
 use super::{EpochStats, LrSchedule, TrainDevice, TrainOptions, Trainer};
 use crate::calibrate::{Calibration, CalibrationSettings};
+use crate::data::stratify::hold_out;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::infer;
@@ -35,6 +36,11 @@ pub struct TrainConfig {
     pub resume: bool,
     /// Train on only the first `n` training images.
     pub train_limit: Option<usize>,
+    /// Hold out this many training images (stratified by class, chosen with the run's seed by
+    /// [`hold_out`]) from training and calibrate the thresholds on them instead of on the
+    /// images trained on (`None`: calibrate on the training images, as the paper does; when
+    /// resuming, the checkpoint's, and another is refused).
+    pub calibration_holdout: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -48,6 +54,7 @@ impl Default for TrainConfig {
             checkpoint: None,
             resume: false,
             train_limit: None,
+            calibration_holdout: None,
         }
     }
 }
@@ -92,10 +99,14 @@ pub struct Fitted<D: TrainDevice> {
     pub model: TrainedModel<D>,
     /// One entry per epoch of the whole run (resumed epochs included).
     pub history: Vec<EpochStats>,
+    /// Indices (into the training images after `train_limit`) of the images held out and
+    /// calibrated on; empty when the run calibrated on the images it trained on.
+    pub held_out: Vec<usize>,
 }
 
 /// Trains (or resumes) on `split.train`, checkpointing each epoch when
-/// `config.checkpoint` is set, then calibrates on the images trained on. `split.test` is the
+/// `config.checkpoint` is set, then calibrates on the images trained on, or on the held-out
+/// part of the training split when `config.calibration_holdout` is set. `split.test` is the
 /// monitoring split of the accuracy column. Epochs, statistics and notes go to `progress`.
 pub fn train_and_calibrate<D: TrainDevice>(
     config: &TrainConfig,
@@ -104,12 +115,18 @@ pub fn train_and_calibrate<D: TrainDevice>(
     progress: &dyn Progress,
 ) -> Result<Fitted<D>> {
     config.validate()?;
-    let train = first_images(&split.train, config.train_limit);
-    if train.is_empty() {
+    let available = first_images(&split.train, config.train_limit);
+    if available.is_empty() {
         return Err(super::TrainError::EmptyTrainingSet.into());
     }
-    let mut trainer = start(config, &train, &split.name, progress, dev)?;
-    check_class_counts(&train, trainer.network.config(), config.calibration)?;
+    let (mut trainer, holdout) = start(config, &available, &split.name, progress, dev)?;
+    let parts = TrainingParts::new(&available, holdout, trainer.options.seed)?;
+    let train = &parts.train;
+    check_class_counts(
+        parts.calibration(),
+        trainer.network.config(),
+        config.calibration,
+    )?;
     let epochs = config.options.epochs.max(trainer.options.epochs);
     trainer.options.epochs = epochs;
     progress.note(&format!(
@@ -122,10 +139,17 @@ pub fn train_and_calibrate<D: TrainDevice>(
         trainer.network.config().param_count(),
         epochs
     ));
+    if let Some(held) = &parts.held_out {
+        progress.note(&format!(
+            "{} training images held out (stratified, seed {}) to calibrate the thresholds",
+            held.len(),
+            trainer.options.seed
+        ));
+    }
     while trainer.epochs_done() < epochs {
-        let stats = trainer.train_epoch(&train, Some(&split.test), progress)?;
+        let stats = trainer.train_epoch(train, Some(&split.test), progress)?;
         if let Some(path) = &config.checkpoint {
-            Checkpoint::capture(&trainer, &split.name, &train.class_names).save(path)?;
+            Checkpoint::capture(&trainer, &split.name, &train.class_names, holdout).save(path)?;
         }
         progress.note(&format!(
             "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}  test acc {:.2}%  {:.0} img/s",
@@ -140,12 +164,16 @@ pub fn train_and_calibrate<D: TrainDevice>(
     let history = trainer.history.clone();
     let model = calibrated(
         trainer,
-        &train,
+        parts.calibration(),
         config.calibration,
         split.name.clone(),
         train.class_names.clone(),
     )?;
-    Ok(Fitted { model, history })
+    Ok(Fitted {
+        model,
+        history,
+        held_out: parts.held_out_indices,
+    })
 }
 
 /// Fails before the first step if calibration will not be possible: a per-class covariance
@@ -181,14 +209,14 @@ pub fn first_images(data: &Dataset, limit: Option<usize>) -> Dataset {
     }
 }
 
-/// A fresh trainer, or the checkpoint's when resuming.
+/// A fresh trainer, or the checkpoint's when resuming, with the calibration holdout of the run.
 fn start<D: TrainDevice>(
     config: &TrainConfig,
     train: &Dataset,
     name: &str,
     progress: &dyn Progress,
     dev: &D,
-) -> Result<Trainer<D>> {
+) -> Result<(Trainer<D>, Option<usize>)> {
     if config.resume {
         let path = config
             .checkpoint
@@ -203,12 +231,22 @@ fn start<D: TrainDevice>(
                 given: name.to_owned(),
             });
         }
+        let holdout = ckpt.meta.calibration_holdout;
+        if config
+            .calibration_holdout
+            .is_some_and(|n| Some(n) != holdout)
+        {
+            return Err(Error::ResumeOtherHoldout {
+                trained: holdout.unwrap_or(0),
+                given: config.calibration_holdout.unwrap_or(0),
+            });
+        }
         progress.note(&format!(
             "resuming from {} after epoch {}",
             path.display(),
             ckpt.meta.history.len()
         ));
-        return Ok(ckpt.restore(dev)?);
+        return Ok((ckpt.restore(dev)?, holdout));
     }
     if let Some(path) = config.checkpoint.as_ref().filter(|p| p.exists()) {
         return Err(Error::CheckpointExists { path: path.clone() });
@@ -221,11 +259,58 @@ fn start<D: TrainDevice>(
         config.latent,
     )
     .map_err(super::TrainError::Model)?;
-    Ok(Trainer::new(model, config.options, dev)?)
+    Ok((
+        Trainer::new(model, config.options, dev)?,
+        config.calibration_holdout,
+    ))
 }
 
-/// Calibrates a checkpoint's model on `split.train` (its first `train_limit` images): the
-/// export of a run that was stopped, or re-calibration with other settings.
+/// The images a run trains on and the held-out ones it calibrates on, if any.
+pub struct TrainingParts {
+    /// The images trained on.
+    pub train: Dataset,
+    /// The held-out images and their indices in the available training images, when the run
+    /// holds some out.
+    pub held_out: Option<Dataset>,
+    /// Indices of the held-out images in the available training images (empty without a
+    /// holdout).
+    pub held_out_indices: Vec<usize>,
+}
+
+impl TrainingParts {
+    /// Splits `available` (the training split after `train_limit`): with `holdout = Some(n)`,
+    /// [`hold_out`]`(labels, n, seed)` picks the `n` calibration images; otherwise every image
+    /// is trained on and calibrated on.
+    pub fn new(available: &Dataset, holdout: Option<usize>, seed: u64) -> Result<Self> {
+        let Some(n) = holdout else {
+            return Ok(Self {
+                train: available.clone(),
+                held_out: None,
+                held_out_indices: Vec::new(),
+            });
+        };
+        let labels = available.labels.as_slice().unwrap_or(&[]);
+        let (kept, held) = hold_out(labels, n, seed).map_err(|source| Error::Holdout {
+            holdout: n,
+            available: available.len(),
+            source,
+        })?;
+        Ok(Self {
+            train: available.subset(&kept),
+            held_out: Some(available.subset(&held)),
+            held_out_indices: held,
+        })
+    }
+
+    /// The images the thresholds are fitted on: the held-out ones, else those trained on.
+    pub fn calibration(&self) -> &Dataset {
+        self.held_out.as_ref().unwrap_or(&self.train)
+    }
+}
+
+/// Calibrates a checkpoint's model on `split.train` (its first `train_limit` images, or the
+/// part of them the run held out for calibration): the export of a run that was stopped, or
+/// re-calibration with other settings.
 pub fn calibrate_checkpoint<D: TrainDevice>(
     checkpoint: &Checkpoint,
     split: &Split,
@@ -235,15 +320,16 @@ pub fn calibrate_checkpoint<D: TrainDevice>(
 ) -> Result<TrainedModel<D>> {
     settings.validate()?;
     check_fits(&checkpoint.meta.config, &split.train, &split.name)?;
-    let train = first_images(&split.train, train_limit);
-    if train.is_empty() {
+    let available = first_images(&split.train, train_limit);
+    if available.is_empty() {
         return Err(super::TrainError::EmptyTrainingSet.into());
     }
-    let trainer = checkpoint.restore(dev)?;
     let meta = &checkpoint.meta;
+    let parts = TrainingParts::new(&available, meta.calibration_holdout, meta.options.seed)?;
+    let trainer = checkpoint.restore(dev)?;
     calibrated(
         trainer,
-        &train,
+        parts.calibration(),
         settings,
         meta.dataset.clone(),
         meta.class_names.clone(),
@@ -271,8 +357,8 @@ pub fn check_fits(config: &ModelConfig, data: &Dataset, name: &str) -> Result<()
     Ok(())
 }
 
-/// Fits the thresholds on `train` (the training split, or the part of it that was trained
-/// on) and returns the trainer's network as a model ready to save under `dataset` with
+/// Fits the thresholds on `train` (the images trained on, or the held-out part of the
+/// training split) and returns the trainer's network as a model ready to save under `dataset` with
 /// `class_names`. Shared by training and by export from a checkpoint.
 pub fn calibrated<D: TrainDevice>(
     trainer: Trainer<D>,
