@@ -71,6 +71,10 @@ pub enum Error {
         /// What was asked for.
         given: usize,
     },
+    /// A semi-supervised run cannot calibrate on its labelled images only when it holds out
+    /// images to calibrate on (the held-out images are not labelled).
+    #[error("--calibrate-on labeled uses the labelled training images, which a --calibration-holdout run does not calibrate on: use predicted or both")]
+    HeldOutLabeledCalibration,
     /// The calibration holdout does not fit the training images.
     #[error("cannot hold out {holdout} of {available} training images for calibration")]
     Holdout {

@@ -51,6 +51,7 @@ fn options(epochs: usize) -> TrainOptions {
         },
         schedule: LrSchedule::Cosine,
         shards: 2,
+        semi: None,
     }
 }
 

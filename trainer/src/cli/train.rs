@@ -10,6 +10,10 @@ use gmvae_trainer::calibrate::{CalibrationSettings, CovarianceKind, TauDecStatis
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
 use gmvae_trainer::train::batch::Augment;
+use gmvae_trainer::train::semi::{
+    CalibrationImages, SemiSupervised, DEFAULT_CALIBRATE_ON, DEFAULT_LABELED_PER_BATCH,
+    DEFAULT_PRIOR_WEIGHT,
+};
 use gmvae_trainer::train::{
     train_and_calibrate, Fitted, LrSchedule, TrainConfig, TrainDevice, TrainOptions,
     DEFAULT_OPTIONS,
@@ -32,6 +36,9 @@ pub struct TrainArgs {
     /// Threshold settings.
     #[command(flatten)]
     pub calibration: CalibrationArgs,
+    /// Semi-supervised training.
+    #[command(flatten)]
+    pub semi: SemiArgs,
     /// Run directory for the checkpoint, the model file and logs [default: runs/train, or
     /// runs/demo for `gmvae demo`].
     #[arg(long, value_name = "DIR")]
@@ -104,6 +111,39 @@ pub struct HyperArgs {
     pub shards: Option<usize>,
 }
 
+/// Semi-supervised options (paper §3.3).
+#[derive(Debug, Clone, Args)]
+pub struct SemiArgs {
+    /// Train semi-supervised: N seeded, stratified training images per class keep their labels
+    /// (Eq. 7), every other one is trained without (reconstruction + mixture prior); the chosen
+    /// indices go to the run directory [default: every label is used].
+    #[arg(long, value_name = "N")]
+    pub labels_per_class: Option<usize>,
+    /// Labelled images in each batch of a semi-supervised run (the rest are unlabelled).
+    #[arg(long, value_name = "M", default_value_t = DEFAULT_LABELED_PER_BATCH)]
+    pub labeled_per_batch: usize,
+    /// β, the weight of the mixture prior term of unlabelled images (chosen by the sweep in
+    /// BENCHMARKS.md).
+    #[arg(long, value_name = "B", default_value_t = DEFAULT_PRIOR_WEIGHT)]
+    pub prior_weight: f32,
+    /// Which encodings calibrate a semi-supervised model's thresholds.
+    #[arg(long, value_parser = super::choice::<CalibrationImages>(), default_value_t = DEFAULT_CALIBRATE_ON)]
+    pub calibrate_on: CalibrationImages,
+}
+
+impl SemiArgs {
+    /// The semi-supervised settings, when `--labels-per-class` is given.
+    pub fn settings(&self) -> Option<SemiSupervised> {
+        self.labels_per_class
+            .map(|labels_per_class| SemiSupervised {
+                labels_per_class,
+                labeled_per_batch: self.labeled_per_batch,
+                prior_weight: self.prior_weight,
+                calibrate_on: self.calibrate_on,
+            })
+    }
+}
+
 /// Threshold options.
 #[derive(Debug, Clone, Args)]
 pub struct CalibrationArgs {
@@ -166,6 +206,8 @@ pub mod files {
     pub const MODEL: &str = "model.gmvae";
     /// Per-epoch statistics.
     pub const TRAIN_LOG: &str = "train-log.json";
+    /// Indices of the training images a semi-supervised run kept the labels of.
+    pub const LABELED: &str = "labeled.json";
     /// Indices of the training images held out for calibration (with --calibration-holdout).
     pub const CALIBRATION_HOLDOUT: &str = "calibration-holdout.json";
 }
@@ -208,6 +250,7 @@ impl TrainArgs {
                 },
                 schedule: h.lr_schedule,
                 shards: h.shards.unwrap_or(default_shards(self.device)),
+                semi: self.semi.settings(),
             },
             calibration: self.calibration.settings(),
             checkpoint: Some(self.run_dir().join(files::CHECKPOINT)),
@@ -253,6 +296,12 @@ pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<F
         &args.run_dir().join(files::TRAIN_LOG),
         gmvae_trainer::atomic::pretty_json(files::TRAIN_LOG, &fitted.history)?.as_bytes(),
     )?;
+    if !fitted.labeled.is_empty() {
+        gmvae_trainer::atomic::write_atomically(
+            &args.run_dir().join(files::LABELED),
+            gmvae_trainer::atomic::pretty_json(files::LABELED, &fitted.labeled)?.as_bytes(),
+        )?;
+    }
     if !fitted.held_out.is_empty() {
         gmvae_trainer::atomic::write_atomically(
             &args.run_dir().join(files::CALIBRATION_HOLDOUT),

@@ -200,6 +200,22 @@ pub enum DataError {
         /// The value.
         value: f64,
     },
+    /// A class has fewer training images than the labelled subset takes of each class.
+    #[error("class {class} has {available} training images, fewer than the {wanted} labelled images per class asked for")]
+    TooFewOfClass {
+        /// The class.
+        class: usize,
+        /// Its images.
+        available: usize,
+        /// Labelled images per class asked for.
+        wanted: usize,
+    },
+    /// The labelled subset would take every training image.
+    #[error("{labeled} labelled images would leave no training image unlabelled: use supervised training")]
+    NothingUnlabeled {
+        /// The labelled images.
+        labeled: usize,
+    },
     /// There are fewer examples than the requested test split.
     #[error("cannot take a test split of {test} from {total} examples")]
     SplitTooLarge {

@@ -16,6 +16,9 @@ pub struct HostBatch {
     pub targets: Vec<f32>,
     /// Number of images.
     pub size: usize,
+    /// In semi-supervised training, 1 for each image trained with its label and 0 for each
+    /// trained without (`[size]`); `None` when every label is used.
+    pub labeled: Option<Vec<f32>>,
 }
 
 impl HostBatch {
@@ -39,7 +42,27 @@ impl HostBatch {
             images,
             targets: one_hot_columns(indices.iter().map(|&i| data.labels[i]), config.latent, size),
             size,
+            labeled: None,
         }
+    }
+
+    /// Like [`HostBatch::gather`], for a semi-supervised batch: the first `labeled` of
+    /// `indices` are trained with their labels, the rest without.
+    pub fn gather_partly_labeled(
+        data: &Dataset,
+        indices: &[usize],
+        labeled: usize,
+        config: &ModelConfig,
+        augment: &Augment,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let mut batch = Self::gather(data, indices, config, augment, rng);
+        batch.labeled = Some(
+            (0..indices.len())
+                .map(|k| if k < labeled { 1.0 } else { 0.0 })
+                .collect(),
+        );
+        batch
     }
 }
 

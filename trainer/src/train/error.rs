@@ -41,6 +41,23 @@ pub enum TrainError {
         /// The largest accepted.
         max: usize,
     },
+    /// Semi-supervised training needs at least one labelled image per class.
+    #[error("--labels-per-class must be at least 1, not {0}")]
+    LabelsPerClass(usize),
+    /// A semi-supervised batch needs a labelled and an unlabelled part.
+    #[error("the labelled images per batch must be between 1 and the batch size minus 1 ({}), not {value}", batch_size.saturating_sub(1))]
+    LabeledPerBatch {
+        /// Requested labelled images per batch.
+        value: usize,
+        /// The batch size.
+        batch_size: usize,
+    },
+    /// The weight of the mixture prior term is negative or not finite.
+    #[error("the prior weight must be finite and at least 0, not {0}")]
+    PriorWeight(f32),
+    /// The labelled subset cannot be chosen from the training images.
+    #[error("cannot choose the labelled images")]
+    LabeledSubset(#[source] crate::data::DataError),
     /// An augmentation range is out of bounds.
     #[error("the augmentation {name} must be a finite number between 0 and {max}, not {value}")]
     Augment {

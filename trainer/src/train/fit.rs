@@ -3,6 +3,7 @@
 
 use super::batch::Augment;
 use super::checkpoint::Checkpoint;
+use super::semi::{labeled_subset, CalibrationImages, SemiSupervised};
 use super::{EpochStats, LrSchedule, TrainDevice, TrainOptions, Trainer};
 use crate::calibrate::{Calibration, CalibrationSettings};
 use crate::data::stratify::hold_out;
@@ -76,6 +77,7 @@ pub const DEFAULT_OPTIONS: TrainOptions = TrainOptions {
     },
     schedule: LrSchedule::Cosine,
     shards: 2,
+    semi: None,
 };
 
 impl TrainConfig {
@@ -102,6 +104,9 @@ pub struct Fitted<D: TrainDevice> {
     /// Indices (into the training images after `train_limit`) of the images held out and
     /// calibrated on; empty when the run calibrated on the images it trained on.
     pub held_out: Vec<usize>,
+    /// Indices (into the training images after `train_limit`) of the images a
+    /// semi-supervised run trained with their labels; empty in supervised training.
+    pub labeled: Vec<usize>,
 }
 
 /// Trains (or resumes) on `split.train`, checkpointing each epoch when
@@ -120,13 +125,16 @@ pub fn train_and_calibrate<D: TrainDevice>(
         return Err(super::TrainError::EmptyTrainingSet.into());
     }
     let (mut trainer, holdout) = start(config, &available, &split.name, progress, dev)?;
-    let parts = TrainingParts::new(&available, holdout, trainer.options.seed)?;
+    let parts = TrainingParts::new(&available, holdout, &trainer.options)?;
     let train = &parts.train;
-    check_class_counts(
-        parts.calibration(),
-        trainer.network.config(),
-        config.calibration,
-    )?;
+    let calibration_set = parts.calibration_set(trainer.options.semi)?;
+    if matches!(calibration_set.labels, CalibrationLabels::Given) {
+        check_class_counts(
+            &calibration_set.images,
+            trainer.network.config(),
+            config.calibration,
+        )?;
+    }
     let epochs = config.options.epochs.max(trainer.options.epochs);
     trainer.options.epochs = epochs;
     progress.note(&format!(
@@ -139,6 +147,17 @@ pub fn train_and_calibrate<D: TrainDevice>(
         trainer.network.config().param_count(),
         epochs
     ));
+    if let Some(semi) = trainer.options.semi {
+        progress.note(&format!(
+            "semi-supervised: {} labelled images ({} per class), {} unlabelled; {} labelled per batch of {}, prior weight {}",
+            parts.labeled.len(),
+            semi.labels_per_class,
+            train.len() - parts.labeled.len(),
+            semi.labeled_per_batch,
+            trainer.options.batch_size,
+            semi.prior_weight
+        ));
+    }
     if let Some(held) = &parts.held_out {
         progress.note(&format!(
             "{} training images held out (stratified, seed {}) to calibrate the thresholds",
@@ -164,7 +183,7 @@ pub fn train_and_calibrate<D: TrainDevice>(
     let history = trainer.history.clone();
     let model = calibrated(
         trainer,
-        parts.calibration(),
+        &calibration_set,
         config.calibration,
         split.name.clone(),
         train.class_names.clone(),
@@ -172,6 +191,7 @@ pub fn train_and_calibrate<D: TrainDevice>(
     Ok(Fitted {
         model,
         history,
+        labeled: parts.labeled_indices(),
         held_out: parts.held_out_indices,
     })
 }
@@ -265,46 +285,125 @@ fn start<D: TrainDevice>(
     ))
 }
 
-/// The images a run trains on and the held-out ones it calibrates on, if any.
+/// The images a run trains on, the held-out ones it calibrates on (if any), and the labelled
+/// subset of a semi-supervised run.
 pub struct TrainingParts {
     /// The images trained on.
     pub train: Dataset,
-    /// The held-out images and their indices in the available training images, when the run
-    /// holds some out.
+    /// The held-out images, when the run holds some out.
     pub held_out: Option<Dataset>,
     /// Indices of the held-out images in the available training images (empty without a
     /// holdout).
     pub held_out_indices: Vec<usize>,
+    /// Indices into `train` of the images trained with their labels in a semi-supervised
+    /// run (empty in supervised training).
+    pub labeled: Vec<usize>,
+    /// Indices of `train`'s images in the available training images.
+    kept: Vec<usize>,
+}
+
+/// The images the thresholds are fitted on, and which labels the fit may use.
+pub struct CalibrationSet {
+    /// The images.
+    pub images: Dataset,
+    /// Their labels, or the classes their encodings are nearest to.
+    pub labels: CalibrationLabels,
+}
+
+/// The labels a calibration uses.
+pub enum CalibrationLabels {
+    /// Every image's own label.
+    Given,
+    /// Each image's nearest class mean, except the images at these indices, which keep their
+    /// own label (the labelled images of a semi-supervised run).
+    PredictedExcept(Vec<usize>),
 }
 
 impl TrainingParts {
     /// Splits `available` (the training split after `train_limit`): with `holdout = Some(n)`,
     /// [`hold_out`]`(labels, n, seed)` picks the `n` calibration images; otherwise every image
-    /// is trained on and calibrated on.
-    pub fn new(available: &Dataset, holdout: Option<usize>, seed: u64) -> Result<Self> {
-        let Some(n) = holdout else {
-            return Ok(Self {
-                train: available.clone(),
-                held_out: None,
-                held_out_indices: Vec::new(),
-            });
+    /// is trained on and calibrated on. A semi-supervised run then picks its labelled images
+    /// from the rest with [`labeled_subset`].
+    pub fn new(
+        available: &Dataset,
+        holdout: Option<usize>,
+        options: &TrainOptions,
+    ) -> Result<Self> {
+        let seed = options.seed;
+        let (train, held_out, held_out_indices, kept) = match holdout {
+            None => (
+                available.clone(),
+                None,
+                Vec::new(),
+                (0..available.len()).collect(),
+            ),
+            Some(n) => {
+                let labels = available.labels.as_slice().unwrap_or(&[]);
+                let (kept, held) = hold_out(labels, n, seed).map_err(|source| Error::Holdout {
+                    holdout: n,
+                    available: available.len(),
+                    source,
+                })?;
+                (
+                    available.subset(&kept),
+                    Some(available.subset(&held)),
+                    held,
+                    kept,
+                )
+            }
         };
-        let labels = available.labels.as_slice().unwrap_or(&[]);
-        let (kept, held) = hold_out(labels, n, seed).map_err(|source| Error::Holdout {
-            holdout: n,
-            available: available.len(),
-            source,
-        })?;
+        let labeled = match options.semi {
+            None => Vec::new(),
+            Some(semi) => {
+                let labels = train.labels.as_slice().unwrap_or(&[]);
+                labeled_subset(labels, semi.labels_per_class, seed)
+                    .map_err(super::TrainError::LabeledSubset)?
+            }
+        };
         Ok(Self {
-            train: available.subset(&kept),
-            held_out: Some(available.subset(&held)),
-            held_out_indices: held,
+            train,
+            held_out,
+            held_out_indices,
+            labeled,
+            kept,
         })
     }
 
-    /// The images the thresholds are fitted on: the held-out ones, else those trained on.
-    pub fn calibration(&self) -> &Dataset {
-        self.held_out.as_ref().unwrap_or(&self.train)
+    /// The images the thresholds are fitted on: the held-out ones, else those trained on;
+    /// in semi-supervised training with the labels `semi.calibrate_on` allows.
+    pub fn calibration_set(&self, semi: Option<SemiSupervised>) -> Result<CalibrationSet> {
+        let base = self.held_out.as_ref().unwrap_or(&self.train);
+        let Some(semi) = semi else {
+            return Ok(CalibrationSet {
+                images: base.clone(),
+                labels: CalibrationLabels::Given,
+            });
+        };
+        Ok(match (semi.calibrate_on, &self.held_out) {
+            (CalibrationImages::Labeled, Some(_)) => return Err(Error::HeldOutLabeledCalibration),
+            (CalibrationImages::Labeled, None) => CalibrationSet {
+                images: self.train.subset(&self.labeled),
+                labels: CalibrationLabels::Given,
+            },
+            (CalibrationImages::Predicted, _) | (CalibrationImages::Both, Some(_)) => {
+                CalibrationSet {
+                    images: base.clone(),
+                    labels: CalibrationLabels::PredictedExcept(Vec::new()),
+                }
+            }
+            (CalibrationImages::Both, None) => CalibrationSet {
+                images: self.train.clone(),
+                labels: CalibrationLabels::PredictedExcept(self.labeled.clone()),
+            },
+        })
+    }
+
+    /// The labelled images' indices in the available training images.
+    pub fn labeled_indices(&self) -> Vec<usize> {
+        self.labeled
+            .iter()
+            .filter_map(|&i| self.kept.get(i).copied())
+            .collect()
     }
 }
 
@@ -325,11 +424,12 @@ pub fn calibrate_checkpoint<D: TrainDevice>(
         return Err(super::TrainError::EmptyTrainingSet.into());
     }
     let meta = &checkpoint.meta;
-    let parts = TrainingParts::new(&available, meta.calibration_holdout, meta.options.seed)?;
+    let parts = TrainingParts::new(&available, meta.calibration_holdout, &meta.options)?;
+    let calibration_set = parts.calibration_set(meta.options.semi)?;
     let trainer = checkpoint.restore(dev)?;
     calibrated(
         trainer,
-        parts.calibration(),
+        &calibration_set,
         settings,
         meta.dataset.clone(),
         meta.class_names.clone(),
@@ -357,23 +457,40 @@ pub fn check_fits(config: &ModelConfig, data: &Dataset, name: &str) -> Result<()
     Ok(())
 }
 
-/// Fits the thresholds on `train` (the images trained on, or the held-out part of the
-/// training split) and returns the trainer's network as a model ready to save under `dataset` with
+/// Fits the thresholds on `set` (the images trained on, or the held-out part of the
+/// training split, with their labels or the classes their encodings are nearest to) and returns the trainer's network as a model ready to save under `dataset` with
 /// `class_names`. Shared by training and by export from a checkpoint.
 pub fn calibrated<D: TrainDevice>(
     trainer: Trainer<D>,
-    train: &Dataset,
+    set: &CalibrationSet,
     settings: CalibrationSettings,
     dataset: String,
     class_names: Vec<String>,
 ) -> Result<TrainedModel<D>> {
+    let images = &set.images;
     let encoded =
-        infer::encode_and_reconstruct(&trainer.network, &trainer.params, train.images.view());
+        infer::encode_and_reconstruct(&trainer.network, &trainer.params, images.images.view());
+    let labels = match &set.labels {
+        CalibrationLabels::Given => images.labels.clone(),
+        CalibrationLabels::PredictedExcept(kept) => {
+            let classes = trainer.network.config().classes;
+            let mut labels: ndarray::Array1<u8> = infer::nearest_means(&encoded.latents, classes)
+                .into_iter()
+                .map(|c| u8::try_from(c).unwrap_or(u8::MAX))
+                .collect();
+            for &i in kept {
+                if let (Some(label), Some(&given)) = (labels.get_mut(i), images.labels.get(i)) {
+                    *label = given;
+                }
+            }
+            labels
+        }
+    };
     let calibration = Calibration::fit(
         trainer.network.config(),
         trainer.options.s2,
         &encoded,
-        train.labels.view(),
+        labels.view(),
         settings,
     )?;
     Ok(TrainedModel {

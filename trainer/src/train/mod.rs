@@ -6,6 +6,7 @@ pub mod checkpoint;
 mod error;
 pub mod fit;
 pub mod loss;
+pub mod semi;
 pub mod shards;
 pub mod step_bench;
 
@@ -48,6 +49,9 @@ pub struct TrainOptions {
     /// Parts each batch is split into and computed in parallel (CPU threads); the result
     /// depends on this number but not on thread timing.
     pub shards: usize,
+    /// Semi-supervised training with a few labels per class (`None`: every label is used).
+    #[serde(default)]
+    pub semi: Option<semi::SemiSupervised>,
 }
 
 /// How the learning rate changes over a run.
@@ -90,6 +94,9 @@ impl TrainOptions {
                 max: error::MAX_EPOCHS,
             });
         }
+        if let Some(semi) = &self.semi {
+            semi.validate(self.batch_size)?;
+        }
         self.augment.validate()
     }
 
@@ -112,8 +119,12 @@ pub struct EpochStats {
     pub epoch: usize,
     /// Mean loss terms over the epoch's batches.
     pub reconstruction: f32,
-    /// Mean latent term.
+    /// Mean latent term (of the labelled images in semi-supervised training).
     pub latent: f32,
+    /// Mean mixture prior term of the unlabelled images (0 in supervised training; absent
+    /// from older checkpoints).
+    #[serde(default)]
+    pub prior: f32,
     /// Mean total loss.
     pub total: f32,
     /// Training throughput.
@@ -190,13 +201,59 @@ impl<D: TrainDevice> Trainer<D> {
     ) -> Result<loss::LossTerms, D::Err> {
         let config = *self.network.config();
         let host = HostBatch::gather(train, indices, &config, &self.options.augment, rng);
+        self.step_on(host, rng)
+    }
+
+    /// One semi-supervised optimizer step: the first `labeled` of `indices` are trained with
+    /// their labels, the others without; the latent and prior terms returned are the means
+    /// over the labelled and the unlabelled images.
+    pub fn step_partly_labeled(
+        &mut self,
+        train: &Dataset,
+        indices: &[usize],
+        labeled: usize,
+        rng: &mut impl rand::Rng,
+    ) -> Result<loss::LossTerms, D::Err> {
+        let config = *self.network.config();
+        let host = HostBatch::gather_partly_labeled(
+            train,
+            indices,
+            labeled,
+            &config,
+            &self.options.augment,
+            rng,
+        );
+        let n = host.size as f32;
+        let mut terms = self.step_on(host, rng)?;
+        let unlabeled = indices.len().saturating_sub(labeled);
+        terms.latent *= n / labeled.max(1) as f32;
+        terms.prior *= n / unlabeled.max(1) as f32;
+        Ok(terms)
+    }
+
+    /// The loss weights of this run's options.
+    pub fn loss_weights(&self) -> loss::LossWeights {
+        loss::LossWeights {
+            alpha: self.options.alpha,
+            prior: self.options.semi.map_or(0.0, |s| s.prior_weight),
+            s2: self.options.s2 as f32,
+        }
+    }
+
+    /// The optimizer step on an assembled batch.
+    fn step_on(
+        &mut self,
+        host: HostBatch,
+        rng: &mut impl rand::Rng,
+    ) -> Result<loss::LossTerms, D::Err> {
+        let config = *self.network.config();
         let eps = batch::noise(rng, self.options.s2, config.latent, host.size);
         let (terms, mut grads) = D::loss_and_gradients(
             &self.network,
             &self.params,
             &host,
             &eps,
-            self.options.alpha,
+            &self.loss_weights(),
             &self.pools,
         );
         self.adam.update(&mut self.params, &mut grads)?;
@@ -204,7 +261,10 @@ impl<D: TrainDevice> Trainer<D> {
     }
 
     /// Runs one epoch over `train`, reporting images done and the running loss terms to
-    /// `progress`; `monitor` (if any) is evaluated afterwards for the accuracy column.
+    /// `progress`; `monitor` (if any) is evaluated afterwards for the accuracy column. A
+    /// semi-supervised run ([`TrainOptions::semi`]) trains its labelled subset
+    /// ([`semi::labeled_subset`] of `train` with the run's seed) with labels and one pass over
+    /// every other image without ([`semi::epoch_batches`]).
     pub fn train_epoch(
         &mut self,
         train: &Dataset,
@@ -215,36 +275,74 @@ impl<D: TrainDevice> Trainer<D> {
         let config = *self.network.config();
         let mut rng = ChaCha8Rng::seed_from_u64(self.options.seed);
         rng.set_stream(epoch as u64);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut rng);
+        let batches: Vec<(Vec<usize>, Option<usize>)> = match self.options.semi {
+            None => {
+                let mut order: Vec<usize> = (0..train.len()).collect();
+                order.shuffle(&mut rng);
+                order
+                    .chunks(self.options.batch_size)
+                    .map(|c| (c.to_vec(), None))
+                    .collect()
+            }
+            Some(semi) => {
+                let labels = train.labels.as_slice().unwrap_or(&[]);
+                let labeled =
+                    semi::labeled_subset(labels, semi.labels_per_class, self.options.seed)
+                        .map_err(TrainError::LabeledSubset)?;
+                semi::epoch_batches(
+                    train.len(),
+                    &labeled,
+                    self.options.batch_size,
+                    semi.labeled_per_batch,
+                    &mut rng,
+                )
+                .into_iter()
+                .map(|(indices, count)| (indices, Some(count)))
+                .collect()
+            }
+        };
+        let images: usize = batches.iter().map(|(b, _)| b.len()).sum();
 
         progress.start(
             &format!("epoch {epoch}/{}", self.options.epochs),
-            train.len() as u64,
+            images as u64,
         );
         let start = Instant::now();
         let mut sums = loss::LossTerms::default();
-        let mut batches = 0usize;
-        let steps_per_epoch = train.len().div_ceil(self.options.batch_size);
+        let steps_per_epoch = batches.len();
         let total_steps = steps_per_epoch * self.options.epochs;
-        for (k, chunk) in order.chunks(self.options.batch_size).enumerate() {
+        for (k, (chunk, labeled)) in batches.iter().enumerate() {
             let step = (epoch - 1) * steps_per_epoch + k;
             self.adam.set_lr(self.options.lr_at(step, total_steps));
-            let terms = self
-                .step(train, chunk, &mut rng)
-                .map_err(|e| TrainError::Device(format!("{e:?}")))?;
+            let terms = match labeled {
+                None => self.step(train, chunk, &mut rng),
+                Some(count) => self.step_partly_labeled(train, chunk, *count, &mut rng),
+            }
+            .map_err(|e| TrainError::Device(format!("{e:?}")))?;
             sums.reconstruction += terms.reconstruction;
             sums.latent += terms.latent;
+            sums.prior += terms.prior;
             sums.total += terms.total;
-            batches += 1;
+            let done = (k + 1) as f32;
             progress.advance(chunk.len() as u64);
-            progress.status(&format!(
-                "loss {:.3} (rec {:.3}, lat {:.4})",
-                sums.total / batches as f32,
-                sums.reconstruction / batches as f32,
-                sums.latent / batches as f32
-            ));
+            progress.status(&if self.options.semi.is_some() {
+                format!(
+                    "loss {:.3} (rec {:.3}, lat {:.4}, prior {:.4})",
+                    sums.total / done,
+                    sums.reconstruction / done,
+                    sums.latent / done,
+                    sums.prior / done
+                )
+            } else {
+                format!(
+                    "loss {:.3} (rec {:.3}, lat {:.4})",
+                    sums.total / done,
+                    sums.reconstruction / done,
+                    sums.latent / done
+                )
+            });
         }
+        let batches = steps_per_epoch;
         let seconds = start.elapsed().as_secs_f64();
         progress.finish();
         let n = batches.max(1) as f32;
@@ -256,8 +354,9 @@ impl<D: TrainDevice> Trainer<D> {
             epoch,
             reconstruction: sums.reconstruction / n,
             latent: sums.latent / n,
+            prior: sums.prior / n,
             total: sums.total / n,
-            images_per_second: train.len() as f64 / seconds,
+            images_per_second: images as f64 / seconds,
             monitor_accuracy,
         };
         self.history.push(stats);

@@ -8,8 +8,8 @@
 //! so the numbers depend on the shard count but never on thread timing.
 
 use super::batch::{self, HostBatch};
-use super::loss::{self, LossTerms};
-use crate::model::params::Matrix;
+use super::loss::{self, LossTerms, LossWeights};
+use crate::model::params::{Matrix, Vector};
 use crate::model::{Network, Params};
 use dfdx::prelude::*;
 
@@ -43,13 +43,14 @@ impl ShardPools {
 /// `Send`), which gives the same numbers.
 pub trait TrainDevice: Device<f32> {
     /// The loss terms and summed gradients of `host` (with encoder noise `noise`,
-    /// `[latent, n]`) split column-wise into `pools.len()` shards.
+    /// `[latent, n]`) split column-wise into `pools.len()` shards: Eq. 7 when every label is
+    /// used, the semi-supervised loss when `host.labeled` is set.
     fn loss_and_gradients(
         network: &Network<Self>,
         params: &Params<Self>,
         host: &HostBatch,
         noise: &[f32],
-        alpha: f32,
+        weights: &LossWeights,
         pools: &ShardPools,
     ) -> (LossTerms, Gradients<f32, Self>);
 }
@@ -60,7 +61,7 @@ impl TrainDevice for Cpu {
         params: &Params<Self>,
         host: &HostBatch,
         noise: &[f32],
-        alpha: f32,
+        weights: &LossWeights,
         pools: &ShardPools,
     ) -> (LossTerms, Gradients<f32, Self>) {
         let shards = shard_inputs(network, host, noise, pools.len());
@@ -69,7 +70,7 @@ impl TrainDevice for Cpu {
                 .into_iter()
                 .zip(&pools.pools)
                 .map(|(shard, pool)| {
-                    scope.spawn(move || pool.install(|| shard.run(network, params, alpha)))
+                    scope.spawn(move || pool.install(|| shard.run(network, params, weights)))
                 })
                 .collect();
             handles
@@ -88,12 +89,12 @@ impl TrainDevice for Cuda {
         params: &Params<Self>,
         host: &HostBatch,
         noise: &[f32],
-        alpha: f32,
+        weights: &LossWeights,
         pools: &ShardPools,
     ) -> (LossTerms, Gradients<f32, Self>) {
         let results = shard_inputs(network, host, noise, pools.len())
             .into_iter()
-            .map(|shard| shard.run(network, params, alpha))
+            .map(|shard| shard.run(network, params, weights))
             .collect();
         combine(params, results)
     }
@@ -104,21 +105,39 @@ struct Shard<D: Device<f32>> {
     images: Matrix<D>,
     targets: Matrix<D>,
     noise: Matrix<D>,
+    labeled: Option<Vector<D>>,
     weight: f32,
 }
 
 impl<D: Device<f32>> Shard<D> {
     /// Loss terms and the gradients of `weight` times the shard's mean loss.
-    fn run(self, network: &Network<D>, params: &Params<D>, alpha: f32) -> ShardResult<D> {
-        let (terms, grads) = loss::supervised(
-            network,
-            params,
-            self.images,
-            self.targets,
-            self.noise,
-            alpha,
-            self.weight,
-        );
+    fn run(
+        self,
+        network: &Network<D>,
+        params: &Params<D>,
+        weights: &LossWeights,
+    ) -> ShardResult<D> {
+        let (terms, grads) = match self.labeled {
+            None => loss::supervised(
+                network,
+                params,
+                self.images,
+                self.targets,
+                self.noise,
+                weights.alpha,
+                self.weight,
+            ),
+            Some(labeled) => loss::semi_supervised(
+                network,
+                params,
+                self.images,
+                self.targets,
+                labeled,
+                self.noise,
+                weights,
+                self.weight,
+            ),
+        };
         (terms, grads, self.weight)
     }
 }
@@ -146,6 +165,10 @@ fn shard_inputs<D: Device<f32>>(
                 images: columns(&host.images, config.pixels()),
                 targets: columns(&host.targets, config.latent),
                 noise: columns(noise, config.latent),
+                labeled: host.labeled.as_ref().map(|m| {
+                    let part = m.get(start..start + len).unwrap_or(&[]).to_vec();
+                    dev.tensor_from_vec(part, (len,))
+                }),
                 weight: len as f32 / n as f32,
             }
         })
@@ -162,6 +185,7 @@ fn combine<D: Device<f32>>(
     for (t, grads, w) in results {
         terms.reconstruction += w * t.reconstruction;
         terms.latent += w * t.latent;
+        terms.prior += w * t.prior;
         terms.total += w * t.total;
         total = Some(match total {
             None => grads,
@@ -205,6 +229,12 @@ mod tests {
 
     const ALPHA: f32 = 200.0;
 
+    const WEIGHTS: LossWeights = LossWeights {
+        alpha: ALPHA,
+        prior: ALPHA,
+        s2: 1.0 / 3000.0,
+    };
+
     /// A tiny model, a batch of 6 random images with labels, and encoder noise.
     fn setup() -> (Network<Cpu>, Params<Cpu>, HostBatch, Vec<f32>) {
         let config = ModelConfig::from_preset(Preset::Tiny, (1, 28, 28), 10, None).unwrap();
@@ -217,6 +247,7 @@ mod tests {
             images: (0..config.pixels() * n).map(|_| rng.gen::<f32>()).collect(),
             targets: batch::one_hot_columns(labels.into_iter(), config.latent, n),
             size: n,
+            labeled: None,
         };
         let noise = batch::noise(&mut rng, 1.0 / 3000.0, config.latent, n);
         (Network::new(config, &dev), params, host, noise)
@@ -228,7 +259,8 @@ mod tests {
         let config = *network.config();
         let (n, pixels, latent) = (host.size, config.pixels(), config.latent);
         let pools = ShardPools::new(1).unwrap();
-        let (terms, _) = Cpu::loss_and_gradients(&network, &params, &host, &noise, ALPHA, &pools);
+        let (terms, _) =
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
 
         // By hand: z = f(x) and g(z + ε) from the network's forward passes, then Eq. 7 in f64.
         let dev = network.device();
@@ -270,7 +302,7 @@ mod tests {
         let (network, params, host, noise) = setup();
         let run = |shards: usize| {
             let pools = ShardPools::new(shards).unwrap();
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, ALPHA, &pools)
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools)
         };
         let (one, one_grads) = run(1);
         let (two, two_grads) = run(2);
@@ -303,6 +335,121 @@ mod tests {
                     "layer {k} {name}: gap {gap} of {scale}"
                 );
             }
+        }
+    }
+    #[test]
+    fn semi_supervised_loss_is_eq7_for_labelled_and_reconstruction_plus_prior_for_unlabelled() {
+        let (network, params, mut host, noise) = setup();
+        let config = *network.config();
+        let (n, pixels, latent) = (host.size, config.pixels(), config.latent);
+        let mask = vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        host.labeled = Some(mask.clone());
+        let pools = ShardPools::new(1).unwrap();
+        let (terms, _) =
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+
+        let dev = network.device();
+        let x = dev.tensor_from_vec(host.images.clone(), (pixels, n));
+        let z = network.encode(&params, x).as_vec();
+        let noisy: Vec<f32> = z.iter().zip(&noise).map(|(a, e)| a + e).collect();
+        let g = network
+            .decode(&params, dev.tensor_from_vec(noisy.clone(), (latent, n)))
+            .as_vec();
+        let column = |m: &[f32], rows: usize, c: usize| -> Vec<f64> {
+            (0..rows).map(|r| f64::from(m[r * n + c])).collect()
+        };
+        let sq =
+            |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+        let (mut rec, mut lat, mut prior, mut total) = (0.0, 0.0, 0.0, 0.0);
+        for c in 0..n {
+            let r = sq(&column(&host.images, pixels, c), &column(&g, pixels, c));
+            rec += r;
+            if mask[c] == 1.0 {
+                let l = sq(&column(&z, latent, c), &column(&host.targets, latent, c));
+                lat += l;
+                total += r + f64::from(WEIGHTS.alpha) * l;
+            } else {
+                let u = loss::mixture_prior_reference(
+                    &column(&noisy, latent, c),
+                    config.classes,
+                    f64::from(WEIGHTS.s2),
+                );
+                prior += u;
+                total += r + f64::from(WEIGHTS.prior) * u;
+            }
+        }
+        let nf = n as f64;
+        let close = |ours: f32, hand: f64| {
+            (f64::from(ours) - hand).abs() <= LOSS_TOLERANCE * hand.abs().max(1.0)
+        };
+        assert!(
+            close(terms.reconstruction, rec / nf),
+            "{} vs {}",
+            terms.reconstruction,
+            rec / nf
+        );
+        assert!(
+            close(terms.latent, lat / nf),
+            "{} vs {}",
+            terms.latent,
+            lat / nf
+        );
+        assert!(
+            close(terms.prior, prior / nf),
+            "{} vs {}",
+            terms.prior,
+            prior / nf
+        );
+        assert!(
+            close(terms.total, total / nf),
+            "{} vs {}",
+            terms.total,
+            total / nf
+        );
+        assert!(
+            prior > 0.1 && lat > 0.1,
+            "both terms carry weight: {prior} {lat}"
+        );
+
+        // Two shards sum the same per-image terms.
+        let two = ShardPools::new(2).unwrap();
+        let (split, _) = Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &two);
+        let rel = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
+        assert!(
+            rel(terms.total, split.total) < SHARD_GRADIENT_TOLERANCE,
+            "{terms:?} {split:?}"
+        );
+        assert!(
+            rel(terms.prior, split.prior) < SHARD_GRADIENT_TOLERANCE,
+            "{terms:?} {split:?}"
+        );
+    }
+    #[test]
+    fn semi_supervised_gradients_reduce_to_eq7_when_every_image_is_labelled() {
+        let (network, params, mut host, noise) = setup();
+        let pools = ShardPools::new(1).unwrap();
+        let (plain, plain_grads) =
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+        host.labeled = Some(vec![1.0; host.size]);
+        let (semi, semi_grads) =
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+        let rel = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
+        assert!(
+            rel(plain.total, semi.total) < SHARD_GRADIENT_TOLERANCE,
+            "{plain:?} {semi:?}"
+        );
+        assert_eq!(semi.prior, 0.0);
+        for (k, layer) in params.layers().iter().enumerate() {
+            let a = plain_grads.get(&layer.weight).as_vec();
+            let b = semi_grads.get(&layer.weight).as_vec();
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let gap = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            // Exactly equal: the prior's zero weight adds nothing, and nothing it does on the
+            // tape disturbs the other terms' gradients.
+            assert!(scale > 0.0 && gap == 0.0, "layer {k}: {gap} of {scale}");
         }
     }
 }

@@ -46,6 +46,7 @@ impl StepBench {
             augment: Augment::NONE,
             schedule: LrSchedule::Constant,
             shards,
+            semi: None,
         };
         options.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

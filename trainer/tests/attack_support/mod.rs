@@ -54,6 +54,7 @@ pub fn train_tiny(split: &Split, dev: &Cpu) -> TrainedModel<Cpu> {
         augment: gmvae_trainer::train::batch::Augment::NONE,
         schedule: LrSchedule::Cosine,
         shards: 1,
+        semi: None,
     };
     let mut trainer = Trainer::new(config, options, &dev).unwrap();
     let bar = Silent;
