@@ -25,6 +25,26 @@ crate::choice::choice!(CovarianceKind {
     PerClass => "per-class", "per class, the second moment of training encodings about its mean";
 });
 
+/// How τ_enc is derived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TauEncStatistic {
+    /// The chi-square critical value at the confidence level, with `latent` degrees of
+    /// freedom (the paper): exact only if the encodings are Gaussian about their class means.
+    #[default]
+    ChiSquare,
+    /// The empirical quantile at the confidence level (nearest rank) of the calibration
+    /// images' squared Mahalanobis distances to their nearest class mean, the score the
+    /// classifier thresholds. On images the model did not train on (a calibration holdout)
+    /// it rejects about `1 − confidence` of unseen clean inputs whatever the distances'
+    /// distribution.
+    Quantile,
+}
+
+crate::choice::choice!(TauEncStatistic {
+    ChiSquare => "chi-square", "the chi-square critical value with latent degrees of freedom (the paper)";
+    Quantile => "quantile", "the quantile of the calibration images' distances (use with --calibration-holdout)";
+});
+
 /// How τ_dec is derived from the training reconstruction errors.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TauDecStatistic {
@@ -41,6 +61,9 @@ pub struct CalibrationSettings {
     pub confidence: f64,
     /// Covariance model of the latent threshold.
     pub covariance: CovarianceKind,
+    /// Statistic of the latent threshold (absent in older records: chi-square).
+    #[serde(default)]
+    pub tau_enc: TauEncStatistic,
     /// Statistic of the reconstruction threshold.
     pub tau_dec: TauDecStatistic,
 }
@@ -91,10 +114,12 @@ impl CalibrationSettings {
 }
 
 impl CalibrationSettings {
-    /// Confidence 0.9973 (the 3-sigma analogue), per-class covariance, τ_dec the quantile.
+    /// Confidence 0.9973 (the 3-sigma analogue), per-class covariance, τ_enc the chi-square
+    /// critical value, τ_dec the quantile.
     pub const DEFAULT: Self = Self {
         confidence: 0.9973,
         covariance: CovarianceKind::PerClass,
+        tau_enc: TauEncStatistic::ChiSquare,
         tau_dec: TauDecStatistic::Quantile,
     };
 }
@@ -137,21 +162,30 @@ impl Calibration {
             CovarianceKind::Isotropic => isotropic_precisions(config, s2),
             CovarianceKind::PerClass => per_class_precisions(config, &train.latents, labels)?,
         };
-        let tau_enc = chi_square::quantile(d, settings.confidence) as f32;
         let errors: Vec<f64> = train
             .reconstruction_errors
             .iter()
             .map(|&e| f64::from(e))
             .collect();
         let tau_dec = reconstruction_threshold(&errors, settings)? as f32;
-        Ok(Self {
+        let mut calibration = Self {
             settings,
             s2,
-            tau_enc,
+            tau_enc: chi_square::quantile(d, settings.confidence) as f32,
             tau_dec,
             precisions,
             samples: errors.len(),
-        })
+        };
+        if settings.tau_enc == TauEncStatistic::Quantile {
+            let scores = calibration.score(train, config.classes);
+            let distances: Vec<f64> = scores
+                .mahalanobis_sq
+                .iter()
+                .map(|&m| f64::from(m))
+                .collect();
+            calibration.tau_enc = nearest_rank(&distances, settings.confidence)? as f32;
+        }
+        Ok(calibration)
     }
 
     /// Squared Mahalanobis distance of `z` to the mean of `class` (one-hot e_class).
@@ -264,6 +298,17 @@ fn per_class_precisions(
     Ok(out)
 }
 
+/// The nearest-rank quantile of `values` at `level`: the `⌈level·n⌉`-th smallest.
+fn nearest_rank(values: &[f64], level: f64) -> Result<f64, CalibrationError> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = (level * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.clamp(1, sorted.len().max(1)) - 1)
+        .copied()
+        .ok_or(CalibrationError::NoSamples)
+}
+
 /// τ_dec from training reconstruction errors.
 fn reconstruction_threshold(
     errors: &[f64],
@@ -273,12 +318,7 @@ fn reconstruction_threshold(
         return Err(CalibrationError::NoSamples);
     }
     Ok(match settings.tau_dec {
-        TauDecStatistic::Quantile => {
-            let mut sorted = errors.to_vec();
-            sorted.sort_by(f64::total_cmp);
-            let rank = (settings.confidence * sorted.len() as f64).ceil() as usize;
-            sorted[rank.clamp(1, sorted.len()) - 1]
-        }
+        TauDecStatistic::Quantile => nearest_rank(errors, settings.confidence)?,
         TauDecStatistic::MeanPlusStd(k) => {
             let n = errors.len() as f64;
             let mean = errors.iter().sum::<f64>() / n;
@@ -286,4 +326,74 @@ fn reconstruction_threshold(
             mean + k * var.sqrt()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Preset;
+    use ndarray::{Array1, Array2};
+
+    /// 200 encodings of 2 classes in 2 dimensions, each a fixed offset from its class mean,
+    /// with labels.
+    fn encodings() -> (ModelConfig, Encoded, Array1<u8>) {
+        let config = ModelConfig::from_preset(Preset::Tiny, (1, 8, 8), 2, None).unwrap();
+        let n = 200;
+        let mut latents = Array2::<f32>::zeros((n, 2));
+        let mut labels = Array1::<u8>::zeros(n);
+        for i in 0..n {
+            let class = i % 2;
+            // Offsets spread over (−0.2, 0.2) with a few far ones: heavier tails than Gaussian.
+            let t = ((i * 37) % 100) as f32 / 100.0 - 0.5;
+            let far = if i % 50 == 0 { 3.0 } else { 1.0 };
+            latents[[i, class]] = 1.0 + 0.4 * t * far;
+            latents[[i, 1 - class]] = 0.1 * t;
+            labels[i] = class as u8;
+        }
+        let errors = Array1::from_iter((0..n).map(|i| i as f32));
+        let encoded = Encoded {
+            latents,
+            reconstruction_errors: errors,
+        };
+        (config, encoded, labels)
+    }
+
+    #[test]
+    fn the_quantile_tau_enc_accepts_the_confidence_share_of_the_calibration_images() {
+        let (config, encoded, labels) = encodings();
+        let settings = CalibrationSettings {
+            confidence: 0.95,
+            tau_enc: TauEncStatistic::Quantile,
+            ..CalibrationSettings::DEFAULT
+        };
+        let c = Calibration::fit(&config, 1e-3, &encoded, labels.view(), settings).unwrap();
+        let scores = c.score(&encoded, 2);
+        let accepted = scores
+            .mahalanobis_sq
+            .iter()
+            .filter(|&&m| m <= c.tau_enc)
+            .count();
+        // Nearest rank: ⌈0.95·200⌉ = 190 distances are at or below τ_enc.
+        assert_eq!(accepted, 190);
+        let mut sorted = scores.mahalanobis_sq.clone();
+        sorted.sort_by(f32::total_cmp);
+        assert_eq!(c.tau_enc, sorted[189]);
+        // The chi-square value of the same fit differs (2 dof at 0.95: 5.99).
+        let chi = Calibration::fit(
+            &config,
+            1e-3,
+            &encoded,
+            labels.view(),
+            CalibrationSettings {
+                tau_enc: TauEncStatistic::ChiSquare,
+                ..settings
+            },
+        )
+        .unwrap();
+        assert!((chi.tau_enc - 5.991_465).abs() < 1e-4, "{}", chi.tau_enc);
+        assert_ne!(chi.tau_enc, c.tau_enc);
+        // Everything else is the same fit.
+        assert_eq!((chi.tau_dec, &chi.precisions), (c.tau_dec, &c.precisions));
+        assert_eq!(c.tau_dec, 189.0);
+    }
 }

@@ -5,7 +5,9 @@
 //! `[in][out]` and every conv kernel `[out][in][3][3]`. Both directions are exact permutations.
 
 use crate::atomic::{write_atomically, WriteError};
-use crate::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
+use crate::calibrate::{
+    Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic, TauEncStatistic,
+};
 use crate::model::params::{layer_shapes, HostLayer};
 use crate::model::{ModelConfig, Network, Params};
 use crate::trained::TrainedModel;
@@ -224,6 +226,7 @@ pub fn from_view<D: Device<f32>>(view: &ModelView<'_>, dev: &D) -> TrainedModel<
     let calibration = Calibration {
         settings: CalibrationSettings {
             confidence: f64::from(fc.confidence),
+            tau_enc: tau_enc_statistic(fc.tau_enc, config.latent, fc.confidence),
             covariance: match fc.covariance {
                 fmt::CovarianceKind::Isotropic => CovarianceKind::Isotropic,
                 fmt::CovarianceKind::PerClass => CovarianceKind::PerClass,
@@ -315,5 +318,17 @@ mod tests {
         let u = to_file_layout(Storage::TapMajor, rows, cols, &w);
         let (o, i, k) = (1, 2, 7);
         assert_eq!(u[(o * cols + i) * 9 + k], w[(k * 2 + o) * cols + i]);
+    }
+}
+
+/// Which statistic gave a file's τ_enc: the format stores only the value, so it is the
+/// chi-square critical value when it equals that value (to 1e-5 relative) and a quantile of
+/// calibration distances otherwise.
+pub fn tau_enc_statistic(tau_enc: f32, latent: usize, confidence: f32) -> TauEncStatistic {
+    let chi = crate::chi_square::quantile(latent, f64::from(confidence));
+    if (f64::from(tau_enc) - chi).abs() <= 1e-5 * chi.abs() {
+        TauEncStatistic::ChiSquare
+    } else {
+        TauEncStatistic::Quantile
     }
 }

@@ -4,7 +4,9 @@
 
 use dfdx::prelude::*;
 use gmvae_format::TensorId;
-use gmvae_trainer::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
+use gmvae_trainer::calibrate::{
+    Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic, TauEncStatistic,
+};
 use gmvae_trainer::export::to_model_file;
 use gmvae_trainer::model::{ModelConfig, Network, Params, Preset};
 use gmvae_trainer::trained::TrainedModel;
@@ -107,6 +109,7 @@ fn dfdx_network_matches_the_naive_reference() {
             settings: CalibrationSettings {
                 confidence: 0.9973,
                 covariance: CovarianceKind::Isotropic,
+                tau_enc: TauEncStatistic::Quantile,
                 tau_dec: TauDecStatistic::Quantile,
             },
             s2: 1.0 / 3000.0,

@@ -2,7 +2,9 @@
 //! it had never stopped; exported models reload with identical weights.
 
 use dfdx::prelude::*;
-use gmvae_trainer::calibrate::{Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic};
+use gmvae_trainer::calibrate::{
+    Calibration, CalibrationSettings, CovarianceKind, TauDecStatistic, TauEncStatistic,
+};
 use gmvae_trainer::data::{Dataset, ImageShape};
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::progress::Silent;
@@ -155,6 +157,7 @@ fn exported_models_reload_with_identical_weights_and_thresholds() {
             settings: CalibrationSettings {
                 confidence: 0.9973,
                 covariance: CovarianceKind::PerClass,
+                tau_enc: TauEncStatistic::Quantile,
                 tau_dec: TauDecStatistic::Quantile,
             },
             s2: 1.0 / 3000.0,

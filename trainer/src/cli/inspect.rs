@@ -10,6 +10,7 @@ use gmvae_format::{
     one_hot_means, Activation, Architecture, CovarianceKind, Layer, LayerKind, ModelView,
     TauDecStatistic,
 };
+use gmvae_trainer::calibrate::TauEncStatistic;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -60,6 +61,9 @@ pub struct Inspection {
     pub tau_dec: f32,
     /// Confidence level of τ_enc.
     pub confidence: f32,
+    /// How τ_enc was obtained ("chi-square" when it is the chi-square critical value, else
+    /// "quantile": the format stores only the value).
+    pub tau_enc_statistic: String,
     /// How τ_dec was obtained.
     pub tau_dec_statistic: String,
     /// Calibration samples.
@@ -167,6 +171,14 @@ pub fn inspect(
         tau_enc: c.tau_enc,
         tau_dec: c.tau_dec,
         confidence: c.confidence,
+        tau_enc_statistic: match gmvae_trainer::export::tau_enc_statistic(
+            c.tau_enc,
+            view.architecture().latent,
+            c.confidence,
+        ) {
+            TauEncStatistic::ChiSquare => "chi-square".into(),
+            TauEncStatistic::Quantile => "quantile".into(),
+        },
         tau_dec_statistic: match c.tau_dec_statistic {
             TauDecStatistic::Quantile { level } => format!("quantile {level}"),
             TauDecStatistic::MeanPlusKStd { k } => format!("mean + {k}·std"),
@@ -304,8 +316,15 @@ pub fn render(r: &Inspection) -> String {
     line(
         "thresholds",
         format!(
-            "tau_enc = {} (chi-square, {} dof, confidence {}); tau_dec = {} ({})",
-            r.tau_enc, a.latent, r.confidence, r.tau_dec, r.tau_dec_statistic
+            "tau_enc = {} ({}); tau_dec = {} ({})",
+            r.tau_enc,
+            match r.tau_enc_statistic.as_str() {
+                "chi-square" =>
+                    format!("chi-square, {} dof, confidence {}", a.latent, r.confidence),
+                _ => format!("quantile {} of calibration distances", r.confidence),
+            },
+            r.tau_dec,
+            r.tau_dec_statistic
         ),
     );
     line("calibration", format!("{} samples", r.samples));

@@ -6,7 +6,9 @@ use super::device::{describe, dispatch, DeviceKind, OnDevice};
 use super::progress::Bars;
 use anyhow::Result;
 use clap::Args;
-use gmvae_trainer::calibrate::{CalibrationSettings, CovarianceKind, TauDecStatistic};
+use gmvae_trainer::calibrate::{
+    CalibrationSettings, CovarianceKind, TauDecStatistic, TauEncStatistic,
+};
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
 use gmvae_trainer::train::batch::Augment;
@@ -150,6 +152,9 @@ pub struct CalibrationArgs {
     /// Confidence level of both thresholds (0.9973 is the 3-sigma analogue).
     #[arg(long, default_value_t = CalibrationSettings::DEFAULT.confidence)]
     pub confidence: f64,
+    /// Statistic of τ_enc.
+    #[arg(long, value_parser = super::choice::<TauEncStatistic>(), default_value_t = CalibrationSettings::DEFAULT.tau_enc)]
+    pub tau_enc: TauEncStatistic,
     /// Covariance of the Mahalanobis distance.
     #[arg(long, value_parser = super::choice::<CovarianceKind>(), default_value_t = CalibrationSettings::DEFAULT.covariance)]
     pub covariance: CovarianceKind,
@@ -174,6 +179,7 @@ impl CalibrationArgs {
         CalibrationSettings {
             confidence: self.confidence,
             covariance: self.covariance,
+            tau_enc: self.tau_enc,
             tau_dec: self
                 .tau_dec_std
                 .map_or(TauDecStatistic::Quantile, TauDecStatistic::MeanPlusStd),
