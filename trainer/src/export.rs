@@ -295,6 +295,18 @@ fn from_file_layout(storage: Storage, rows: usize, cols: usize, f: &[f32]) -> Ve
     }
 }
 
+/// Which statistic gave a file's τ_enc: the format stores only the value, so it is the
+/// chi-square critical value when it equals that value (to 1e-5 relative) and a quantile of
+/// calibration distances otherwise.
+pub fn tau_enc_statistic(tau_enc: f32, latent: usize, confidence: f32) -> TauEncStatistic {
+    let chi = crate::chi_square::quantile(latent, f64::from(confidence));
+    if (f64::from(tau_enc) - chi).abs() <= 1e-5 * chi.abs() {
+        TauEncStatistic::ChiSquare
+    } else {
+        TauEncStatistic::Quantile
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,17 +330,5 @@ mod tests {
         let u = to_file_layout(Storage::TapMajor, rows, cols, &w);
         let (o, i, k) = (1, 2, 7);
         assert_eq!(u[(o * cols + i) * 9 + k], w[(k * 2 + o) * cols + i]);
-    }
-}
-
-/// Which statistic gave a file's τ_enc: the format stores only the value, so it is the
-/// chi-square critical value when it equals that value (to 1e-5 relative) and a quantile of
-/// calibration distances otherwise.
-pub fn tau_enc_statistic(tau_enc: f32, latent: usize, confidence: f32) -> TauEncStatistic {
-    let chi = crate::chi_square::quantile(latent, f64::from(confidence));
-    if (f64::from(tau_enc) - chi).abs() <= 1e-5 * chi.abs() {
-        TauEncStatistic::ChiSquare
-    } else {
-        TauEncStatistic::Quantile
     }
 }

@@ -63,6 +63,42 @@ fn attack_and_report_write_their_files() {
     assert_eq!(fgsm["outcomes"][2].as_array().unwrap().len(), 20);
     assert!(String::from_utf8_lossy(&run.stdout).contains("| 0.2 |"));
 
+    // A second sweep drawn beside the first (Figure 3 with two models).
+    let versus = dir.path().join("versus");
+    let first = out.join("fgsm.json");
+    let run = gmvae(&[
+        "attack",
+        "fgsm",
+        m,
+        "--samples",
+        "20",
+        "--eps",
+        "0:0.3:0.1",
+        "--out",
+        versus.to_str().unwrap(),
+        "--versus",
+        first.to_str().unwrap(),
+        "--label",
+        "semi-supervised",
+        "--versus-label",
+        "supervised",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let svg = std::fs::read_to_string(versus.join("fgsm-versus.svg")).unwrap();
+    for label in [
+        "semi-supervised: error (accepted, wrong)",
+        "semi-supervised: rejection",
+        "supervised: error (accepted, wrong)",
+        "supervised: rejection",
+    ] {
+        assert!(svg.contains(label), "{label} missing");
+    }
+    assert!(versus.join("fgsm-versus.png").is_file());
+
     let run = gmvae(&[
         "attack", "whitebox", m, "--images", "2", "--steps", "3", "--out", o,
     ]);
@@ -136,6 +172,21 @@ fn bad_arguments_fail_clearly() {
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("/no/such/model.gmvae"), "{err}");
+
+    // --versus must be an FGSM sweep, checked before the model is even read.
+    let dir = tempfile::tempdir().unwrap();
+    let not_json = dir.path().join("fgsm.json");
+    std::fs::write(&not_json, "not json").unwrap();
+    let run = gmvae(&[
+        "attack",
+        "fgsm",
+        "/no/such/model.gmvae",
+        "--versus",
+        not_json.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("is not an attack result file"), "{err}");
 
     let run = gmvae(&["attack", "pgd", "m.gmvae", "--eps", "0.1,-2"]);
     assert!(!run.status.success());

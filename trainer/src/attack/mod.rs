@@ -23,6 +23,7 @@
 
 pub mod adaptive;
 pub mod chart_png;
+pub mod compare;
 mod error;
 pub mod fgsm;
 pub mod fooling;

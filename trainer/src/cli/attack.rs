@@ -9,10 +9,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dfdx::prelude::*;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
+use gmvae_trainer::attack::compare::side_by_side;
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::objective::EncoderLoss;
 use gmvae_trainer::attack::pgd::PgdOptions;
-use gmvae_trainer::attack::results::{BoundedRun, TargetedRun};
+use gmvae_trainer::attack::results::{write_chart, BoundedRun, TargetedRun};
 use gmvae_trainer::attack::sampling::{stratified, SampleSet};
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
@@ -85,6 +86,38 @@ pub struct FgsmArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub loss: LossArgs,
+    /// Another model's `fgsm.json` (from an earlier `gmvae attack fgsm`): also draw both
+    /// models' error and rejection in one chart, `fgsm-versus.svg/.png`.
+    #[arg(long, value_name = "FGSM_JSON")]
+    pub versus: Option<PathBuf>,
+    /// Legend label of this model in the `--versus` chart.
+    #[arg(long, default_value = "this model", requires = "versus")]
+    pub label: String,
+    /// Legend label of the other model in the `--versus` chart.
+    #[arg(long, default_value = "other model", requires = "versus")]
+    pub versus_label: String,
+}
+
+impl FgsmArgs {
+    /// The other model's sweep, read (and checked to be an FGSM sweep) before any work.
+    pub fn versus_run(&self) -> Result<Option<BoundedRun>> {
+        let Some(path) = &self.versus else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --versus {}", path.display()))?;
+        let run: BoundedRun = serde_json::from_str(&text)
+            .with_context(|| format!("--versus {} is not an attack result file", path.display()))?;
+        if run.kind != "fgsm" || run.points.is_empty() {
+            bail!(
+                "--versus {} holds a {} run with {} budgets, not an FGSM sweep",
+                path.display(),
+                run.kind,
+                run.points.len()
+            );
+        }
+        Ok(Some(run))
+    }
 }
 
 /// Named PGD settings.
@@ -370,6 +403,7 @@ pub fn run(command: AttackCommand) -> Result<()> {
     match &command {
         AttackCommand::Whitebox(a) => drop(a.optimiser.options(a.eps)?),
         AttackCommand::Fooling(a) => drop(a.optimiser.options(None)?),
+        AttackCommand::Fgsm(a) => drop(a.versus_run()?),
         _ => {}
     }
     let device = common(&command).device;
@@ -448,7 +482,12 @@ impl OnDevice for AttackJob {
                     &a.eps.0,
                     a.loss.loss(s2)?,
                 )?;
-                bounded_files(&run, &loaded.out, shape)?
+                let (markdown, mut written) = bounded_files(&run, &loaded.out, shape)?;
+                if let Some(other) = a.versus_run()? {
+                    let chart = side_by_side(&[(&a.label, &run), (&a.versus_label, &other)]);
+                    written.extend(write_chart(&loaded.out, "fgsm-versus", &chart)?);
+                }
+                (markdown, written)
             }
             AttackCommand::Pgd(a) => {
                 let (eps, options) = a.options(a.loss.loss(s2)?);

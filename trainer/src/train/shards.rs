@@ -361,10 +361,10 @@ mod tests {
         let sq =
             |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
         let (mut rec, mut lat, mut prior, mut total) = (0.0, 0.0, 0.0, 0.0);
-        for c in 0..n {
+        for (c, &m) in mask.iter().enumerate() {
             let r = sq(&column(&host.images, pixels, c), &column(&g, pixels, c));
             rec += r;
-            if mask[c] == 1.0 {
+            if m == 1.0 {
                 let l = sq(&column(&z, latent, c), &column(&host.targets, latent, c));
                 lat += l;
                 total += r + f64::from(WEIGHTS.alpha) * l;
