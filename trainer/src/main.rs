@@ -48,7 +48,9 @@ fn usage_error(e: clap::Error) -> ExitCode {
     for extra in lines.map(str::trim) {
         if let Some(tip) = extra.strip_prefix("tip:") {
             line.push_str(&format!(" (tip:{tip})"));
-        } else if extra.starts_with("[possible values:") {
+        } else if extra.starts_with("[possible values:") || extra.starts_with("--") {
+            // Possible values, or the arguments a "required arguments were not provided"
+            // error names on the lines below it.
             line.push_str(&format!(" {extra}"));
         }
     }

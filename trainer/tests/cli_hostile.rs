@@ -77,6 +77,37 @@ fn training_options_are_checked_before_the_first_epoch() {
         (&["--latent", "129"], "latent"),
         (&["--latent", "100000"], "latent"),
         (&["--epochs", "0"], "epochs"),
+        (&["--labels-per-class", "0"], "--labels-per-class"),
+        (
+            &["--labels-per-class", "10", "--labeled-per-batch", "64"],
+            "labelled images per batch",
+        ),
+        (
+            &["--labels-per-class", "10", "--prior-weight", "NaN"],
+            "prior weight",
+        ),
+        (&["--prior-weight", "5"], "--labels-per-class"),
+        (&["--calibrate-on", "labeled"], "--labels-per-class"),
+        (
+            &["--labels-per-class", "100"],
+            "fewer than the 100 labelled images",
+        ),
+        (
+            &["--calibration-holdout", "400"],
+            "cannot hold out 400 of 400",
+        ),
+        (
+            &[
+                "--labels-per-class",
+                "5",
+                "--calibration-holdout",
+                "100",
+                "--calibrate-on",
+                "labeled",
+            ],
+            "--calibrate-on labeled",
+        ),
+        (&["--tau-enc", "student"], "possible values"),
     ] {
         let err = one_error_line(&train_args(out, flags));
         assert!(err.contains(says), "{flags:?}: {err}");

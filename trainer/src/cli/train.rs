@@ -122,14 +122,14 @@ pub struct SemiArgs {
     #[arg(long, value_name = "N")]
     pub labels_per_class: Option<usize>,
     /// Labelled images in each batch of a semi-supervised run (the rest are unlabelled).
-    #[arg(long, value_name = "M", default_value_t = DEFAULT_LABELED_PER_BATCH)]
+    #[arg(long, value_name = "M", default_value_t = DEFAULT_LABELED_PER_BATCH, requires = "labels_per_class")]
     pub labeled_per_batch: usize,
     /// β, the weight of the mixture prior term of unlabelled images (chosen by the sweep in
     /// BENCHMARKS.md).
-    #[arg(long, value_name = "B", default_value_t = DEFAULT_PRIOR_WEIGHT)]
+    #[arg(long, value_name = "B", default_value_t = DEFAULT_PRIOR_WEIGHT, requires = "labels_per_class")]
     pub prior_weight: f32,
     /// Which encodings calibrate a semi-supervised model's thresholds.
-    #[arg(long, value_parser = super::choice::<CalibrationImages>(), default_value_t = DEFAULT_CALIBRATE_ON)]
+    #[arg(long, value_parser = super::choice::<CalibrationImages>(), default_value_t = DEFAULT_CALIBRATE_ON, requires = "labels_per_class")]
     pub calibrate_on: CalibrationImages,
 }
 

@@ -1,4 +1,5 @@
-//! Training: the supervised objective, Adam, seeded batches, progress and checkpoints.
+//! Training: the supervised objective and the semi-supervised one, Adam, seeded batches,
+//! progress and checkpoints.
 
 pub mod adam;
 pub mod batch;
