@@ -3,7 +3,8 @@
 //! semi-supervised model side by side.
 
 use super::results::BoundedRun;
-use crate::plot::svg::{LineChart, Series, PALETTE};
+use crate::eval::metrics::SelectiveMetrics;
+use crate::plot::svg::{LineChart, PALETTE};
 
 /// The error and rejection curves of every `(label, run)` in one chart (percent of the
 /// attacked inputs against ε), in the order given; ε runs to the largest budget of any run.
@@ -16,19 +17,9 @@ pub fn side_by_side(runs: &[(&str, &BoundedRun)]) -> LineChart {
     ];
     for (k, (label, run)) in runs.iter().enumerate() {
         let (error, rejection) = colors[k % colors.len()];
-        let curve =
-            |name: &str, color, f: &dyn Fn(&crate::eval::metrics::SelectiveMetrics) -> f64| {
-                Series {
-                    name: format!("{label}: {name}"),
-                    points: run
-                        .points
-                        .iter()
-                        .map(|p| (p.eps, 100.0 * f(&p.metrics)))
-                        .collect(),
-                    color,
-                    dots: true,
-                }
-            };
+        let curve = |name: &str, color, f: &dyn Fn(&SelectiveMetrics) -> f64| {
+            run.metric_series(format!("{label}: {name}"), color, f)
+        };
         series.push(curve("error (accepted, wrong)", error, &|m| m.error));
         series.push(curve("rejection", rejection, &|m| m.rejection));
     }

@@ -374,17 +374,29 @@ impl BoundedRun {
         Ok(written)
     }
 
-    /// Accuracy, error and rejection (percent) against ε, in the style of the paper's Figure 3.
-    pub fn figure3(&self) -> LineChart {
-        let series = |name: &str, color, f: &dyn Fn(&SelectiveMetrics) -> f64| Series {
-            name: name.into(),
+    /// One metric (percent) against ε as a chart line named `name`.
+    pub fn metric_series(
+        &self,
+        name: String,
+        color: &'static str,
+        metric: &dyn Fn(&SelectiveMetrics) -> f64,
+    ) -> Series {
+        Series {
+            name,
             points: self
                 .points
                 .iter()
-                .map(|p| (p.eps, 100.0 * f(&p.metrics)))
+                .map(|p| (p.eps, 100.0 * metric(&p.metrics)))
                 .collect(),
             color,
             dots: true,
+        }
+    }
+
+    /// Accuracy, error and rejection (percent) against ε, in the style of the paper's Figure 3.
+    pub fn figure3(&self) -> LineChart {
+        let series = |name: &str, color, f: &dyn Fn(&SelectiveMetrics) -> f64| {
+            self.metric_series(name.into(), color, f)
         };
         let max_eps = self.points.iter().map(|p| p.eps).fold(0.0, f64::max);
         LineChart {

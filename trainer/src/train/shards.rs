@@ -253,6 +253,29 @@ mod tests {
         (Network::new(config, &dev), params, host, noise)
     }
 
+    /// The network's forward passes on the batch: `z = f(x)`, `z + ε` and `g(z + ε)`, each
+    /// `[rows, n]` row-major.
+    fn forward(
+        network: &Network<Cpu>,
+        params: &Params<Cpu>,
+        host: &HostBatch,
+        noise: &[f32],
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let config = network.config();
+        let n = host.size;
+        let dev = network.device();
+        let x = dev.tensor_from_vec(host.images.clone(), (config.pixels(), n));
+        let z = network.encode(params, x).as_vec();
+        let noisy: Vec<f32> = z.iter().zip(noise).map(|(a, e)| a + e).collect();
+        let g = network
+            .decode(
+                params,
+                dev.tensor_from_vec(noisy.clone(), (config.latent, n)),
+            )
+            .as_vec();
+        (z, noisy, g)
+    }
+
     #[test]
     fn eq7_loss_is_the_batch_mean_of_reconstruction_plus_alpha_latent_distance() {
         let (network, params, host, noise) = setup();
@@ -263,13 +286,7 @@ mod tests {
             Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
 
         // By hand: z = f(x) and g(z + ε) from the network's forward passes, then Eq. 7 in f64.
-        let dev = network.device();
-        let x = dev.tensor_from_vec(host.images.clone(), (pixels, n));
-        let z = network.encode(&params, x).as_vec();
-        let noisy: Vec<f32> = z.iter().zip(&noise).map(|(a, e)| a + e).collect();
-        let g = network
-            .decode(&params, dev.tensor_from_vec(noisy, (latent, n)))
-            .as_vec();
+        let (z, _, g) = forward(&network, &params, &host, &noise);
         let column_sum = |values: &[f32], other: &[f32], rows: usize, col: usize| -> f64 {
             (0..rows)
                 .map(|r| f64::from(values[r * n + col]) - f64::from(other[r * n + col]))
@@ -348,13 +365,7 @@ mod tests {
         let (terms, _) =
             Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
 
-        let dev = network.device();
-        let x = dev.tensor_from_vec(host.images.clone(), (pixels, n));
-        let z = network.encode(&params, x).as_vec();
-        let noisy: Vec<f32> = z.iter().zip(&noise).map(|(a, e)| a + e).collect();
-        let g = network
-            .decode(&params, dev.tensor_from_vec(noisy.clone(), (latent, n)))
-            .as_vec();
+        let (z, noisy, g) = forward(&network, &params, &host, &noise);
         let column = |m: &[f32], rows: usize, c: usize| -> Vec<f64> {
             (0..rows).map(|r| f64::from(m[r * n + c])).collect()
         };
@@ -382,30 +393,14 @@ mod tests {
         let close = |ours: f32, hand: f64| {
             (f64::from(ours) - hand).abs() <= LOSS_TOLERANCE * hand.abs().max(1.0)
         };
-        assert!(
-            close(terms.reconstruction, rec / nf),
-            "{} vs {}",
-            terms.reconstruction,
-            rec / nf
-        );
-        assert!(
-            close(terms.latent, lat / nf),
-            "{} vs {}",
-            terms.latent,
-            lat / nf
-        );
-        assert!(
-            close(terms.prior, prior / nf),
-            "{} vs {}",
-            terms.prior,
-            prior / nf
-        );
-        assert!(
-            close(terms.total, total / nf),
-            "{} vs {}",
-            terms.total,
-            total / nf
-        );
+        for (name, ours, hand) in [
+            ("reconstruction", terms.reconstruction, rec),
+            ("latent", terms.latent, lat),
+            ("prior", terms.prior, prior),
+            ("total", terms.total, total),
+        ] {
+            assert!(close(ours, hand / nf), "{name}: {ours} vs {}", hand / nf);
+        }
         assert!(
             prior > 0.1 && lat > 0.1,
             "both terms carry weight: {prior} {lat}"
