@@ -302,18 +302,16 @@ pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<F
         &args.run_dir().join(files::TRAIN_LOG),
         gmvae_trainer::atomic::pretty_json(files::TRAIN_LOG, &fitted.history)?.as_bytes(),
     )?;
-    if !fitted.labeled.is_empty() {
-        gmvae_trainer::atomic::write_atomically(
-            &args.run_dir().join(files::LABELED),
-            gmvae_trainer::atomic::pretty_json(files::LABELED, &fitted.labeled)?.as_bytes(),
-        )?;
-    }
-    if !fitted.held_out.is_empty() {
-        gmvae_trainer::atomic::write_atomically(
-            &args.run_dir().join(files::CALIBRATION_HOLDOUT),
-            gmvae_trainer::atomic::pretty_json(files::CALIBRATION_HOLDOUT, &fitted.held_out)?
-                .as_bytes(),
-        )?;
+    for (name, indices) in [
+        (files::LABELED, &fitted.labeled),
+        (files::CALIBRATION_HOLDOUT, &fitted.held_out),
+    ] {
+        if !indices.is_empty() {
+            gmvae_trainer::atomic::write_atomically(
+                &args.run_dir().join(name),
+                gmvae_trainer::atomic::pretty_json(name, indices)?.as_bytes(),
+            )?;
+        }
     }
     Ok(fitted)
 }

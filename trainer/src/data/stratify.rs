@@ -92,17 +92,9 @@ pub fn stratified_split(
     Ok((train_part, test_part))
 }
 
-/// Splits a labelled collection into a part to keep and a stratified, seeded part to hold
-/// out: `labels[i]` is example `i`'s class. Examples are grouped by class in index order and
-/// [`stratified_split`]`(sizes, held, seed)` picks the held-out ones; both returned index lists
-/// are in increasing order. Returns `(kept, held)`.
-///
-/// Fails unless `0 < held < labels.len()`.
-pub fn hold_out(
-    labels: &[u8],
-    held: usize,
-    seed: u64,
-) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+/// The indices of `labels` grouped by class: entry `c` lists, in increasing order, every `i`
+/// with `labels[i] == c` (classes `0..=max label`; none without labels).
+pub fn indices_by_class(labels: &[u8]) -> Vec<Vec<usize>> {
     let classes = labels
         .iter()
         .map(|&l| usize::from(l) + 1)
@@ -114,6 +106,21 @@ pub fn hold_out(
             members.push(index);
         }
     }
+    by_class
+}
+
+/// Splits a labelled collection into a part to keep and a stratified, seeded part to hold
+/// out: `labels[i]` is example `i`'s class. Examples are grouped by class in index order and
+/// [`stratified_split`]`(sizes, held, seed)` picks the held-out ones; both returned index lists
+/// are in increasing order. Returns `(kept, held)`.
+///
+/// Fails unless `0 < held < labels.len()`.
+pub fn hold_out(
+    labels: &[u8],
+    held: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    let by_class = indices_by_class(labels);
     let sizes: Vec<usize> = by_class.iter().map(Vec::len).collect();
     let (kept, out) = stratified_split(&sizes, held, seed)?;
     let to_indices = |part: Vec<Example>| {

@@ -9,7 +9,7 @@
 //! label information (a batch of unlabelled images alone would let the latent drift away
 //! from the class means between labelled batches).
 
-use crate::data::stratify::{seeded_rng, shuffle};
+use crate::data::stratify::{indices_by_class, seeded_rng, shuffle};
 use crate::data::DataError;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -81,17 +81,10 @@ impl SemiSupervised {
 /// order. Fails when a class has fewer than `per_class` images or when no image would be left
 /// unlabelled.
 pub fn labeled_subset(labels: &[u8], per_class: usize, seed: u64) -> Result<Vec<usize>, DataError> {
-    let classes = labels
-        .iter()
-        .map(|&l| usize::from(l) + 1)
-        .max()
-        .unwrap_or(0);
+    let by_class = indices_by_class(labels);
     let mut rng = seeded_rng(seed);
-    let mut chosen = Vec::with_capacity(per_class.saturating_mul(classes).min(labels.len()));
-    for class in 0..classes {
-        let mut members: Vec<usize> = (0..labels.len())
-            .filter(|&i| usize::from(labels[i]) == class)
-            .collect();
+    let mut chosen = Vec::with_capacity(per_class.saturating_mul(by_class.len()).min(labels.len()));
+    for (class, mut members) in by_class.into_iter().enumerate() {
         if members.len() < per_class {
             return Err(DataError::TooFewOfClass {
                 class,
