@@ -2,7 +2,42 @@
 //! rejection against ε for each, as the paper's Figure 3 shows the supervised and the
 //! semi-supervised model side by side.
 
+use super::error::AttackError;
 use super::results::BoundedRun;
+use std::io::Read;
+use std::path::Path;
+
+/// The largest sweep file [`load_fgsm_sweep`] reads (a 10,000-input, 21-budget sweep is a
+/// few tens of MB).
+pub const MAX_SWEEP_BYTES: u64 = 256 << 20;
+
+/// Reads an FGSM sweep written by `gmvae attack fgsm` (`fgsm.json`): at most
+/// [`MAX_SWEEP_BYTES`], valid JSON of a bounded run, of kind `fgsm`, with at least one budget.
+pub fn load_fgsm_sweep(path: &Path) -> Result<BoundedRun, AttackError> {
+    let fail = |reason: String| AttackError::Read {
+        path: path.to_owned(),
+        expected: "an FGSM sweep (fgsm.json of gmvae attack fgsm)",
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_SWEEP_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(e.to_string()))?;
+    if text.len() as u64 > MAX_SWEEP_BYTES {
+        return Err(fail(format!("larger than {MAX_SWEEP_BYTES} bytes")));
+    }
+    let run: BoundedRun = serde_json::from_str(&text)
+        .map_err(|e| fail(format!("it is not an attack result file ({e})")))?;
+    if run.kind != "fgsm" || run.points.is_empty() {
+        return Err(fail(format!(
+            "it holds a {} run with {} budgets",
+            run.kind,
+            run.points.len()
+        )));
+    }
+    Ok(run)
+}
 use crate::eval::metrics::SelectiveMetrics;
 use crate::plot::svg::{LineChart, PALETTE};
 

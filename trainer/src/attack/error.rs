@@ -94,6 +94,17 @@ pub enum AttackError {
         #[source]
         source: serde_json::Error,
     },
+    /// A result file could not be read back (missing, unreadable, too large, not JSON of
+    /// the expected kind).
+    #[error("cannot read {} as {expected}: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        expected: &'static str,
+        /// Why not.
+        reason: String,
+    },
     /// A chart could not be encoded as PNG.
     #[error("cannot encode the chart “{title}” as PNG")]
     Png {

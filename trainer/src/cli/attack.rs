@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dfdx::prelude::*;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
-use gmvae_trainer::attack::compare::side_by_side;
+use gmvae_trainer::attack::compare::{load_fgsm_sweep, side_by_side};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::objective::EncoderLoss;
 use gmvae_trainer::attack::pgd::PgdOptions;
@@ -101,22 +101,10 @@ pub struct FgsmArgs {
 impl FgsmArgs {
     /// The other model's sweep, read (and checked to be an FGSM sweep) before any work.
     pub fn versus_run(&self) -> Result<Option<BoundedRun>> {
-        let Some(path) = &self.versus else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read --versus {}", path.display()))?;
-        let run: BoundedRun = serde_json::from_str(&text)
-            .with_context(|| format!("--versus {} is not an attack result file", path.display()))?;
-        if run.kind != "fgsm" || run.points.is_empty() {
-            bail!(
-                "--versus {} holds a {} run with {} budgets, not an FGSM sweep",
-                path.display(),
-                run.kind,
-                run.points.len()
-            );
-        }
-        Ok(Some(run))
+        Ok(match &self.versus {
+            Some(path) => Some(load_fgsm_sweep(path)?),
+            None => None,
+        })
     }
 }
 
