@@ -4,6 +4,11 @@ for bit, and prints a one-line summary with the instruction counts and stack dep
 
     compare.py firmware OUTPUT [--expected F] [--reclassify F]   # conformance firmware
     compare.py c-host OUTPUT [--expected F]                      # host C example
+    compare.py agree OUTPUT OUTPUT...                            # the same verdicts
+
+`agree` checks that several programs (the paper-model firmware on each core, the host C
+example on the same model) printed the same label, decision and distance bits for every
+input: the cross-platform check for a model without golden files.
 
 Exit status 0 when every expected case is present and every field has the expected bits,
 1 with one line per difference otherwise, 2 for unreadable input.
@@ -109,7 +114,49 @@ def check(kind, records, cases, expected_of, differences, only=None):
     return len(wanted)
 
 
+AGREE_KINDS = ("paper-classify", "c-example")
+AGREE_FIELDS = ("label", "accepted", "mahalanobis_sq", "reconstruction_error")
+
+
+def agree(paths):
+    """Exit status of `compare.py agree`: 0 when every file has the same verdicts."""
+    verdicts = []
+    for path in paths:
+        try:
+            records = parse_lines(path.read_text())
+        except (OSError, ValueError) as e:
+            print(f"compare.py: {e}", file=sys.stderr)
+            return 2
+        verdicts.append({
+            index: tuple(fields.get(k) for k in AGREE_FIELDS)
+            for kind, index, fields in records if kind in AGREE_KINDS
+        })
+    differences = []
+    reference = verdicts[0]
+    if not reference:
+        differences.append(f"{paths[0]}: no verdicts")
+    for path, other in zip(paths[1:], verdicts[1:]):
+        for index in sorted(set(reference) | set(other), key=int):
+            if reference.get(index) != other.get(index):
+                differences.append(
+                    f"input {index}: {paths[0].name} {reference.get(index)} but "
+                    f"{path.name} {other.get(index)}"
+                )
+    if differences:
+        for d in differences:
+            print(f"DIFFERENT: {d}")
+        return 1
+    names = ", ".join(p.name for p in paths)
+    print(f"compare.py: {len(reference)} verdicts, every bit the same in {names}")
+    return 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "agree":
+        if len(sys.argv) < 4:
+            print("usage: compare.py agree OUTPUT OUTPUT...", file=sys.stderr)
+            return 2
+        return agree([pathlib.Path(p) for p in sys.argv[2:]])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["firmware", "c-host"])
     parser.add_argument("output", type=pathlib.Path)

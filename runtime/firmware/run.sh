@@ -13,7 +13,9 @@
 #      (compare.py), and checks that a deliberately altered expected value is caught;
 #   5. builds the C interface as a static library, compiles the C example with the host gcc,
 #      runs it and compares it the same way;
-#   6. prints flash and RAM sections, instruction counts and stack depths, and writes them to
+#   6. runs the paper-sized model (6.6 MB, from the boards' PSRAM) on both cores and the host
+#      C example on the same model, and checks that all three print the same bits;
+#   7. prints flash and RAM sections, instruction counts and stack depths, and writes them to
 #      target/firmware/report.txt.
 #
 # Fails loudly (non-zero exit) when a package cannot be had, a build fails, QEMU times out or
@@ -182,15 +184,31 @@ gcc -std=c99 -Wall -Wextra -Werror -pedantic -I "$root/runtime/capi/include" -c 
     "$out/readme-snippet.c" -o "$out/readme-snippet.o" || die "the README's C snippet does not compile"
 note "README C snippet: compiles"
 
+# ---------------------------------------------------------------------------- paper model
+step "the paper-sized model (6.6 MB, in the boards' PSRAM) on both cores and on the host"
+paper_model="$root/fixtures/models/mnist-quantile.gmvae"
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
+    log="$out/paper-$t.txt"
+    qemu "$t" release paper "$log"
+    grep -q '^done$' "$log" || { cat "$log"; die "paper ($t) stopped early"; }
+    note "$(head -1 "$log")"
+    note "  classify instructions: $(awk '$1 == "paper-classify" {for (i = 2; i <= NF; i++) if ($i ~ /^instructions=/) {sub("instructions=", "", $i); print $i}}' "$log" | sort -n | sed -n '1p;$p' | paste -sd '-') (min-max over 24 inputs)"
+done
+"$exe" "$paper_model" "$root/fixtures/golden/inputs.f32le" 784 > "$out/paper-host.txt" \
+    || die "the C example failed on the paper-sized model"
+python3 "$here/compare.py" agree "$out/paper-thumbv7em-none-eabihf.txt" \
+    "$out/paper-thumbv7m-none-eabi.txt" "$out/paper-host.txt" | tee -a "$report" \
+    || die "the paper-sized model's verdicts differ between the cores and the host"
+
 # ---------------------------------------------------------------------------- sizes
 step "sections (bytes)"
 for build in "thumbv7em-none-eabihf release size" "thumbv7m-none-eabi release size" \
              "thumbv7em-none-eabihf small size" "thumbv7em-none-eabihf release baseline" \
              "thumbv7em-none-eabihf small baseline" "thumbv7m-none-eabi release baseline" \
-             "thumbv7em-none-eabihf release conformance"; do
+             "thumbv7em-none-eabihf release conformance" "thumbv7em-none-eabihf release paper"; do
     set -- $build
     elf="$fw_target/$1/$2/$3"
-    sections="$(arm-none-eabi-size -A "$elf" | awk '$1 ~ /^\.(vector_table|text|rodata|data|bss)$/ {printf "%s=%s ", $1, $2}')"
+    sections="$(arm-none-eabi-size -A "$elf" | awk '$1 ~ /^\.(vector_table|text|rodata|data|bss|psram)$/ {printf "%s=%s ", $1, $2}')"
     note "$3 $1 $2: $sections"
 done
 text_of() { arm-none-eabi-size -A "$fw_target/$1/$2/$3" | awk '$1 == ".text" {print $2}'; }

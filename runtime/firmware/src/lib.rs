@@ -20,7 +20,7 @@ pub const TARGET: &str = env!("FIRMWARE_TARGET");
 pub fn error_name(e: gmvae_runtime::Error) -> &'static str {
     use gmvae_runtime::Error;
     match e {
-        Error::Format(_) => "Format",
+        Error::Format(f) => format_error_name(f),
         Error::LatentTooWide { .. } => "LatentTooWide",
         Error::ModelTooLarge => "ModelTooLarge",
         Error::WorkspaceTooSmall { .. } => "WorkspaceTooSmall",
@@ -30,6 +30,45 @@ pub fn error_name(e: gmvae_runtime::Error) -> &'static str {
         Error::InvalidSetting { .. } => "InvalidSetting",
         Error::NonFiniteOutput => "NonFiniteOutput",
         _ => "Other",
+    }
+}
+
+/// The name of a format error (the reader's reason a model file was refused).
+fn format_error_name(e: gmvae_runtime::FormatError) -> &'static str {
+    use gmvae_runtime::FormatError as F;
+    match e {
+        F::Truncated { .. } => "Format(Truncated)",
+        F::BadMagic => "Format(BadMagic)",
+        F::UnsupportedMajorVersion { .. } => "Format(UnsupportedMajorVersion)",
+        F::FileTooLarge { .. } => "Format(FileTooLarge)",
+        F::TrailingBytes { .. } => "Format(TrailingBytes)",
+        F::ChecksumMismatch { .. } => "Format(ChecksumMismatch)",
+        F::BadLayout { .. } => "Format(BadLayout)",
+        F::NonZeroPadding { .. } => "Format(NonZeroPadding)",
+        F::UnsupportedArchitecture { .. } => "Format(UnsupportedArchitecture)",
+        F::DimensionTooLarge { .. } => "Format(DimensionTooLarge)",
+        F::InvalidDimension { .. } => "Format(InvalidDimension)",
+        F::UnknownCovarianceKind { .. } => "Format(UnknownCovarianceKind)",
+        F::UnknownStatistic { .. } => "Format(UnknownStatistic)",
+        F::BadCalibration { .. } => "Format(BadCalibration)",
+        F::BadThreshold { .. } => "Format(BadThreshold)",
+        F::StringTooLong { .. } => "Format(StringTooLong)",
+        F::BadUtf8 { .. } => "Format(BadUtf8)",
+        F::BadTensorCount { .. } => "Format(BadTensorCount)",
+        F::BadTensorId { .. } => "Format(BadTensorId)",
+        F::UnsupportedDtype { .. } => "Format(UnsupportedDtype)",
+        F::BadTensorShape { .. } => "Format(BadTensorShape)",
+        F::BadTensorLength { .. } => "Format(BadTensorLength)",
+        F::MisalignedTensor { .. } => "Format(MisalignedTensor)",
+        F::OverlappingTensors { .. } => "Format(OverlappingTensors)",
+        F::TensorGap { .. } => "Format(TensorGap)",
+        F::TensorOutOfBounds { .. } => "Format(TensorOutOfBounds)",
+        F::DataEndMismatch { .. } => "Format(DataEndMismatch)",
+        F::NonFiniteValue { .. } => "Format(NonFiniteValue)",
+        F::NotSymmetric { .. } => "Format(NotSymmetric)",
+        F::NotPositiveDefinite { .. } => "Format(NotPositiveDefinite)",
+        F::PrecisionMismatch { .. } => "Format(PrecisionMismatch)",
+        _ => "Format",
     }
 }
 
