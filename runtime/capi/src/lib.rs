@@ -269,27 +269,23 @@ pub unsafe extern "C" fn gmvae_classify(
     latent: *mut f32,
     latent_len: usize,
 ) -> GmvaeStatus {
-    // SAFETY (all four): forwarded contract; each helper checks null, alignment and length.
-    let model = match unsafe { parsed(model) } {
-        Ok(m) => m,
+    // SAFETY: forwarded contract; `checked` checks null, alignment and lengths.
+    let call = match unsafe {
+        checked(
+            model,
+            image,
+            image_len,
+            workspace,
+            workspace_len,
+            latent,
+            latent_len,
+            out,
+        )
+    } {
+        Ok(c) => c,
         Err(s) => return s,
     };
-    let image = match unsafe { floats(image, image_len) } {
-        Ok(v) => v,
-        Err(s) => return s,
-    };
-    let ws = match unsafe { floats_mut(workspace, workspace_len) } {
-        Ok(v) => v,
-        Err(s) => return s,
-    };
-    let latent_out = match unsafe { latent_buffer(&model, latent, latent_len) } {
-        Ok(v) => v,
-        Err(s) => return s,
-    };
-    if out.is_null() {
-        return GMVAE_STATUS_NULL_POINTER;
-    }
-    let verdict = match model.classify(image, ws) {
+    let verdict = match call.model.classify(call.image, call.ws) {
         Ok(v) => v,
         Err(e) => return status_of(e),
     };
@@ -302,12 +298,8 @@ pub unsafe extern "C" fn gmvae_classify(
         mahalanobis_sq: verdict.mahalanobis_sq,
         reconstruction_error: verdict.reconstruction_error,
     };
-    if let Some(buffer) = latent_out {
-        for (dst, src) in buffer.iter_mut().zip(verdict.latent.iter()) {
-            *dst = *src;
-        }
-    }
-    // SAFETY: `out` is non-null and, by the contract, writable.
+    call.copy_latent(&verdict.latent);
+    // SAFETY: `checked` found `out` non-null; by the contract it is writable.
     unsafe { ptr::write(out, result) };
     GMVAE_OK
 }
@@ -354,26 +346,22 @@ pub unsafe extern "C" fn gmvae_reclassify(
     latent: *mut f32,
     latent_len: usize,
 ) -> GmvaeStatus {
-    // SAFETY (all four): forwarded contract; each helper checks null, alignment and length.
-    let model = match unsafe { parsed(model) } {
-        Ok(m) => m,
+    // SAFETY: forwarded contract; `checked` checks null, alignment and lengths.
+    let call = match unsafe {
+        checked(
+            model,
+            image,
+            image_len,
+            workspace,
+            workspace_len,
+            latent,
+            latent_len,
+            out,
+        )
+    } {
+        Ok(c) => c,
         Err(s) => return s,
     };
-    let image = match unsafe { floats(image, image_len) } {
-        Ok(v) => v,
-        Err(s) => return s,
-    };
-    let ws = match unsafe { floats_mut(workspace, workspace_len) } {
-        Ok(v) => v,
-        Err(s) => return s,
-    };
-    let latent_out = match unsafe { latent_buffer(&model, latent, latent_len) } {
-        Ok(v) => v,
-        Err(s) => return s,
-    };
-    if out.is_null() {
-        return GMVAE_STATUS_NULL_POINTER;
-    }
     let settings = if settings.is_null() {
         ReclassifySettings::DEFAULT
     } else if !settings.is_aligned() {
@@ -393,7 +381,7 @@ pub unsafe extern "C" fn gmvae_reclassify(
             confine_fraction: s.confine_fraction,
         }
     };
-    let r = match model.reclassify(image, ws, &settings) {
+    let r = match call.model.reclassify(call.image, call.ws, &settings) {
         Ok(r) => r,
         Err(e) => return status_of(e),
     };
@@ -405,12 +393,8 @@ pub unsafe extern "C" fn gmvae_reclassify(
         mahalanobis_sq: r.mahalanobis_sq,
         reconstruction_error: r.reconstruction_error,
     };
-    if let Some(buffer) = latent_out {
-        for (dst, src) in buffer.iter_mut().zip(r.latent.iter()) {
-            *dst = *src;
-        }
-    }
-    // SAFETY: `out` is non-null and, by the contract, writable.
+    call.copy_latent(&r.latent);
+    // SAFETY: `checked` found `out` non-null; by the contract it is writable.
     unsafe { ptr::write(out, result) };
     GMVAE_OK
 }
@@ -421,6 +405,61 @@ pub unsafe extern "C" fn gmvae_reclassify(
 #[unsafe(no_mangle)]
 pub extern "C" fn gmvae_status_name(status: GmvaeStatus) -> *const c_char {
     status::name(status).as_ptr()
+}
+
+/// The checked arguments of a call on one image.
+struct ImageCall<'a> {
+    /// The parsed model.
+    model: Model<'static>,
+    /// The image.
+    image: &'a [f32],
+    /// The caller's workspace.
+    ws: &'a mut [f32],
+    /// The optional latent output, exactly the model's latent length.
+    latent: Option<&'a mut [f32]>,
+}
+
+impl ImageCall<'_> {
+    /// Writes `z` to the latent output, if the caller asked for it.
+    fn copy_latent(self, z: &[f32]) {
+        if let Some(buffer) = self.latent {
+            for (dst, src) in buffer.iter_mut().zip(z) {
+                *dst = *src;
+            }
+        }
+    }
+}
+
+/// The arguments [`gmvae_classify`] and [`gmvae_reclassify`] share, checked in their
+/// documented order (model, image, workspace, latent output, result pointer).
+///
+/// # Safety
+/// As for [`gmvae_classify`] (`out` is only checked for null here).
+#[allow(unsafe_code, clippy::too_many_arguments)]
+unsafe fn checked<'a, T>(
+    model: *const GmvaeModel,
+    image: *const f32,
+    image_len: usize,
+    workspace: *mut f32,
+    workspace_len: usize,
+    latent: *mut f32,
+    latent_len: usize,
+    out: *mut T,
+) -> Result<ImageCall<'a>, GmvaeStatus> {
+    // SAFETY (all four): forwarded contract; each helper checks null, alignment and length.
+    let model = unsafe { parsed(model) }?;
+    let image = unsafe { floats(image, image_len) }?;
+    let ws = unsafe { floats_mut(workspace, workspace_len) }?;
+    let latent = unsafe { latent_buffer(&model, latent, latent_len) }?;
+    if out.is_null() {
+        return Err(GMVAE_STATUS_NULL_POINTER);
+    }
+    Ok(ImageCall {
+        model,
+        image,
+        ws,
+        latent,
+    })
 }
 
 /// The model behind a handle, or the status saying why there is none.

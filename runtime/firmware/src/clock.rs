@@ -2,7 +2,7 @@
 //!
 //! QEMU run with `-icount shift=0` advances its virtual clock by exactly 1 ns per executed
 //! instruction, and the mps2 boards clock SysTick from their 25 MHz system clock: one SysTick
-//! count is then 40 instructions, on every run. [`calibrate`] checks that ratio on a loop of
+//! count is then 40 instructions, on every run. [`start_calibrated`] checks that ratio on a loop of
 //! known length at start-up instead of trusting it. SysTick is 24 bits wide; its exception
 //! counts the wraps, so a measurement can be as long as needed.
 
@@ -22,7 +22,7 @@ fn SysTick() {
 }
 
 /// Starts SysTick from the processor clock, counting down from its full range.
-pub fn start() {
+fn start() {
     // SAFETY: called once at start-up, before anything else uses the SysTick registers;
     // this module is their only user.
     let mut p = unsafe { cortex_m::Peripherals::steal() };
@@ -52,8 +52,16 @@ pub const CALIBRATION_INSTRUCTIONS: u32 = 2 * CALIBRATION_ITERATIONS;
 /// Iterations of the calibration loop.
 const CALIBRATION_ITERATIONS: u32 = 1_000_000;
 
+/// Starts SysTick and measures it on the calibration loop: returns the instructions per
+/// SysTick count (40 under `-icount shift=0`) and the counts the loop took.
+pub fn start_calibrated() -> (u64, u64) {
+    start();
+    let ticks = calibrate();
+    (u64::from(CALIBRATION_INSTRUCTIONS) / ticks.max(1), ticks)
+}
+
 /// SysTick counts taken by [`CALIBRATION_INSTRUCTIONS`] instructions.
-pub fn calibrate() -> u64 {
+fn calibrate() -> u64 {
     let t0 = ticks();
     // SAFETY: a register-only countdown loop; it touches no memory and no flags the
     // compiler relies on across the block (declared clobbered by default).

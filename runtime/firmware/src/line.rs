@@ -1,5 +1,7 @@
 //! One line of output, built without `core::fmt`.
 
+use gmvae_runtime::{Decision, Verdict};
+
 use crate::semihosting;
 
 /// Bytes in a line (the longest, a reclassification with ten starts, needs about 400).
@@ -102,6 +104,29 @@ impl Line {
             self.bits(v);
         }
         self
+    }
+
+    /// Appends a verdict: label, decision, both rejection flags and both distances' bits.
+    pub fn verdict(&mut self, v: &Verdict) -> &mut Self {
+        let (latent, reconstruction) = match v.decision {
+            Decision::Accepted => (false, false),
+            Decision::Rejected {
+                latent,
+                reconstruction,
+            } => (latent, reconstruction),
+        };
+        self.key("label")
+            .dec(v.label as u64)
+            .key("accepted")
+            .flag(v.decision.is_accepted())
+            .key("rejected_latent")
+            .flag(latent)
+            .key("rejected_reconstruction")
+            .flag(reconstruction)
+            .key("mahalanobis_sq")
+            .bits(v.mahalanobis_sq)
+            .key("reconstruction_error")
+            .bits(v.reconstruction_error)
     }
 
     /// Prints the line with a newline over semihosting and empties it.

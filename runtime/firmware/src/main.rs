@@ -12,7 +12,7 @@ use cortex_m_rt::entry;
 use gmvae_capi::{GmvaeStatus, GmvaeVerdict, GMVAE_OK};
 use gmvae_firmware::golden::{self, COUNT, PIXELS};
 use gmvae_firmware::{clock, error_name, fail, semihosting, stack, Line, TARGET};
-use gmvae_runtime::{Decision, Model, ReclassifySettings, Workspace};
+use gmvae_runtime::{Model, ReclassifySettings, Workspace};
 
 /// `f32`s of workspace: the golden model's `reclassify_lockstep` (every start at once), which
 /// also covers classify's 12 700.
@@ -58,9 +58,7 @@ fn main() -> ! {
         )
     };
     let mut line = Line::new();
-    clock::start();
-    let calibration = clock::calibrate();
-    let per_tick = u64::from(clock::CALIBRATION_INSTRUCTIONS) / calibration.max(1);
+    let (per_tick, calibration) = clock::start_calibrated();
     line.text("firmware conformance")
         .key("target")
         .text(TARGET)
@@ -96,37 +94,19 @@ fn main() -> ! {
 
     let mut deepest = 0;
     for (i, image) in images.chunks_exact(PIXELS).enumerate() {
-        let painted = stack::paint();
-        let t0 = clock::ticks();
-        let verdict = model.classify(image, ws);
-        let ticks = clock::ticks() - t0;
-        let used = painted.used();
+        let stack::Measured {
+            value: verdict,
+            ticks,
+            stack: used,
+        } = stack::measure(|| model.classify(image, ws));
         deepest = deepest.max(used);
         let v = match verdict {
             Ok(v) => v,
             Err(e) => fail("classify", error_name(e)),
         };
-        let (latent, reconstruction) = match v.decision {
-            Decision::Accepted => (false, false),
-            Decision::Rejected {
-                latent,
-                reconstruction,
-            } => (latent, reconstruction),
-        };
         line.text("classify ")
             .dec(i as u64)
-            .key("label")
-            .dec(v.label as u64)
-            .key("accepted")
-            .flag(v.decision.is_accepted())
-            .key("rejected_latent")
-            .flag(latent)
-            .key("rejected_reconstruction")
-            .flag(reconstruction)
-            .key("mahalanobis_sq")
-            .bits(v.mahalanobis_sq)
-            .key("reconstruction_error")
-            .bits(v.reconstruction_error)
+            .verdict(&v)
             .key("latent")
             .bits_list(&v.latent)
             .key("instructions")
@@ -145,11 +125,11 @@ fn main() -> ! {
         ..ReclassifySettings::DEFAULT
     };
     let image = images.chunks_exact(PIXELS).nth(RECLASSIFIED).unwrap_or(&[]);
-    let painted = stack::paint();
-    let t0 = clock::ticks();
-    let result = model.reclassify(image, ws, &settings);
-    let ticks = clock::ticks() - t0;
-    let used = painted.used();
+    let stack::Measured {
+        value: result,
+        ticks,
+        stack: used,
+    } = stack::measure(|| model.reclassify(image, ws, &settings));
     let r = match result {
         Ok(r) => r,
         Err(e) => fail("reclassify", error_name(e)),
@@ -190,11 +170,9 @@ fn main() -> ! {
     line.print();
 
     let mut failed_at = 0usize;
-    let painted = stack::paint();
-    let t0 = clock::ticks();
     // SAFETY: every pointer addresses what its length says: the golden model in flash (which
     // never changes), COUNT images, the workspace, and COUNT result structs; none overlap.
-    let status = unsafe {
+    let measured = stack::measure(|| unsafe {
         classify_golden(
             golden::MODEL.as_ptr(),
             golden::MODEL.len(),
@@ -206,9 +184,8 @@ fn main() -> ! {
             c_results.as_mut_ptr().cast::<GmvaeVerdict>(),
             &mut failed_at,
         )
-    };
-    let ticks = clock::ticks() - t0;
-    let used = painted.used();
+    });
+    let (status, ticks, used) = (measured.value, measured.ticks, measured.stack);
     if status != GMVAE_OK {
         line.text("error c-example")
             .key("status")

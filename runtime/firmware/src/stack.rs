@@ -65,3 +65,28 @@ impl Painted {
         top - self.sp + self.used()
     }
 }
+
+/// What [`measure`] found.
+pub struct Measured<T> {
+    /// The call's result.
+    pub value: T,
+    /// SysTick counts the call took ([`crate::clock`]).
+    pub ticks: u64,
+    /// Bytes of stack it used below the caller ([`Painted::used`]).
+    pub stack: usize,
+}
+
+/// Runs `f` on a painted stack with the clock running. Inlined, so that the painting starts
+/// at the caller's stack pointer.
+#[inline(always)]
+pub fn measure<T>(f: impl FnOnce() -> T) -> Measured<T> {
+    let painted = paint();
+    let t0 = crate::clock::ticks();
+    let value = f();
+    let ticks = crate::clock::ticks() - t0;
+    Measured {
+        value,
+        ticks,
+        stack: painted.used(),
+    }
+}

@@ -13,9 +13,7 @@ const INPUT: usize = 6;
 
 #[entry]
 fn main() -> ! {
-    clock::start();
-    let calibration = clock::calibrate();
-    let per_tick = u64::from(clock::CALIBRATION_INSTRUCTIONS) / calibration.max(1);
+    let (per_tick, _) = clock::start_calibrated();
     let mut image = [0.0f32; PIXELS];
     golden::image(INPUT, &mut image);
     let painted = stack::paint();

@@ -29,16 +29,14 @@ static mut WORKSPACE: Workspace<WS_LEN> = Workspace::new();
 fn main() -> ! {
     // SAFETY: `main` runs once on one core and is the only user of `WORKSPACE`.
     let ws = unsafe { &mut *addr_of_mut!(WORKSPACE) };
-    clock::start();
-    let calibration = clock::calibrate();
-    let per_tick = u64::from(clock::CALIBRATION_INSTRUCTIONS) / calibration.max(1);
+    let (per_tick, _) = clock::start_calibrated();
     let mut line = Line::new();
 
-    let painted = stack::paint();
-    let t0 = clock::ticks();
-    let parsed = Model::parse(&MODEL);
-    let parse_ticks = clock::ticks() - t0;
-    let parse_stack = painted.used();
+    let stack::Measured {
+        value: parsed,
+        ticks: parse_ticks,
+        stack: parse_stack,
+    } = stack::measure(|| Model::parse(&MODEL));
     let model = match parsed {
         Ok(m) => m,
         Err(e) => fail("parse", error_name(e)),
@@ -59,25 +57,18 @@ fn main() -> ! {
     let mut image = [0.0f32; PIXELS];
     for i in 0..COUNT {
         golden::image(i, &mut image);
-        let painted = stack::paint();
-        let t0 = clock::ticks();
-        let verdict = model.classify(&image, ws);
-        let ticks = clock::ticks() - t0;
-        let used = painted.used();
+        let stack::Measured {
+            value: verdict,
+            ticks,
+            stack: used,
+        } = stack::measure(|| model.classify(&image, ws));
         let v = match verdict {
             Ok(v) => v,
             Err(e) => fail("classify", error_name(e)),
         };
         line.text("paper-classify ")
             .dec(i as u64)
-            .key("label")
-            .dec(v.label as u64)
-            .key("accepted")
-            .flag(v.decision.is_accepted())
-            .key("mahalanobis_sq")
-            .bits(v.mahalanobis_sq)
-            .key("reconstruction_error")
-            .bits(v.reconstruction_error)
+            .verdict(&v)
             .key("instructions")
             .dec(ticks * per_tick)
             .key("stack")

@@ -24,9 +24,7 @@ static mut WORKSPACE: Workspace<WS_LEN> = Workspace::new();
 fn main() -> ! {
     // SAFETY: `main` runs once on one core and is the only user of `WORKSPACE`.
     let ws = unsafe { &mut *addr_of_mut!(WORKSPACE) };
-    clock::start();
-    let calibration = clock::calibrate();
-    let per_tick = u64::from(clock::CALIBRATION_INSTRUCTIONS) / calibration.max(1);
+    let (per_tick, _) = clock::start_calibrated();
     let mut image = [0.0f32; PIXELS];
     golden::image(INPUT, &mut image);
 
