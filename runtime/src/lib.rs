@@ -173,6 +173,17 @@ impl Decision {
     pub const fn is_accepted(&self) -> bool {
         matches!(self, Self::Accepted)
     }
+
+    /// Which thresholds failed, as `(latent, reconstruction)`: both `false` when accepted.
+    pub const fn rejection_flags(&self) -> (bool, bool) {
+        match *self {
+            Self::Accepted => (false, false),
+            Self::Rejected {
+                latent,
+                reconstruction,
+            } => (latent, reconstruction),
+        }
+    }
 }
 
 /// The result of [`Model::classify`].

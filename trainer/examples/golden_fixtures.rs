@@ -23,7 +23,7 @@ use clap::Parser;
 use dfdx::prelude::Cpu;
 use gmvae_format::corrupt::Corruption;
 use gmvae_format::{ModelFile, ModelView};
-use gmvae_runtime::{Decision, Model, Verdict};
+use gmvae_runtime::{Model, Verdict};
 use gmvae_trainer::atomic::write_atomically;
 use gmvae_trainer::data::{load, DatasetSpec};
 use gmvae_trainer::golden::{self, golden_inputs, GoldenInput};
@@ -216,13 +216,7 @@ fn expected_outputs(
 
 /// One entry of `expected.json`'s `cases`.
 fn case_json(index: usize, input: &GoldenInput, v: &Verdict) -> Value {
-    let (rejected_latent, rejected_reconstruction) = match v.decision {
-        Decision::Accepted => (false, false),
-        Decision::Rejected {
-            latent,
-            reconstruction,
-        } => (latent, reconstruction),
-    };
+    let (rejected_latent, rejected_reconstruction) = v.decision.rejection_flags();
     json!({
         "index": index,
         "name": input.name,

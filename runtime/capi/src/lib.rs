@@ -42,7 +42,7 @@ use core::ffi::c_char;
 use core::mem::{align_of, size_of};
 use core::ptr;
 
-use gmvae_runtime::{Decision, Error, Model, ReclassifySettings};
+use gmvae_runtime::{Error, Model, ReclassifySettings};
 
 pub use status::*;
 
@@ -175,7 +175,10 @@ pub unsafe extern "C" fn gmvae_model_parse(
     if out.is_null() {
         return GMVAE_STATUS_NULL_POINTER;
     }
-    // SAFETY: `out` is non-null and, by the contract, addresses a writable `GmvaeModel`.
+    if !out.is_aligned() {
+        return GMVAE_STATUS_MISALIGNED;
+    }
+    // SAFETY: `out` is non-null, aligned and, by the contract, a writable `GmvaeModel`.
     let handle = unsafe { &mut *out };
     handle.storage = [0; GMVAE_MODEL_WORDS];
     if bytes.is_null() {
@@ -289,7 +292,7 @@ pub unsafe extern "C" fn gmvae_classify(
         Ok(v) => v,
         Err(e) => return status_of(e),
     };
-    let (rejected_latent, rejected_reconstruction) = rejection_flags(verdict.decision);
+    let (rejected_latent, rejected_reconstruction) = verdict.decision.rejection_flags();
     let result = GmvaeVerdict {
         label: to_u32(verdict.label),
         accepted: verdict.decision.is_accepted(),
@@ -543,17 +546,6 @@ fn check_pointer(data: *const f32, len: usize) -> Result<(), GmvaeStatus> {
         return Err(GMVAE_STATUS_INVALID_LENGTH);
     }
     Ok(())
-}
-
-/// The `(latent, reconstruction)` rejection flags of a decision.
-fn rejection_flags(decision: Decision) -> (bool, bool) {
-    match decision {
-        Decision::Accepted => (false, false),
-        Decision::Rejected {
-            latent,
-            reconstruction,
-        } => (latent, reconstruction),
-    }
 }
 
 /// A size as `uint32_t` (the runtime's sizes are far below 2³², checked when parsing).

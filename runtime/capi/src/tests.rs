@@ -108,7 +108,7 @@ fn classify_gives_the_rust_apis_bits_on_every_golden_input() {
         assert_eq!(out.accepted, expected.decision.is_accepted());
         assert_eq!(
             (out.rejected_latent, out.rejected_reconstruction),
-            rejection_flags(expected.decision)
+            expected.decision.rejection_flags()
         );
         assert_eq!(
             out.mahalanobis_sq.to_bits(),

@@ -1,6 +1,6 @@
 //! One line of output, built without `core::fmt`.
 
-use gmvae_runtime::{Decision, Verdict};
+use gmvae_runtime::Verdict;
 
 use crate::semihosting;
 
@@ -108,13 +108,7 @@ impl Line {
 
     /// Appends a verdict: label, decision, both rejection flags and both distances' bits.
     pub fn verdict(&mut self, v: &Verdict) -> &mut Self {
-        let (latent, reconstruction) = match v.decision {
-            Decision::Accepted => (false, false),
-            Decision::Rejected {
-                latent,
-                reconstruction,
-            } => (latent, reconstruction),
-        };
+        let (latent, reconstruction) = v.decision.rejection_flags();
         self.key("label")
             .dec(v.label as u64)
             .key("accepted")

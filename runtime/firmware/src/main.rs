@@ -41,11 +41,6 @@ extern "C" {
     ) -> GmvaeStatus;
 }
 
-/// Instructions per SysTick count, measured on the calibration loop.
-fn instructions(ticks: u64, per_tick: u64) -> u64 {
-    ticks * per_tick
-}
-
 #[entry]
 fn main() -> ! {
     // SAFETY: `main` runs once on one core and is the only code that refers to these
@@ -79,7 +74,7 @@ fn main() -> ! {
     let sizes = model.workspace_sizes();
     line.text("parse")
         .key("instructions")
-        .dec(instructions(parse_ticks, per_tick))
+        .dec(parse_ticks * per_tick)
         .key("workspace_classify")
         .dec(sizes.classify as u64)
         .key("workspace_reclassify")
@@ -110,7 +105,7 @@ fn main() -> ! {
             .key("latent")
             .bits_list(&v.latent)
             .key("instructions")
-            .dec(instructions(ticks, per_tick))
+            .dec(ticks * per_tick)
             .key("stack")
             .dec(used as u64);
         line.print();
@@ -164,7 +159,7 @@ fn main() -> ! {
         .key("workspace")
         .dec(WS_LEN as u64)
         .key("instructions")
-        .dec(instructions(ticks, per_tick))
+        .dec(ticks * per_tick)
         .key("stack")
         .dec(used as u64);
     line.print();
@@ -218,7 +213,7 @@ fn main() -> ! {
         .key("images")
         .dec(COUNT as u64)
         .key("instructions")
-        .dec(instructions(ticks, per_tick))
+        .dec(ticks * per_tick)
         .key("stack")
         .dec(used as u64);
     line.print();
