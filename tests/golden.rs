@@ -1,4 +1,6 @@
-//! The runtime reproduces the committed golden outputs bit for bit.
+//! The runtime reproduces the committed golden outputs bit for bit: the grey set
+//! (`fixtures/golden/`, MNIST) and the colour set (`fixtures/golden-colour/`, 3×32×32 tinted
+//! digits, latent 16 with zero-padded class means).
 //!
 //! `fixtures/golden/expected.json` and `reconstructions.f32le` were written by
 //! the `golden_fixtures` example from `model.gmvae` and `inputs.f32le` with the runtime itself; they are a
@@ -14,11 +16,17 @@ use gmvae_runtime::{Decision, Error, Model, Workspace};
 use serde_json::Value;
 use sha2::Digest;
 
-/// Capacity of the workspace the golden inputs run in (the edge model needs 12 700).
-const WS: usize = 16_384;
+/// Capacity of the workspace the golden inputs run in (the grey edge model needs 12 700,
+/// the colour one 17 149).
+const WS: usize = 20_480;
 
-fn expected() -> Value {
-    let text = read_fixture(&golden_dir().join("expected.json"));
+/// The colour set: the edge preset on 3×32×32 tinted digits with a latent of 16.
+fn colour_dir() -> std::path::PathBuf {
+    golden_dir().with_file_name("golden-colour")
+}
+
+fn expected_in(dir: &std::path::Path) -> Value {
+    let text = read_fixture(&dir.join("expected.json"));
     serde_json::from_slice(&text).expect("expected.json is JSON")
 }
 
@@ -41,9 +49,31 @@ fn flag(v: &Value) -> bool {
 
 #[test]
 fn golden_files_describe_the_committed_model() {
-    let e = expected();
+    let model_bytes = read_fixture(&golden_model_path());
+    let a = describes_its_model(&golden_dir(), &model_bytes);
+    // The edge preset (c1 = 8, c2 = 16, hidden = 64) on MNIST, as fixtures/README.md says.
+    assert_eq!(
+        (a.in_channels, a.height, a.width, a.conv1, a.conv2, a.hidden),
+        (1, 28, 28, 8, 16, 64)
+    );
+}
+
+#[test]
+fn colour_golden_files_describe_the_committed_model() {
+    let model_bytes = read_fixture(&colour_dir().join("model.gmvae"));
+    let a = describes_its_model(&colour_dir(), &model_bytes);
+    // The edge preset on 3×32×32 images, latent 16 > 10 classes (zero-padded means).
+    assert_eq!(
+        (a.in_channels, a.height, a.width, a.conv1, a.conv2, a.hidden),
+        (3, 32, 32, 8, 16, 64)
+    );
+    assert_eq!((a.latent, a.classes), (16, 10));
+}
+
+/// Checks `dir/expected.json` against the model bytes and returns the architecture.
+fn describes_its_model(dir: &std::path::Path, bytes: &[u8]) -> gmvae_format::Architecture {
+    let e = expected_in(dir);
     assert_eq!(e["format"], "gmvae-golden-1");
-    let bytes = read_fixture(&golden_model_path());
     assert_eq!(
         uint(&e["model"]["bytes"]),
         bytes.len(),
@@ -62,7 +92,7 @@ fn golden_files_describe_the_committed_model() {
         format!("0x{:08x}", crc32(body)),
         "expected.json was generated from another model.gmvae: regenerate (fixtures/README.md)"
     );
-    let sha256: String = sha2::Sha256::digest(&bytes)
+    let sha256: String = sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -70,7 +100,7 @@ fn golden_files_describe_the_committed_model() {
         e["model"]["sha256"], sha256,
         "expected.json was generated from another model.gmvae: regenerate (fixtures/README.md)"
     );
-    let model = Model::parse(&bytes).expect("the golden model parses");
+    let model = Model::parse(bytes).expect("the golden model parses");
     let sizes = model.workspace_sizes();
     assert_eq!(uint(&e["model"]["workspace_len"]), sizes.classify);
     assert_eq!(uint(&e["model"]["workspace_bytes"]), sizes.classify_bytes());
@@ -92,22 +122,41 @@ fn golden_files_describe_the_committed_model() {
     ] {
         assert_eq!(uint(&arch[name]), value, "architecture.{name}");
     }
-    // The edge preset (c1 = 8, c2 = 16, hidden = 64) on MNIST, as fixtures/README.md says.
-    assert_eq!(
-        (a.in_channels, a.height, a.width, a.conv1, a.conv2, a.hidden),
-        (1, 28, 28, 8, 16, 64)
-    );
+    a
 }
 
 #[test]
 fn runtime_outputs_equal_the_golden_bits() {
-    let e = expected();
-    let bytes = read_fixture(&golden_model_path());
+    let cases = reproduces_the_golden_bits(&golden_dir());
+    // runtime/nostd-check (exit code 3, checked by CI) and the firmware example in
+    // runtime/FIRMWARE.md classify golden input 6 and expect an accepted 3.
+    let six = &cases[6];
+    assert_eq!(six["name"], "digit-3-a");
+    assert_eq!((uint(&six["label"]), flag(&six["accepted"])), (3, true));
+    // ... and expect the all-black frame to be refused.
+    assert_eq!(cases[21]["name"], "all-black");
+    assert!(!flag(&cases[21]["accepted"]));
+}
+
+#[test]
+fn colour_runtime_outputs_equal_the_golden_bits() {
+    let cases = reproduces_the_golden_bits(&colour_dir());
+    // Uniform noise and the flat frames are refused by the colour model too.
+    for i in 20..23 {
+        assert!(!flag(&cases[i]["accepted"]), "{}", cases[i]["name"]);
+    }
+}
+
+/// Runs the runtime on `dir`'s inputs and checks every output bit against its
+/// `expected.json` and `reconstructions.f32le`; returns the cases.
+fn reproduces_the_golden_bits(dir: &std::path::Path) -> Vec<Value> {
+    let e = expected_in(dir);
+    let bytes = read_fixture(&dir.join("model.gmvae"));
     let model = Model::parse(&bytes).expect("the golden model parses");
     let n = model.image_len();
-    let inputs = f32_from_le(&read_fixture(&golden_dir().join("inputs.f32le")))
+    let inputs = f32_from_le(&read_fixture(&dir.join("inputs.f32le")))
         .expect("inputs.f32le holds whole f32 values");
-    let recons = f32_from_le(&read_fixture(&golden_dir().join("reconstructions.f32le")))
+    let recons = f32_from_le(&read_fixture(&dir.join("reconstructions.f32le")))
         .expect("reconstructions.f32le holds whole f32 values");
     let cases = e["cases"].as_array().expect("cases is an array");
     assert_eq!(uint(&e["inputs"]["count"]), cases.len());
@@ -170,29 +219,41 @@ fn runtime_outputs_equal_the_golden_bits() {
         accepted > 0 && rejected > 0,
         "{accepted} accepted, {rejected} rejected"
     );
-    // runtime/nostd-check (exit code 3, checked by CI) and the firmware example in
-    // runtime/FIRMWARE.md classify golden input 6 and expect an accepted 3.
-    let six = &cases[6];
-    assert_eq!(six["name"], "digit-3-a");
-    assert_eq!((uint(&six["label"]), flag(&six["accepted"])), (3, true));
-    // ... and expect the all-black frame to be refused.
-    assert_eq!(cases[21]["name"], "all-black");
-    assert!(!flag(&cases[21]["accepted"]));
+    cases.clone()
 }
 
 #[test]
 fn golden_inputs_are_what_the_fixture_command_selects() {
-    let e = expected();
     let split = gmvae_trainer::data::load(&gmvae_trainer::data::DatasetSpec::Bundled)
         .expect("the bundled MNIST-10k loads");
+    inputs_are_regenerated(&golden_dir(), &split.test, "bundled MNIST-10k");
+}
+
+#[test]
+fn colour_golden_inputs_are_the_tinted_digits_the_fixture_command_selects() {
+    let split = gmvae_trainer::data::load(&gmvae_trainer::data::DatasetSpec::Bundled)
+        .expect("the bundled MNIST-10k loads");
+    let tinted = gmvae_trainer::golden::tinted_digits(&split).expect("tinted digits");
+    assert_eq!(tinted.test.shape.to_string(), "3x32x32");
+    inputs_are_regenerated(&colour_dir(), &tinted.test, "tinted MNIST-10k");
+}
+
+/// Checks that `dir/inputs.f32le` holds exactly the golden inputs selected from `test`.
+fn inputs_are_regenerated(
+    dir: &std::path::Path,
+    test: &gmvae_trainer::data::Dataset,
+    source: &str,
+) {
+    let e = expected_in(dir);
     let n = uint(&e["inputs"]["image_len"]);
-    let regenerated = gmvae_trainer::golden::golden_inputs(&split.test, n).expect("golden inputs");
+    let regenerated = gmvae_trainer::golden::golden_inputs(test, n, source).expect("golden inputs");
     let committed =
-        f32_from_le(&read_fixture(&golden_dir().join("inputs.f32le"))).expect("whole f32 values");
+        f32_from_le(&read_fixture(&dir.join("inputs.f32le"))).expect("whole f32 values");
     let cases = e["cases"].as_array().expect("cases");
     assert_eq!(regenerated.len(), cases.len());
     for ((input, case), chunk) in regenerated.iter().zip(cases).zip(committed.chunks(n)) {
         assert_eq!(case["name"], input.name.as_str());
+        assert_eq!(case["source"], input.source.as_str());
         assert_eq!(
             case["true_label"].as_u64(),
             input.true_label.map(|l| l as u64)

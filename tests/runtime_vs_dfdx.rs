@@ -42,13 +42,28 @@ fn near(value: f32, threshold: f32) -> bool {
 
 #[test]
 fn runtime_matches_dfdx_on_the_bundled_test_digits() {
-    let path = golden_model_path();
-    let bytes = gmvae::read_fixture(&path);
+    let split = load(&DatasetSpec::Bundled).expect("the bundled MNIST-10k loads");
+    runtime_matches_dfdx(&golden_model_path(), &split.test);
+}
+
+#[test]
+fn runtime_matches_dfdx_on_colour_images_with_a_padded_latent() {
+    let split = load(&DatasetSpec::Bundled).expect("the bundled MNIST-10k loads");
+    let tinted = gmvae_trainer::golden::tinted_digits(&split).expect("tinted digits");
+    let path = golden_model_path()
+        .parent()
+        .and_then(|golden| golden.parent())
+        .expect("fixtures/")
+        .join("golden-colour/model.gmvae");
+    runtime_matches_dfdx(&path, &tinted.test);
+}
+
+/// The runtime and dfdx on the model at `path` agree on every image of `test` (1,000).
+fn runtime_matches_dfdx(path: &std::path::Path, test: &gmvae_trainer::data::Dataset) {
+    let bytes = gmvae::read_fixture(path);
     let runtime = Model::parse(&bytes).expect("the golden model parses");
     let dev = dfdx::prelude::Cpu::default();
-    let dfdx_model = TrainedModel::load(&path, &dev).expect("dfdx loads the golden model");
-    let split = load(&DatasetSpec::Bundled).expect("the bundled MNIST-10k loads");
-    let test = &split.test;
+    let dfdx_model = TrainedModel::load(path, &dev).expect("dfdx loads the golden model");
     assert_eq!(test.len(), 1000, "the bundled test split has 1,000 digits");
 
     let classes = dfdx_model.network.config().classes;
@@ -62,7 +77,7 @@ fn runtime_matches_dfdx_on_the_bundled_test_digits() {
         (cal.tau_enc.to_bits(), cal.tau_dec.to_bits())
     );
 
-    let mut ws = Box::new(Workspace::<16_384>::new());
+    let mut ws = Box::new(Workspace::<20_480>::new());
     let mut rt_latents = Vec::new();
     let mut ref_latents = Vec::new();
     let (mut rt_recon, mut rt_maha) = (Vec::new(), Vec::new());

@@ -3,7 +3,13 @@
 //!
 //! ```text
 //! cargo run --release -p gmvae-trainer --example golden_fixtures -- [--reuse-model]
+//! cargo run --release -p gmvae-trainer --example golden_fixtures -- --colour [--reuse-model]
 //! ```
+//!
+//! With `--colour` it writes the colour set instead (`fixtures/golden-colour/` by default):
+//! the model of `gmvae_trainer::golden::colour_train_config` on the tinted digits
+//! (`golden::tinted_digits`, 3×32×32, latent 16), its inputs and the runtime's outputs
+//! (no broken files: those are made from the grey model).
 //!
 //! `fixtures/README.md` documents every file and when regenerating them is legitimate.
 //!
@@ -55,8 +61,12 @@ const EXPECTED_FORMAT: &str = "gmvae-golden-1";
 struct Args {
     /// Directory of the golden files (model.gmvae, inputs.f32le, reconstructions.f32le,
     /// expected.json).
-    #[arg(long, value_name = "DIR", default_value = "fixtures/golden")]
-    out: PathBuf,
+    /// [default: fixtures/golden, or fixtures/golden-colour with --colour]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write the colour fixture set (tinted digits, 3×32×32, latent 16) instead.
+    #[arg(long)]
+    colour: bool,
     /// Directory of the broken files [default: `broken` beside OUT].
     #[arg(long, value_name = "DIR")]
     broken: Option<PathBuf>,
@@ -77,16 +87,36 @@ impl Progress for Notes {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let model_path = args.out.join(files::MODEL);
-    let split = load(&DatasetSpec::Bundled)?;
+    let default_out = if args.colour {
+        "fixtures/golden-colour"
+    } else {
+        "fixtures/golden"
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_out));
+    let model_path = out.join(files::MODEL);
+    let bundled = load(&DatasetSpec::Bundled)?;
+    let (split, config, training, source) = if args.colour {
+        (
+            golden::tinted_digits(&bundled)?,
+            golden::colour_train_config(),
+            golden::COLOUR_TRAINING,
+            "tinted MNIST-10k",
+        )
+    } else {
+        (
+            bundled,
+            golden::train_config(),
+            golden::TRAINING_FLAGS,
+            "bundled MNIST-10k",
+        )
+    };
     if !args.reuse_model {
-        println!("training: gmvae train {}", golden::TRAINING_FLAGS);
-        let fitted = gmvae_trainer::train::train_and_calibrate(
-            &golden::train_config(),
-            &split,
-            &Cpu::default(),
-            &Notes,
-        )?;
+        println!("training: {training}");
+        let fitted =
+            gmvae_trainer::train::train_and_calibrate(&config, &split, &Cpu::default(), &Notes)?;
         write_atomically(
             &model_path,
             &gmvae_trainer::export::to_bytes(&fitted.model)?,
@@ -98,8 +128,8 @@ fn main() -> Result<()> {
     let model = Model::parse(&bytes)
         .map_err(|e| anyhow!("{} is not a valid model: {e}", model_path.display()))?;
 
-    let inputs = golden_inputs(&split.test, model.image_len())?;
-    let (expected, reconstructions) = expected_outputs(&model, &bytes, &inputs)?;
+    let inputs = golden_inputs(&split.test, model.image_len(), source)?;
+    let (expected, reconstructions) = expected_outputs(&model, &bytes, &inputs, training)?;
     let inputs_bytes = f32le(inputs.iter().flat_map(|i| i.pixels.iter().copied()));
     for (name, data) in [
         (files::INPUTS, inputs_bytes),
@@ -109,32 +139,35 @@ fn main() -> Result<()> {
             (serde_json::to_string_pretty(&expected)? + "\n").into_bytes(),
         ),
     ] {
-        let path = args.out.join(name);
+        let path = out.join(name);
         write_atomically(&path, &data)?;
         println!("wrote {}", path.display());
     }
     let golden_reclassify = inputs
         .iter()
         .map(|i| (i.name.as_str(), i.pixels.as_slice()));
-    let path = gmvae_trainer::reclassify::golden::write(&args.out, &model, golden_reclassify)?;
+    let path = gmvae_trainer::reclassify::golden::write(&out, &model, golden_reclassify)?;
     println!("wrote {}", path.display());
+    println!(
+        "model: {} bytes; runtime workspace: {} f32 ({} bytes)",
+        bytes.len(),
+        model.workspace_sizes().classify,
+        model.workspace_sizes().classify_bytes()
+    );
+    if args.colour {
+        return Ok(());
+    }
 
     let broken = args
         .broken
         .clone()
-        .unwrap_or_else(|| args.out.parent().unwrap_or(Path::new(".")).join("broken"));
+        .unwrap_or_else(|| out.parent().unwrap_or(Path::new(".")).join("broken"));
     write_broken(&bytes, &broken)?;
     println!(
         "wrote {} broken files and {} to {}",
         Corruption::ALL.len(),
         files::BROKEN_INDEX,
         broken.display()
-    );
-    println!(
-        "model: {} bytes; runtime workspace: {} f32 ({} bytes)",
-        bytes.len(),
-        model.workspace_sizes().classify,
-        model.workspace_sizes().classify_bytes()
     );
     Ok(())
 }
@@ -162,6 +195,7 @@ fn expected_outputs(
     model: &Model<'_>,
     bytes: &[u8],
     inputs: &[GoldenInput],
+    training: &str,
 ) -> Result<(Value, Vec<f32>)> {
     let sizes = model.workspace_sizes();
     let mut ws = vec![0.0f32; sizes.classify];
@@ -183,7 +217,7 @@ fn expected_outputs(
     let expected = json!({
         "format": EXPECTED_FORMAT,
         "generated_by": "cargo run --release -p gmvae-trainer --example golden_fixtures",
-        "training_flags": golden::TRAINING_FLAGS,
+        "training_flags": training,
         "model": {
             "file": files::MODEL,
             "bytes": bytes.len(),

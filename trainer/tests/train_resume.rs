@@ -10,7 +10,7 @@ use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::progress::Silent;
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::checkpoint::Checkpoint;
-use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
+use gmvae_trainer::train::{EncoderVariance, LrSchedule, TrainOptions, Trainer};
 use gmvae_trainer::trained::TrainedModel;
 
 /// Three classes of 8×8 images: a bright bar at the top, middle or bottom, with noise.
@@ -54,6 +54,7 @@ fn options(epochs: usize) -> TrainOptions {
         schedule: LrSchedule::Cosine,
         shards: 2,
         semi: None,
+        encoder_variance: EncoderVariance::Fixed,
     }
 }
 
@@ -61,10 +62,12 @@ fn config() -> ModelConfig {
     ModelConfig::from_preset(Preset::Tiny, (1, 8, 8), 3, None).unwrap()
 }
 
+/// Every trained tensor, the log-variance head's included.
 fn weights(t: &Trainer<Cpu>) -> Vec<Vec<f32>> {
     t.params
         .to_host()
         .into_iter()
+        .chain(t.params.log_variance_to_host())
         .flat_map(|(_, _, w, b)| [w, b])
         .collect()
 }
@@ -86,9 +89,22 @@ fn training_lowers_the_loss_and_learns_the_classes() {
 
 #[test]
 fn resuming_from_a_checkpoint_continues_bit_for_bit() {
+    resumes_bit_for_bit(EncoderVariance::Fixed);
+}
+
+#[test]
+fn resuming_a_learned_variance_run_continues_bit_for_bit() {
+    resumes_bit_for_bit(EncoderVariance::Learned);
+}
+
+fn resumes_bit_for_bit(encoder_variance: EncoderVariance) {
     let data = bars(48);
     let dev = Cpu::default();
     let bar = Silent;
+    let options = |epochs| TrainOptions {
+        encoder_variance,
+        ..options(epochs)
+    };
 
     let mut straight = Trainer::new(config(), options(2), &dev).unwrap();
     straight.train_epoch(&data, None, &bar).unwrap();
@@ -107,6 +123,13 @@ fn resuming_from_a_checkpoint_continues_bit_for_bit() {
     resumed.train_epoch(&data, None, &bar).unwrap();
 
     assert_eq!(weights(&straight), weights(&resumed));
+    let head = encoder_variance == EncoderVariance::Learned;
+    assert_eq!(resumed.params.log_variance.is_some(), head);
+    if head {
+        // The head trained: its weights left their zero start.
+        let (_, _, w, _) = resumed.params.log_variance_to_host().unwrap();
+        assert!(w.iter().any(|&v| v != 0.0));
+    }
     let losses = |t: &Trainer<Cpu>| -> Vec<f32> { t.history.iter().map(|s| s.total).collect() };
     assert_eq!(losses(&straight), losses(&resumed));
 }

@@ -31,7 +31,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs/demo"));
     train.resume = dir.join(files::CHECKPOINT).exists();
     train.out = Some(dir);
-    train.config().validate()?;
+    train.config(None).validate()?;
     let split = load(&train.dataset.spec())?;
     let device = train.device;
     let summary = dispatch(device, DemoJob { args: train, split })?;

@@ -17,8 +17,8 @@ use gmvae_trainer::train::semi::{
     DEFAULT_PRIOR_WEIGHT,
 };
 use gmvae_trainer::train::{
-    train_and_calibrate, Fitted, LrSchedule, TrainConfig, TrainDevice, TrainOptions,
-    DEFAULT_OPTIONS,
+    default_s2, train_and_calibrate, EncoderVariance, Fitted, LrSchedule, TrainConfig, TrainDevice,
+    TrainOptions, DEFAULT_OPTIONS,
 };
 use gmvae_trainer::Error;
 use std::path::PathBuf;
@@ -89,9 +89,17 @@ pub struct HyperArgs {
     /// Weight α of the latent term ||f(x) − μ_y||² (chosen by the sweep in BENCHMARKS.md).
     #[arg(long, default_value_t = DEFAULT_OPTIONS.alpha)]
     pub alpha: f32,
-    /// Fixed encoder variance s2, as a number or a fraction like 1/3000.
-    #[arg(long, default_value = "1/3000", value_parser = parse_fraction)]
-    pub s2: f64,
+    /// Fixed encoder variance s2, as a number or a fraction like 1/3000 [default: the
+    /// variance rule, 1/3000 for a latent of up to 10 and (10/latent)·(1/3000) beyond, e.g.
+    /// 1/9600 for SVHN's 32]. With a learned variance, the variance of the mixture components
+    /// and the start of the learned one.
+    #[arg(long, value_parser = parse_fraction)]
+    pub s2: Option<f64>,
+    /// The paper's fixed encoder variance, or the ablation's learned one (Figure 5; a
+    /// log-variance head and the VAE entropy term; supervised only; the model file keeps
+    /// only the mean path).
+    #[arg(long, value_parser = super::choice::<EncoderVariance>(), default_value_t = EncoderVariance::Fixed)]
+    pub encoder_variance: EncoderVariance,
     /// Seed for initialisation, shuffling and noise.
     #[arg(long, default_value_t = DEFAULT_OPTIONS.seed)]
     pub seed: u64,
@@ -221,7 +229,7 @@ pub mod files {
 /// Runs `gmvae train`.
 pub fn run(mut args: TrainArgs) -> Result<()> {
     args.out.get_or_insert_with(|| PathBuf::from("runs/train"));
-    args.config().validate()?;
+    args.config(None).validate()?;
     let split = load(&args.dataset.spec())?;
     let device = args.device;
     let model = dispatch(device, TrainJob { args, split })?;
@@ -231,9 +239,11 @@ pub fn run(mut args: TrainArgs) -> Result<()> {
 
 impl TrainArgs {
     /// The library's training configuration these arguments select (checkpoint in the run
-    /// directory).
-    pub fn config(&self) -> TrainConfig {
+    /// directory) for a dataset of `classes` classes (`None` before it is loaded: the
+    /// variance rule then assumes 10).
+    pub fn config(&self, classes: Option<usize>) -> TrainConfig {
         let h = &self.hyper;
+        let latent = self.model.latent.or(classes).unwrap_or(10);
         TrainConfig {
             preset: self.model.preset,
             latent: self.model.latent,
@@ -247,7 +257,7 @@ impl TrainArgs {
                 batch_size: h.batch_size,
                 lr: h.lr,
                 alpha: h.alpha,
-                s2: h.s2,
+                s2: h.s2.unwrap_or_else(|| default_s2(latent)),
                 seed: h.seed,
                 augment: Augment {
                     shift: h.augment_shift,
@@ -257,6 +267,7 @@ impl TrainArgs {
                 schedule: h.lr_schedule,
                 shards: h.shards.unwrap_or(default_shards(self.device)),
                 semi: self.semi.settings(),
+                encoder_variance: h.encoder_variance,
             },
             calibration: self.calibration.settings(),
             checkpoint: Some(self.run_dir().join(files::CHECKPOINT)),
@@ -287,17 +298,21 @@ impl OnDevice for TrainJob {
 
 /// Trains with progress bars on stderr and writes the run directory's training log.
 pub fn fit<D: TrainDevice>(args: &TrainArgs, split: &Split, dev: &D) -> Result<Fitted<D>> {
-    let fitted = train_and_calibrate(&args.config(), split, dev, &Bars::default()).map_err(
-        |e| match e {
-            Error::CheckpointExists { .. } => anyhow::anyhow!(
-                "{} already holds a checkpoint; pass --resume to continue it or choose another --out",
-                args.run_dir().display()
-            ),
-            Error::Resume(source) => anyhow::Error::new(source)
-                .context("--resume needs the checkpoint of an earlier run in --out"),
-            other => other.into(),
-        },
-    )?;
+    let fitted = train_and_calibrate(
+        &args.config(Some(split.train.num_classes())),
+        split,
+        dev,
+        &Bars::default(),
+    )
+    .map_err(|e| match e {
+        Error::CheckpointExists { .. } => anyhow::anyhow!(
+            "{} already holds a checkpoint; pass --resume to continue it or choose another --out",
+            args.run_dir().display()
+        ),
+        Error::Resume(source) => anyhow::Error::new(source)
+            .context("--resume needs the checkpoint of an earlier run in --out"),
+        other => other.into(),
+    })?;
     gmvae_trainer::atomic::write_atomically(
         &args.run_dir().join(files::TRAIN_LOG),
         gmvae_trainer::atomic::pretty_json(files::TRAIN_LOG, &fitted.history)?.as_bytes(),

@@ -73,13 +73,18 @@ impl<D: Device<f32>> Network<D> {
 
     /// Encoder f: images `[pixels, batch]` → latent means `[latent, batch]`.
     pub fn encode<T: GraphTape<D>>(&self, p: &Params<D>, x: Matrix<D, T>) -> Matrix<D, T> {
+        dense(&p.encoder.fc2, self.encode_hidden(p, x))
+    }
+
+    /// The encoder up to its last hidden layer: images `[pixels, batch]` → `[hidden, batch]`,
+    /// which the mean layer (and, with a learned variance, the log-variance head) read.
+    pub fn encode_hidden<T: GraphTape<D>>(&self, p: &Params<D>, x: Matrix<D, T>) -> Matrix<D, T> {
         let c = &self.config;
         let (h, w) = (c.height, c.width);
         let e = &p.encoder;
         let x = self.conv_relu_pool(x, &e.conv1, &self.enc_conv1, (c.in_channels, h, w));
         let x = self.conv_relu_pool(x, &e.conv2, &self.enc_conv2, (c.conv1, h / 2, w / 2));
-        let x = dense(&e.fc1, x).relu();
-        dense(&e.fc2, x)
+        dense(&e.fc1, x).relu()
     }
 
     /// Decoder g: latent codes `[latent, batch]` → images `[pixels, batch]` in (0, 1).
@@ -208,7 +213,10 @@ impl<D: Device<f32>> Network<D> {
 }
 
 /// `weight · x + bias` for `x` of shape `[in, batch]`.
-fn dense<D: Device<f32>, T: Tape<f32, D>>(layer: &Affine<D>, x: Matrix<D, T>) -> Matrix<D, T> {
+pub(crate) fn dense<D: Device<f32>, T: Tape<f32, D>>(
+    layer: &Affine<D>,
+    x: Matrix<D, T>,
+) -> Matrix<D, T> {
     add_bias(layer.weight.retaped::<T>().matmul(x), &layer.bias)
 }
 

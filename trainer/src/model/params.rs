@@ -54,6 +54,10 @@ pub struct Params<D: Storage<f32>> {
     pub encoder: Encoder<D>,
     /// The decoder g.
     pub decoder: Decoder<D>,
+    /// The log-variance head (dense, hidden → latent, beside `encoder.fc2`) of the ablation
+    /// with a learned encoder variance; `None` with the paper's fixed variance. Never exported:
+    /// classification uses only the mean.
+    pub log_variance: Option<Affine<D>>,
 }
 
 /// Layer names in a fixed order, used by checkpoints, exports and the optimizer.
@@ -107,29 +111,69 @@ impl<D: Device<f32>> Params<D> {
                 conv1: g,
                 conv2: h,
             },
+            log_variance: None,
         }
     }
 
-    /// Host copies of every layer in [`LAYER_NAMES`] order.
-    pub fn to_host(&self) -> [HostLayer; 8] {
-        self.layers().map(|layer| {
+    /// The same parameters with a fresh log-variance head that starts at the fixed variance:
+    /// zero weights and every bias `ln(s2)`, so the first step is the fixed model's.
+    pub fn with_log_variance_head(mut self, config: &ModelConfig, s2: f64) -> Self {
+        let shape = log_variance_shape(config);
+        let dev = self.encoder.fc2.weight.device().clone();
+        self.log_variance = Some(Affine {
+            weight: dev.zeros_like(&(shape.rows, shape.cols)),
+            bias: dev.tensor_from_vec(vec![s2.ln() as f32; shape.bias], (shape.bias,)),
+        });
+        self
+    }
+
+    /// Host copy of the log-variance head, if there is one.
+    pub fn log_variance_to_host(&self) -> Option<HostLayer> {
+        self.log_variance.as_ref().map(|layer| {
             let (rows, cols) = *layer.weight.shape();
             (rows, cols, layer.weight.as_vec(), layer.bias.as_vec())
         })
     }
 
-    /// The layers in [`LAYER_NAMES`] order.
-    pub fn layers(&self) -> [&Affine<D>; 8] {
+    /// The same parameters with the log-variance head restored from a host copy.
+    pub fn with_log_variance_from_host(mut self, (rows, cols, weight, bias): HostLayer) -> Self {
+        let dev = self.encoder.fc2.weight.device().clone();
+        let n = bias.len();
+        self.log_variance = Some(Affine {
+            weight: dev.tensor_from_vec(weight, (rows, cols)),
+            bias: dev.tensor_from_vec(bias, (n,)),
+        });
+        self
+    }
+
+    /// Host copies of the encoder's mean path and the decoder, in [`LAYER_NAMES`] order
+    /// (without the log-variance head).
+    pub fn to_host(&self) -> [HostLayer; 8] {
+        self.mean_path_layers().map(|layer| {
+            let (rows, cols) = *layer.weight.shape();
+            (rows, cols, layer.weight.as_vec(), layer.bias.as_vec())
+        })
+    }
+
+    /// The mean path's and decoder's layers in [`LAYER_NAMES`] order.
+    pub fn mean_path_layers(&self) -> [&Affine<D>; 8] {
         let (e, d) = (&self.encoder, &self.decoder);
         [
             &e.conv1, &e.conv2, &e.fc1, &e.fc2, &d.fc1, &d.fc2, &d.conv1, &d.conv2,
         ]
     }
 
-    /// The layers in [`LAYER_NAMES`] order, mutably.
-    pub fn layers_mut(&mut self) -> [&mut Affine<D>; 8] {
+    /// Every trained layer: [`Params::mean_path_layers`], then the log-variance head if any.
+    pub fn layers(&self) -> Vec<&Affine<D>> {
+        let mut layers = self.mean_path_layers().to_vec();
+        layers.extend(self.log_variance.as_ref());
+        layers
+    }
+
+    /// Every trained layer in [`Params::layers`] order, mutably.
+    pub fn layers_mut(&mut self) -> Vec<&mut Affine<D>> {
         let (e, d) = (&mut self.encoder, &mut self.decoder);
-        [
+        let mut layers = vec![
             &mut e.conv1,
             &mut e.conv2,
             &mut e.fc1,
@@ -138,7 +182,9 @@ impl<D: Device<f32>> Params<D> {
             &mut d.fc2,
             &mut d.conv1,
             &mut d.conv2,
-        ]
+        ];
+        layers.extend(self.log_variance.as_mut());
+        layers
     }
 }
 
@@ -153,6 +199,16 @@ pub struct LayerShape {
     pub fan_in: usize,
     /// Bias length.
     pub bias: usize,
+}
+
+/// The storage shape of the log-variance head: dense, hidden → latent.
+pub fn log_variance_shape(c: &ModelConfig) -> LayerShape {
+    LayerShape {
+        rows: c.latent,
+        cols: c.hidden,
+        fan_in: c.hidden,
+        bias: c.latent,
+    }
 }
 
 /// The storage shapes of every layer in [`LAYER_NAMES`] order.

@@ -7,9 +7,9 @@
 //! second bias per layer).
 
 use super::adam::{Adam, HostAdam};
-use super::{EpochStats, TrainDevice, TrainError, TrainOptions, Trainer};
+use super::{EncoderVariance, EpochStats, TrainDevice, TrainError, TrainOptions, Trainer};
 use crate::atomic::{write_atomically, WriteError};
-use crate::model::params::{layer_shapes, HostLayer};
+use crate::model::params::{layer_shapes, log_variance_shape, HostLayer};
 use crate::model::{ConfigError, ModelConfig, Network, Params};
 use byteorder::{LittleEndian, ReadBytesExt};
 use serde::{Deserialize, Serialize};
@@ -116,6 +116,9 @@ pub struct Checkpoint {
     pub meta: CheckpointMeta,
     /// Parameters per layer.
     pub layers: [HostLayer; 8],
+    /// The log-variance head of a run with a learned encoder variance (stored after the
+    /// other layers; its moments after theirs).
+    pub log_variance: Option<HostLayer>,
     /// Optimizer state.
     pub adam: HostAdam,
 }
@@ -141,13 +144,17 @@ impl Checkpoint {
                 calibration_holdout,
             },
             layers: trainer.params.to_host(),
+            log_variance: trainer.params.log_variance_to_host(),
             adam,
         }
     }
 
     /// Rebuilds a trainer on `dev`.
     pub fn restore<D: TrainDevice>(&self, dev: &D) -> Result<Trainer<D>, TrainError> {
-        let params = Params::from_host(dev, self.layers.clone());
+        let mut params = Params::from_host(dev, self.layers.clone());
+        if let Some(head) = &self.log_variance {
+            params = params.with_log_variance_from_host(head.clone());
+        }
         let adam = Adam::from_host(self.meta.options.lr, &params, &self.adam);
         Trainer::resume(
             Network::new(self.meta.config, dev),
@@ -182,7 +189,7 @@ impl Checkpoint {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
         out.extend_from_slice(&meta);
-        for (_, _, weight, bias) in &self.layers {
+        for (_, _, weight, bias) in self.layers.iter().chain(&self.log_variance) {
             write_floats(&mut out, weight);
             write_floats(&mut out, bias);
         }
@@ -220,13 +227,16 @@ impl Checkpoint {
         let meta: CheckpointMeta = serde_json::from_slice(&meta).map_err(Corruption::Header)?;
         meta.config.validate()?;
         let remaining = bytes.len() as u64 - r.position();
-        let shapes = layer_shapes(&meta.config);
+        let mut shapes = layer_shapes(&meta.config).to_vec();
+        if meta.options.encoder_variance == EncoderVariance::Learned {
+            shapes.push(log_variance_shape(&meta.config));
+        }
         let mut read = |expected: usize| read_floats(&mut r, expected, remaining);
-        let mut layers = Vec::with_capacity(8);
+        let mut layers = Vec::with_capacity(shapes.len());
         for s in &shapes {
             layers.push((s.rows, s.cols, read(s.rows * s.cols)?, read(s.bias)?));
         }
-        let mut moments = Vec::with_capacity(8);
+        let mut moments = Vec::with_capacity(shapes.len());
         for s in &shapes {
             let (w, b) = (s.rows * s.cols, s.bias);
             moments.push([read(w)?, read(b)?, read(w)?, read(b)?]);
@@ -234,7 +244,9 @@ impl Checkpoint {
         if r.position() != bytes.len() as u64 {
             return Err(Corruption::Trailing(bytes.len() as u64 - r.position()));
         }
-        // `layer_shapes` has one entry per layer, so exactly 8 were read.
+        // `shapes` has the 8 layers of `layer_shapes`, then the head if there is one.
+        let log_variance = layers.get(8).cloned();
+        layers.truncate(8);
         let layers: [HostLayer; 8] = layers
             .try_into()
             .map_err(|_| Corruption::Truncated("layer list"))?;
@@ -242,6 +254,7 @@ impl Checkpoint {
         Ok(Self {
             meta,
             layers,
+            log_variance,
             adam: (steps, moments),
         })
     }

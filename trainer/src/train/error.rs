@@ -52,6 +52,9 @@ pub enum TrainError {
         /// The batch size.
         batch_size: usize,
     },
+    /// A learned encoder variance was asked for with semi-supervised training.
+    #[error("--encoder-variance learned is the supervised ablation of Figure 5; it cannot be combined with --labels-per-class")]
+    LearnedVarianceSemiSupervised,
     /// The weight of the mixture prior term is negative or not finite.
     #[error("the prior weight must be finite and at least 0, not {0}")]
     PriorWeight(f32),

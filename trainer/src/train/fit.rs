@@ -4,7 +4,7 @@
 use super::batch::Augment;
 use super::checkpoint::Checkpoint;
 use super::semi::{labeled_subset, CalibrationImages, SemiSupervised};
-use super::{EpochStats, LrSchedule, TrainDevice, TrainOptions, Trainer};
+use super::{EncoderVariance, EpochStats, LrSchedule, TrainDevice, TrainOptions, Trainer};
 use crate::calibrate::{Calibration, CalibrationSettings};
 use crate::data::stratify::hold_out;
 use crate::data::{Dataset, Split};
@@ -78,6 +78,7 @@ pub const DEFAULT_OPTIONS: TrainOptions = TrainOptions {
     schedule: LrSchedule::Cosine,
     shards: 2,
     semi: None,
+    encoder_variance: EncoderVariance::Fixed,
 };
 
 impl TrainConfig {
@@ -170,8 +171,16 @@ pub fn train_and_calibrate<D: TrainDevice>(
         if let Some(path) = &config.checkpoint {
             Checkpoint::capture(&trainer, &split.name, &train.class_names, holdout).save(path)?;
         }
+        let variance = if trainer.params.log_variance.is_some() {
+            format!(
+                "  var penalty {:.5}  mean var {:.3e}",
+                stats.variance_penalty, stats.encoder_variance
+            )
+        } else {
+            String::new()
+        };
         progress.note(&format!(
-            "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}  test acc {:.2}%  {:.0} img/s",
+            "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}{variance}  test acc {:.2}%  {:.0} img/s",
             stats.epoch,
             stats.total,
             stats.reconstruction,

@@ -1,7 +1,8 @@
 //! The objectives of the paper: Eq. 7 for labelled images, and for unlabelled ones (§3.3)
 //! the reconstruction plus the mixture prior term of Eq. 3.
 
-use crate::model::params::Matrix;
+use crate::model::network::dense;
+use crate::model::params::{Affine, Matrix};
 use crate::model::{Network, Params};
 use dfdx::prelude::*;
 
@@ -15,7 +16,14 @@ pub struct LossTerms {
     /// Mean of the mixture prior term [`mixture_prior`] of the unlabelled images (0 in
     /// supervised training).
     pub prior: f32,
-    /// Mean of the total, reconstruction + α·latent (+ β·prior for unlabelled images).
+    /// Mean of the learned-variance penalty [`supervised_learned_variance`] adds,
+    /// `Σ_i (σ_i² − s2 − s2·ln(σ_i²/s2))` (0 with the paper's fixed variance).
+    pub variance_penalty: f32,
+    /// Mean over images and latent dimensions of the learned encoder variance σ_i² (0 with
+    /// the paper's fixed variance).
+    pub encoder_variance: f32,
+    /// Mean of the total, reconstruction + α·latent (+ β·prior for unlabelled images,
+    /// + α·variance penalty with a learned variance).
     pub total: f32,
 }
 
@@ -57,8 +65,67 @@ pub fn supervised<D: Device<f32>>(
         LossTerms {
             reconstruction: r,
             latent: l,
-            prior: 0.0,
             total,
+            ..LossTerms::default()
+        },
+        grads,
+    )
+}
+
+/// The loss of the learned-variance ablation (§4, Figure 5) for a batch: the encoder also
+/// outputs a log-variance `ln σ²(x)` (the `head` on its last hidden layer), the sample is
+/// `z = f(x) + σ(x)⊙ε` with `ε ~ N(0, I)` (`unit_noise`), and the latent term is the whole
+/// KL divergence of the standard VAE bound to the class component N(μ_y, s2·I) in the units
+/// of Eq. 7 (times 2·s2):
+///
+/// `||x − g(z)||² + α·(||f(x) − μ_y||² + Σ_i (σ_i² − s2 − s2·ln(σ_i²/s2)))`
+///
+/// which is Eq. 7 exactly when every σ_i² = s2; the second sum is the entropy term the
+/// paper's fixed variance removes. Averaged over the batch, with the gradients of `weight`
+/// times it.
+#[allow(clippy::too_many_arguments)]
+pub fn supervised_learned_variance<D: Device<f32>>(
+    network: &Network<D>,
+    params: &Params<D>,
+    head: &Affine<D>,
+    images: Matrix<D>,
+    targets: Matrix<D>,
+    unit_noise: Matrix<D>,
+    weights: &LossWeights,
+    weight: f32,
+) -> (LossTerms, Gradients<f32, D>) {
+    let s2 = weights.s2;
+    let hidden = network.encode_hidden(params, images.clone().traced(Gradients::leaky()));
+    let mean = dense(&params.encoder.fc2, hidden.with_empty_tape());
+    let log_variance = dense(head, hidden);
+    let latent = (mean.with_empty_tape() - targets)
+        .square()
+        .sum::<_, Axis<0>>();
+    let variance = log_variance.with_empty_tape().exp();
+    let spread = (variance.with_empty_tape() - log_variance.with_empty_tape() * s2
+        + (s2 * s2.ln() - s2))
+        .sum::<_, Axis<0>>();
+    let z = mean + (log_variance * 0.5).exp() * unit_noise;
+    let reconstruction = (network.decode(params, z) - images)
+        .square()
+        .sum::<_, Axis<0>>();
+    let (r, l, v, sigma) = (
+        scalar(&reconstruction.retaped::<NoneTape>().mean()),
+        scalar(&latent.retaped::<NoneTape>().mean()),
+        scalar(&spread.retaped::<NoneTape>().mean()),
+        scalar(&variance.retaped::<NoneTape>().mean()),
+    );
+    let loss = (reconstruction + (latent + spread) * weights.alpha).mean();
+    let total = scalar(&loss.retaped::<NoneTape>());
+    let grads = (loss * weight).backward();
+    (
+        LossTerms {
+            reconstruction: r,
+            latent: l,
+            variance_penalty: v,
+            encoder_variance: sigma,
+            total,
+            ..LossTerms::default()
         },
         grads,
     )
@@ -104,6 +171,7 @@ pub fn semi_supervised<D: Device<f32>>(
             latent: l,
             prior: p,
             total,
+            ..LossTerms::default()
         },
         grads,
     )

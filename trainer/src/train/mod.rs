@@ -53,7 +53,42 @@ pub struct TrainOptions {
     /// Semi-supervised training with a few labels per class (`None`: every label is used).
     #[serde(default)]
     pub semi: Option<semi::SemiSupervised>,
+    /// The paper's fixed encoder variance, or the ablation's learned one (Figure 5).
+    #[serde(default)]
+    pub encoder_variance: EncoderVariance,
 }
+
+/// The encoder variance the paper's rule gives a latent of `latent` dimensions: 1/3000 up to
+/// 10 dimensions (MNIST's), and `(10 / latent)·(1/3000)` beyond, which keeps the noise's
+/// expected energy `E||ε||² = latent·s2` at MNIST's 1/300, so a sample stays as far from the
+/// other class means (√2 away) as on MNIST. The paper: "1/3000 for MNIST, reduced as the
+/// latent dimensionality increases" (SVHN, latent 32: 1/9600; COIL-100, latent 100: 1/30000).
+pub fn default_s2(latent: usize) -> f64 {
+    const MNIST_S2: f64 = 1.0 / 3000.0;
+    if latent <= 10 {
+        MNIST_S2
+    } else {
+        MNIST_S2 * 10.0 / latent as f64
+    }
+}
+
+/// How the encoder's variance is set during training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncoderVariance {
+    /// The paper's design: a fixed s2 for every input, so the encoder entropy is constant
+    /// and only the mean is learned (Eq. 7).
+    #[default]
+    Fixed,
+    /// The ablation of §4 (Figure 5): a log-variance head learns σ²(x) per input and the loss
+    /// keeps the entropy term of the VAE bound ([`loss::supervised_learned_variance`]).
+    /// Supervised training only; the exported model holds the mean path alone.
+    Learned,
+}
+
+crate::choice::choice!(EncoderVariance {
+    Fixed => "fixed", "the paper's fixed variance s2 (constant encoder entropy)";
+    Learned => "learned", "the ablation: a learned per-input variance with the VAE entropy term";
+});
 
 /// How the learning rate changes over a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +132,9 @@ impl TrainOptions {
         }
         if let Some(semi) = &self.semi {
             semi.validate(self.batch_size)?;
+            if self.encoder_variance == EncoderVariance::Learned {
+                return Err(TrainError::LearnedVarianceSemiSupervised);
+            }
         }
         self.augment.validate()
     }
@@ -126,6 +164,14 @@ pub struct EpochStats {
     /// from older checkpoints).
     #[serde(default)]
     pub prior: f32,
+    /// Mean learned-variance penalty (0 with the fixed variance; absent from older
+    /// checkpoints).
+    #[serde(default)]
+    pub variance_penalty: f32,
+    /// Mean learned encoder variance σ² (0 with the fixed variance; absent from older
+    /// checkpoints).
+    #[serde(default)]
+    pub encoder_variance: f32,
     /// Mean total loss.
     pub total: f32,
     /// Training throughput.
@@ -154,7 +200,10 @@ impl<D: TrainDevice> Trainer<D> {
     /// A fresh model initialised from `options.seed`.
     pub fn new(config: ModelConfig, options: TrainOptions, dev: &D) -> Result<Self, TrainError> {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        let params = Params::init(&config, dev, &mut rng);
+        let mut params = Params::init(&config, dev, &mut rng);
+        if options.encoder_variance == EncoderVariance::Learned {
+            params = params.with_log_variance_head(&config, options.s2);
+        }
         Self::resume(
             Network::new(config, dev),
             params,
@@ -323,10 +372,21 @@ impl<D: TrainDevice> Trainer<D> {
             sums.reconstruction += terms.reconstruction;
             sums.latent += terms.latent;
             sums.prior += terms.prior;
+            sums.variance_penalty += terms.variance_penalty;
+            sums.encoder_variance += terms.encoder_variance;
             sums.total += terms.total;
             let done = (k + 1) as f32;
             progress.advance(chunk.len() as u64);
-            progress.status(&if self.options.semi.is_some() {
+            progress.status(&if self.params.log_variance.is_some() {
+                format!(
+                    "loss {:.3} (rec {:.3}, lat {:.4}, var penalty {:.4}, mean var {:.2e})",
+                    sums.total / done,
+                    sums.reconstruction / done,
+                    sums.latent / done,
+                    sums.variance_penalty / done,
+                    sums.encoder_variance / done
+                )
+            } else if self.options.semi.is_some() {
                 format!(
                     "loss {:.3} (rec {:.3}, lat {:.4}, prior {:.4})",
                     sums.total / done,
@@ -356,11 +416,31 @@ impl<D: TrainDevice> Trainer<D> {
             reconstruction: sums.reconstruction / n,
             latent: sums.latent / n,
             prior: sums.prior / n,
+            variance_penalty: sums.variance_penalty / n,
+            encoder_variance: sums.encoder_variance / n,
             total: sums.total / n,
             images_per_second: images as f64 / seconds,
             monitor_accuracy,
         };
         self.history.push(stats);
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_s2;
+
+    #[test]
+    fn the_variance_rule_keeps_mnists_noise_energy() {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-15;
+        assert!(close(default_s2(10), 1.0 / 3000.0));
+        assert!(close(default_s2(3), 1.0 / 3000.0));
+        assert!(close(default_s2(32), 1.0 / 9600.0));
+        assert!(close(default_s2(100), 1.0 / 30000.0));
+        // latent·s2 is MNIST's 10/3000 for every latent wider than 10.
+        for latent in [11, 16, 32, 64, 100, 256] {
+            assert!(close(latent as f64 * default_s2(latent), 10.0 / 3000.0));
+        }
     }
 }

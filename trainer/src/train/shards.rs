@@ -117,8 +117,18 @@ impl<D: Device<f32>> Shard<D> {
         params: &Params<D>,
         weights: &LossWeights,
     ) -> ShardResult<D> {
-        let (terms, grads) = match self.labeled {
-            None => loss::supervised(
+        let (terms, grads) = match (self.labeled, &params.log_variance) {
+            (None, Some(head)) => loss::supervised_learned_variance(
+                network,
+                params,
+                head,
+                self.images,
+                self.targets,
+                self.noise * (1.0 / weights.s2.sqrt()),
+                weights,
+                self.weight,
+            ),
+            (None, None) => loss::supervised(
                 network,
                 params,
                 self.images,
@@ -127,7 +137,9 @@ impl<D: Device<f32>> Shard<D> {
                 weights.alpha,
                 self.weight,
             ),
-            Some(labeled) => loss::semi_supervised(
+            // `TrainOptions::validate` refuses a learned variance with semi-supervised
+            // training, so the head is never present here.
+            (Some(labeled), _) => loss::semi_supervised(
                 network,
                 params,
                 self.images,
@@ -186,6 +198,8 @@ fn combine<D: Device<f32>>(
         terms.reconstruction += w * t.reconstruction;
         terms.latent += w * t.latent;
         terms.prior += w * t.prior;
+        terms.variance_penalty += w * t.variance_penalty;
+        terms.encoder_variance += w * t.encoder_variance;
         terms.total += w * t.total;
         total = Some(match total {
             None => grads,
@@ -274,6 +288,56 @@ mod tests {
             )
             .as_vec();
         (z, noisy, g)
+    }
+
+    #[test]
+    fn a_learned_variance_at_s2_is_eq7_and_its_penalty_is_the_scaled_kl_term() {
+        let (network, params, host, noise) = setup();
+        let config = *network.config();
+        let pools = ShardPools::new(1).unwrap();
+        let (fixed, fixed_grads) =
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+        // A head that outputs ln s2 everywhere: the same sample, the same loss, the same
+        // gradients of the shared layers.
+        let learned = params
+            .clone()
+            .with_log_variance_head(&config, f64::from(WEIGHTS.s2));
+        let (terms, grads) =
+            Cpu::loss_and_gradients(&network, &learned, &host, &noise, &WEIGHTS, &pools);
+        let near = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1e-3);
+        assert!(near(terms.total, fixed.total), "{terms:?} vs {fixed:?}");
+        assert!(terms.variance_penalty.abs() < 1e-6, "{terms:?}");
+        assert!(near(terms.encoder_variance, WEIGHTS.s2), "{terms:?}");
+        for (a, b) in learned
+            .mean_path_layers()
+            .iter()
+            .zip(params.mean_path_layers())
+        {
+            let (ga, gb) = (
+                grads.get(&a.weight).as_vec(),
+                fixed_grads.get(&b.weight).as_vec(),
+            );
+            let scale = gb.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let gap = ga
+                .iter()
+                .zip(&gb)
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(gap <= 1e-4 * scale, "gap {gap} of {scale}");
+        }
+        // Twice the variance in every dimension: the penalty is latent·s2·(1 − ln 2) per
+        // image, whatever the image.
+        let (rows, cols, weight, bias) = learned.log_variance_to_host().unwrap();
+        let doubled = bias.iter().map(|b| b + 2f32.ln()).collect();
+        let wider = params.with_log_variance_from_host((rows, cols, weight, doubled));
+        let (terms, _) = Cpu::loss_and_gradients(&network, &wider, &host, &noise, &WEIGHTS, &pools);
+        let s2 = f64::from(WEIGHTS.s2);
+        let expected = config.latent as f64 * s2 * (1.0 - 2f64.ln());
+        assert!(
+            (f64::from(terms.variance_penalty) - expected).abs() < 1e-3 * expected,
+            "{} vs {expected}",
+            terms.variance_penalty
+        );
+        assert!(near(terms.encoder_variance, 2.0 * WEIGHTS.s2), "{terms:?}");
     }
 
     #[test]

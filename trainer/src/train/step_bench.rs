@@ -3,7 +3,7 @@
 //! the epoch around it.
 
 use super::batch::Augment;
-use super::{LrSchedule, TrainError, TrainOptions, Trainer};
+use super::{EncoderVariance, LrSchedule, TrainError, TrainOptions, Trainer};
 use crate::data::{Dataset, ImageShape};
 use crate::error::Error;
 use crate::model::fused::LayerKernels;
@@ -47,6 +47,7 @@ impl StepBench {
             schedule: LrSchedule::Constant,
             shards,
             semi: None,
+            encoder_variance: EncoderVariance::Fixed,
         };
         options.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

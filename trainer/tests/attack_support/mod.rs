@@ -8,7 +8,7 @@ use gmvae_trainer::data::{load, DatasetSpec, Split};
 use gmvae_trainer::infer;
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::progress::Silent;
-use gmvae_trainer::train::{LrSchedule, TrainOptions, Trainer};
+use gmvae_trainer::train::{EncoderVariance, LrSchedule, TrainOptions, Trainer};
 use gmvae_trainer::trained::TrainedModel;
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;
@@ -55,6 +55,7 @@ pub fn train_tiny(split: &Split, dev: &Cpu) -> TrainedModel<Cpu> {
         schedule: LrSchedule::Cosine,
         shards: 1,
         semi: None,
+        encoder_variance: EncoderVariance::Fixed,
     };
     let mut trainer = Trainer::new(config, options, &dev).unwrap();
     let bar = Silent;
