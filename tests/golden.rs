@@ -142,8 +142,8 @@ fn runtime_outputs_equal_the_golden_bits() {
 fn colour_runtime_outputs_equal_the_golden_bits() {
     let cases = reproduces_the_golden_bits(&colour_dir());
     // Uniform noise and the flat frames are refused by the colour model too.
-    for i in 20..23 {
-        assert!(!flag(&cases[i]["accepted"]), "{}", cases[i]["name"]);
+    for case in &cases[20..23] {
+        assert!(!flag(&case["accepted"]), "{}", case["name"]);
     }
 }
 

@@ -429,7 +429,7 @@ pub struct Loaded<D: Device<f32>> {
 pub fn load_model<D: Device<f32>>(common: &CommonArgs, dev: &D) -> Result<Loaded<D>> {
     let model = TrainedModel::load(&common.model, dev)
         .with_context(|| format!("cannot load the model {}", common.model.display()))?;
-    let split = load(&dataset_for(&common.dataset, &model.dataset))?;
+    let split = load(&dataset_for(&common.dataset, &model.dataset)?)?;
     check_fits(model.network.config(), &split.test, &split.name)?;
     if split.test.is_empty() {
         bail!("{} has an empty test split", split.name);

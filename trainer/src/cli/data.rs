@@ -26,26 +26,86 @@ pub struct DatasetArgs {
     #[arg(long, value_parser = super::choice::<gmvae_trainer::data::DatasetName>())]
     pub dataset: Option<DatasetName>,
     /// A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...); with
-    /// --dataset, that dataset's files (and class names) are read from it.
+    /// --dataset, that dataset's files (and class names) are read from it: SVHN's .mat files,
+    /// COIL-100's folder of PNGs.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// SVHN: add extra_32x32.mat (531,131 more digits) to the training part.
+    #[arg(long)]
+    pub svhn_extra: bool,
+    /// COIL-100: downscale the 128-pixel images to N pixels a side (a multiple of 4 dividing
+    /// 128: 64, 32, 16; box average) [default: 128].
+    #[arg(long, value_name = "N")]
+    pub image_size: Option<usize>,
+    /// COIL-100: share of each object's 72 views held out for testing (seeded, stratified).
+    #[arg(long, value_name = "F")]
+    pub test_fraction: Option<f64>,
+    /// COIL-100: seed of the random train/test split.
+    #[arg(long, value_name = "N")]
+    pub split_seed: Option<u64>,
 }
 
 impl DatasetArgs {
     /// The dataset these arguments select: `--data-dir` (named by `--dataset` if given), else
     /// `--dataset`, else the bundled digits.
-    pub fn spec(&self) -> DatasetSpec {
+    pub fn spec(&self) -> anyhow::Result<DatasetSpec> {
         self.spec_or(DatasetSpec::Bundled)
     }
 
-    /// Like [`DatasetArgs::spec`], falling back to `default` when neither flag is given.
-    pub fn spec_or(&self, default: DatasetSpec) -> DatasetSpec {
-        match (&self.data_dir, self.dataset) {
-            (Some(dir), Some(name)) => DatasetSpec::NamedDir(name, dir.clone()),
-            (Some(dir), None) => DatasetSpec::Dir(dir.clone()),
+    /// Like [`DatasetArgs::spec`], falling back to `default` when `--dataset` is not given
+    /// (with `--data-dir` alone, an SVHN or COIL-100 default is read from that directory).
+    /// Fails when a dataset's own option is given for another dataset.
+    pub fn spec_or(&self, default: DatasetSpec) -> anyhow::Result<DatasetSpec> {
+        let spec = match (&self.data_dir, self.dataset) {
+            (Some(dir), Some(name)) => DatasetSpec::from(name).in_dir(dir.clone()),
+            (Some(dir), None) => match default {
+                DatasetSpec::Svhn(..) | DatasetSpec::Coil100(..) => default.in_dir(dir.clone()),
+                _ => DatasetSpec::Dir(dir.clone()),
+            },
             (None, Some(name)) => name.into(),
             (None, None) => default,
-        }
+        };
+        let spec = match spec {
+            DatasetSpec::Svhn(dir, mut options) => {
+                options.include_extra |= self.svhn_extra;
+                DatasetSpec::Svhn(dir, options)
+            }
+            other if self.svhn_extra => {
+                anyhow::bail!(
+                    "--svhn-extra applies to --dataset svhn, not {}",
+                    name_of(&other)
+                )
+            }
+            other => other,
+        };
+        let coil_flags =
+            self.image_size.is_some() || self.test_fraction.is_some() || self.split_seed.is_some();
+        Ok(match spec {
+            DatasetSpec::Coil100(dir, mut options) => {
+                options.image_size = self.image_size.or(options.image_size);
+                options.test_fraction = self.test_fraction.unwrap_or(options.test_fraction);
+                options.seed = self.split_seed.unwrap_or(options.seed);
+                DatasetSpec::Coil100(dir, options)
+            }
+            other if coil_flags => anyhow::bail!(
+                "--image-size, --test-fraction and --split-seed apply to --dataset coil100, not {}",
+                name_of(&other)
+            ),
+            other => other,
+        })
+    }
+}
+
+/// A dataset's name as the user sees it in an error.
+fn name_of(spec: &DatasetSpec) -> String {
+    match spec {
+        DatasetSpec::Bundled => "mnist10k".into(),
+        DatasetSpec::Mnist => "mnist".into(),
+        DatasetSpec::FashionMnist => "fashion-mnist".into(),
+        DatasetSpec::NamedDir(name, _) => name.to_string(),
+        DatasetSpec::Dir(dir) => dir.display().to_string(),
+        DatasetSpec::Svhn(..) => "svhn".into(),
+        DatasetSpec::Coil100(..) => "coil100".into(),
     }
 }
 
@@ -156,7 +216,29 @@ fn print_written(files: &[PathBuf]) {
 
 /// `gmvae data info`.
 fn info(args: &InfoArgs) -> anyhow::Result<()> {
-    let split = load(&args.dataset.spec())?;
+    let spec = args.dataset.spec()?;
+    if let DatasetSpec::Coil100(dir, options) = &spec {
+        let (split, found) = gmvae_trainer::data::coil100::load_coil100(dir, options)?;
+        print!("{}", describe(&split));
+        println!(
+            "found: {} objects x {} views of {}x{} pixels{} (the official set: 100 x 72 of 128x128)",
+            found.objects,
+            found.views,
+            found.source_side,
+            found.source_side,
+            if found.image_side == found.source_side {
+                String::new()
+            } else {
+                format!(", downscaled to {}x{}", found.image_side, found.image_side)
+            }
+        );
+        println!(
+            "split: {} of each object's views held out for testing, seed {}",
+            options.test_fraction, options.seed
+        );
+        return Ok(());
+    }
+    let split = load(&spec)?;
     print!("{}", describe(&split));
     Ok(())
 }

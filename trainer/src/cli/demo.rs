@@ -32,7 +32,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     train.resume = dir.join(files::CHECKPOINT).exists();
     train.out = Some(dir);
     train.config(None).validate()?;
-    let split = load(&train.dataset.spec())?;
+    let split = load(&train.dataset.spec()?)?;
     let device = train.device;
     let summary = dispatch(device, DemoJob { args: train, split })?;
     print!("{summary}");

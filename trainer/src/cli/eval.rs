@@ -48,7 +48,7 @@ impl OnDevice for EvalJob {
     type Output = String;
     fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
-        let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
+        let split = load(&dataset_for(&self.args.dataset, &model.dataset)?)?;
         let out = self
             .args
             .out
@@ -65,7 +65,7 @@ impl OnDevice for EvalJob {
 
 /// The dataset to evaluate on: the flags, else the model's own training set if it is a named
 /// one, else the bundled digits.
-pub fn dataset_for(args: &DatasetArgs, model_dataset: &str) -> DatasetSpec {
+pub fn dataset_for(args: &DatasetArgs, model_dataset: &str) -> anyhow::Result<DatasetSpec> {
     args.spec_or(DatasetSpec::from_model_dataset(model_dataset).unwrap_or(DatasetSpec::Bundled))
 }
 

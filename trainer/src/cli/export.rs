@@ -73,7 +73,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
 /// directory it names.
 fn dataset_spec(args: &DatasetArgs, recorded: &str) -> Result<DatasetSpec> {
     if args.dataset.is_some() || args.data_dir.is_some() {
-        return Ok(args.spec());
+        return args
+            .spec_or(DatasetSpec::from_model_dataset(recorded).unwrap_or(DatasetSpec::Bundled));
     }
     if let Some(spec) = DatasetSpec::from_model_dataset(recorded) {
         return Ok(spec);

@@ -176,7 +176,7 @@ impl OnDevice for Job {
         let settings = a.settings.settings()?;
         let engine = a.engine.engine(&a.model)?;
         let model = TrainedModel::load(&a.model, &dev)?;
-        let split = load(&dataset_for(&a.dataset, &model.dataset))?;
+        let split = load(&dataset_for(&a.dataset, &model.dataset)?)?;
         let (data, split_name) = match a.split {
             SplitKind::Test => (&split.test, split.name.clone()),
             SplitKind::Train => (&split.train, format!("{} (train)", split.name)),

@@ -58,7 +58,7 @@ impl OnDevice for SampleJob {
     type Output = Vec<PathBuf>;
     fn run<D: TrainDevice>(self, dev: D) -> Result<Vec<PathBuf>> {
         let model = TrainedModel::load(&self.args.model, &dev)?;
-        let split = load(&dataset_for(&self.args.dataset, &model.dataset))?;
+        let split = load(&dataset_for(&self.args.dataset, &model.dataset)?)?;
         let out = self
             .args
             .out

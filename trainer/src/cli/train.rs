@@ -230,7 +230,7 @@ pub mod files {
 pub fn run(mut args: TrainArgs) -> Result<()> {
     args.out.get_or_insert_with(|| PathBuf::from("runs/train"));
     args.config(None).validate()?;
-    let split = load(&args.dataset.spec())?;
+    let split = load(&args.dataset.spec()?)?;
     let device = args.device;
     let model = dispatch(device, TrainJob { args, split })?;
     println!("model written to {}", model.display());

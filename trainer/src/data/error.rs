@@ -230,4 +230,10 @@ pub enum DataError {
         /// What is wrong with them.
         reason: String,
     },
+    /// An SVHN `.mat` file that cannot be read.
+    #[error(transparent)]
+    Svhn(#[from] super::svhn::SvhnError),
+    /// A COIL-100 folder that cannot be read.
+    #[error(transparent)]
+    Coil100(#[from] super::coil100::Coil100Error),
 }
