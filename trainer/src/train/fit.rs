@@ -159,6 +159,12 @@ pub fn train_and_calibrate<D: TrainDevice>(
             semi.prior_weight
         ));
     }
+    if trainer.params.log_variance.is_some() {
+        progress.note(
+            "learned encoder variance (the Figure 5 ablation): the log-variance head is trained and \
+             checkpointed, but the model file holds only the mean path and the thresholds",
+        );
+    }
     if let Some(held) = &parts.held_out {
         progress.note(&format!(
             "{} training images held out (stratified, seed {}) to calibrate the thresholds",
