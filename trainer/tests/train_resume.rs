@@ -55,6 +55,7 @@ fn options(epochs: usize) -> TrainOptions {
         shards: 2,
         semi: None,
         encoder_variance: EncoderVariance::Fixed,
+        adversarial: None,
     }
 }
 

@@ -11,6 +11,7 @@ use gmvae_trainer::calibrate::{
 };
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
+use gmvae_trainer::train::adversarial::{AdversarialTraining, DEFAULT_ADVERSARIAL};
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::semi::{
     CalibrationImages, SemiSupervised, DEFAULT_CALIBRATE_ON, DEFAULT_LABELED_PER_BATCH,
@@ -41,6 +42,9 @@ pub struct TrainArgs {
     /// Semi-supervised training.
     #[command(flatten)]
     pub semi: SemiArgs,
+    /// Adversarial training.
+    #[command(flatten)]
+    pub adversarial: AdversarialArgs,
     /// Run directory for the checkpoint, the model file and logs [default: runs/train, or
     /// runs/demo for `gmvae demo`].
     #[arg(long, value_name = "DIR")]
@@ -119,6 +123,44 @@ pub struct HyperArgs {
     /// Results depend on N (summation order), never on thread timing.
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
+}
+
+/// Adversarial training options (issue 17).
+#[derive(Debug, Clone, Args)]
+pub struct AdversarialArgs {
+    /// Train adversarially: each batch is attacked inside the L∞ ball (FGSM with a random
+    /// start, or PGD with --adversarial-steps), and the loss adds w·α·||f(x') − μ_y||² to
+    /// Eq. 7 on the clean images.
+    #[arg(long)]
+    pub adversarial: bool,
+    /// L∞ budget ε of the inner attack.
+    #[arg(long, default_value_t = DEFAULT_ADVERSARIAL.eps, requires = "adversarial")]
+    pub adversarial_eps: f32,
+    /// Inner attack steps (1: FGSM with random start; more: PGD).
+    #[arg(long, default_value_t = DEFAULT_ADVERSARIAL.steps, requires = "adversarial")]
+    pub adversarial_steps: usize,
+    /// Total step length as a multiple of ε (split over the steps).
+    #[arg(long, default_value_t = DEFAULT_ADVERSARIAL.step_factor, requires = "adversarial")]
+    pub adversarial_step_factor: f32,
+    /// Weight w of the adversarial latent term, relative to α.
+    #[arg(long, default_value_t = DEFAULT_ADVERSARIAL.weight, requires = "adversarial")]
+    pub adversarial_weight: f32,
+    /// Epochs over which ε ramps up linearly from 0 (0: the whole ε from the first step).
+    #[arg(long, default_value_t = DEFAULT_ADVERSARIAL.ramp_epochs, requires = "adversarial")]
+    pub adversarial_ramp_epochs: usize,
+}
+
+impl AdversarialArgs {
+    /// The library's settings, if adversarial training is on.
+    pub fn settings(&self) -> Option<AdversarialTraining> {
+        self.adversarial.then_some(AdversarialTraining {
+            eps: self.adversarial_eps,
+            steps: self.adversarial_steps,
+            step_factor: self.adversarial_step_factor,
+            weight: self.adversarial_weight,
+            ramp_epochs: self.adversarial_ramp_epochs,
+        })
+    }
 }
 
 /// Semi-supervised options (paper §3.3).
@@ -268,6 +310,7 @@ impl TrainArgs {
                 shards: h.shards.unwrap_or(default_shards(self.device)),
                 semi: self.semi.settings(),
                 encoder_variance: h.encoder_variance,
+                adversarial: self.adversarial.settings(),
             },
             calibration: self.calibration.settings(),
             checkpoint: Some(self.run_dir().join(files::CHECKPOINT)),

@@ -52,6 +52,12 @@ pub enum TrainError {
         /// The batch size.
         batch_size: usize,
     },
+    /// Adversarial training settings out of range.
+    #[error(transparent)]
+    Adversarial(#[from] super::adversarial::AdversarialError),
+    /// Adversarial training combined with semi-supervised training or a learned variance.
+    #[error("--adversarial trains the supervised model with the fixed variance; it cannot be combined with --labels-per-class or --encoder-variance learned")]
+    AdversarialCombination,
     /// A learned encoder variance was asked for with semi-supervised training.
     #[error("--encoder-variance learned is the supervised ablation of Figure 5; it cannot be combined with --labels-per-class")]
     LearnedVarianceSemiSupervised,

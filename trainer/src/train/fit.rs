@@ -79,6 +79,7 @@ pub const DEFAULT_OPTIONS: TrainOptions = TrainOptions {
     shards: 2,
     semi: None,
     encoder_variance: EncoderVariance::Fixed,
+    adversarial: None,
 };
 
 impl TrainConfig {
@@ -177,6 +178,16 @@ pub fn train_and_calibrate<D: TrainDevice>(
         if let Some(path) = &config.checkpoint {
             Checkpoint::capture(&trainer, &split.name, &train.class_names, holdout).save(path)?;
         }
+        let robust = match (stats.fgsm_accuracy, stats.pgd_accuracy) {
+            (Some(fgsm), Some(pgd)) => {
+                format!(
+                    "  FGSM acc {:.1}%  PGD-10 acc {:.1}%",
+                    100.0 * fgsm,
+                    100.0 * pgd
+                )
+            }
+            _ => String::new(),
+        };
         let variance = if trainer.params.log_variance.is_some() {
             format!(
                 "  var penalty {:.5}  mean var {:.3e}",
@@ -185,8 +196,11 @@ pub fn train_and_calibrate<D: TrainDevice>(
         } else {
             String::new()
         };
+        if let Some(warning) = catastrophic_overfitting(&trainer.history) {
+            progress.note(&warning);
+        }
         progress.note(&format!(
-            "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}{variance}  test acc {:.2}%  {:.0} img/s",
+            "epoch {:>3}/{epochs}  loss {:.3}  rec {:.3}  lat {:.5}{variance}  test acc {:.2}%{robust}  {:.0} img/s",
             stats.epoch,
             stats.total,
             stats.reconstruction,
@@ -210,6 +224,32 @@ pub fn train_and_calibrate<D: TrainDevice>(
         held_out: parts.held_out_indices,
     })
 }
+
+/// A warning when the last epoch shows catastrophic overfitting (Wong et al. 2020): PGD
+/// accuracy at least [`OVERFITTING_DROP`] below its best so far while FGSM accuracy did not
+/// fall — the model has learned to defeat the one-step attack, not the threat.
+pub fn catastrophic_overfitting(history: &[EpochStats]) -> Option<String> {
+    let last = history.last()?;
+    let (fgsm, pgd) = (last.fgsm_accuracy?, last.pgd_accuracy?);
+    let earlier = &history[..history.len() - 1];
+    let best = earlier
+        .iter()
+        .filter_map(|s| s.pgd_accuracy)
+        .fold(f64::NAN, f64::max);
+    let previous_fgsm = earlier.last()?.fgsm_accuracy?;
+    (best - pgd >= OVERFITTING_DROP && fgsm >= previous_fgsm).then(|| {
+        format!(
+            "warning: catastrophic overfitting in epoch {}: PGD-10 accuracy fell to {:.1}% (best {:.1}%) while FGSM accuracy rose to {:.1}%; lower --adversarial-step-factor, use --adversarial-steps 2+, or keep an earlier checkpoint",
+            last.epoch,
+            100.0 * pgd,
+            100.0 * best,
+            100.0 * fgsm
+        )
+    })
+}
+
+/// The fall of PGD accuracy below its best that [`catastrophic_overfitting`] reports.
+pub const OVERFITTING_DROP: f64 = 0.2;
 
 /// Fails before the first step if calibration will not be possible: a per-class covariance
 /// needs more training images of every class than the latent has dimensions.

@@ -22,8 +22,12 @@ pub struct LossTerms {
     /// Mean over images and latent dimensions of the learned encoder variance σ_i² (0 with
     /// the paper's fixed variance).
     pub encoder_variance: f32,
+    /// Mean of ||f(x') − μ_y||² of the perturbed images in adversarial training (0
+    /// otherwise).
+    pub adversarial_latent: f32,
     /// Mean of the total, reconstruction + α·latent (+ β·prior for unlabelled images,
-    /// + α·variance penalty with a learned variance).
+    /// + α·variance penalty with a learned variance, + w·α·adversarial latent in adversarial
+    /// training).
     pub total: f32,
 }
 
@@ -36,6 +40,8 @@ pub struct LossWeights {
     pub prior: f32,
     /// The fixed encoder variance s2 (also the variance of every mixture component).
     pub s2: f32,
+    /// w, the weight of the adversarial latent term relative to α (adversarial training).
+    pub adversarial: f32,
 }
 
 /// Loss of Eq. 7 for a batch, `||x − g(f(x)+ε)||² + α·||f(x) − μ_y||²` averaged over the batch,
@@ -65,6 +71,52 @@ pub fn supervised<D: Device<f32>>(
         LossTerms {
             reconstruction: r,
             latent: l,
+            total,
+            ..LossTerms::default()
+        },
+        grads,
+    )
+}
+
+/// The outer loss of adversarial training ([`super::adversarial`]) for a batch: Eq. 7 on the
+/// clean images plus the latent term of their perturbed copies `adversarial`,
+/// `||x − g(f(x)+ε)||² + α·||f(x) − μ_y||² + w·α·||f(x') − μ_y||²`, averaged over the batch,
+/// with the gradients of `weight` times it. The returned `adversarial_latent` is the mean of
+/// `||f(x') − μ_y||²`.
+#[allow(clippy::too_many_arguments)]
+pub fn supervised_adversarial<D: Device<f32>>(
+    network: &Network<D>,
+    params: &Params<D>,
+    images: Matrix<D>,
+    adversarial: Matrix<D>,
+    targets: Matrix<D>,
+    noise: Matrix<D>,
+    alpha: f32,
+    adversarial_weight: f32,
+    weight: f32,
+) -> (LossTerms, Gradients<f32, D>) {
+    let z = network.encode(params, images.clone().traced(Gradients::leaky()));
+    let latent = (z.with_empty_tape() - targets.clone())
+        .square()
+        .sum::<_, Axis<0>>();
+    let z_adv = network.encode(params, adversarial.traced(Gradients::leaky()));
+    let latent_adv = (z_adv - targets).square().sum::<_, Axis<0>>();
+    let reconstruction = (network.decode(params, z + noise) - images)
+        .square()
+        .sum::<_, Axis<0>>();
+    let (r, l, a) = (
+        scalar(&reconstruction.retaped::<NoneTape>().mean()),
+        scalar(&latent.retaped::<NoneTape>().mean()),
+        scalar(&latent_adv.retaped::<NoneTape>().mean()),
+    );
+    let loss = (reconstruction + latent * alpha + latent_adv * (alpha * adversarial_weight)).mean();
+    let total = scalar(&loss.retaped::<NoneTape>());
+    let grads = (loss * weight).backward();
+    (
+        LossTerms {
+            reconstruction: r,
+            latent: l,
+            adversarial_latent: a,
             total,
             ..LossTerms::default()
         },

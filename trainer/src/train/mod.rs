@@ -2,6 +2,7 @@
 //! progress and checkpoints.
 
 pub mod adam;
+pub mod adversarial;
 pub mod batch;
 pub mod checkpoint;
 mod error;
@@ -56,6 +57,9 @@ pub struct TrainOptions {
     /// The paper's fixed encoder variance, or the ablation's learned one (Figure 5).
     #[serde(default)]
     pub encoder_variance: EncoderVariance,
+    /// Adversarial training (`None`: the paper's training).
+    #[serde(default)]
+    pub adversarial: Option<adversarial::AdversarialTraining>,
 }
 
 /// The encoder variance the paper's rule gives a latent of `latent` dimensions: 1/3000 up to
@@ -136,6 +140,12 @@ impl TrainOptions {
                 return Err(TrainError::LearnedVarianceSemiSupervised);
             }
         }
+        if let Some(adversarial) = &self.adversarial {
+            adversarial.validate()?;
+            if self.semi.is_some() || self.encoder_variance == EncoderVariance::Learned {
+                return Err(TrainError::AdversarialCombination);
+            }
+        }
         self.augment.validate()
     }
 
@@ -172,13 +182,27 @@ pub struct EpochStats {
     /// checkpoints).
     #[serde(default)]
     pub encoder_variance: f32,
+    /// Mean ||f(x') − μ_y||² of the perturbed images (0 without adversarial training; absent
+    /// from older checkpoints).
+    #[serde(default)]
+    pub adversarial_latent: f32,
     /// Mean total loss.
     pub total: f32,
     /// Training throughput.
     pub images_per_second: f64,
     /// Accuracy of the nearest class mean on the monitoring split, if one was given.
     pub monitor_accuracy: Option<f64>,
+    /// In adversarial training: the nearest-mean accuracy under FGSM at the full budget on
+    /// the first [`ROBUST_MONITOR_IMAGES`] monitoring images.
+    #[serde(default)]
+    pub fgsm_accuracy: Option<f64>,
+    /// In adversarial training: the same under PGD-10 (step 0.25·ε).
+    #[serde(default)]
+    pub pgd_accuracy: Option<f64>,
 }
+
+/// Monitoring images attacked after each adversarial epoch.
+pub const ROBUST_MONITOR_IMAGES: usize = 200;
 
 /// A model being trained and everything needed to continue it.
 pub struct Trainer<D: Device<f32>> {
@@ -194,6 +218,8 @@ pub struct Trainer<D: Device<f32>> {
     pub history: Vec<EpochStats>,
     /// Worker pools of the data-parallel shards.
     pools: ShardPools,
+    /// The budget of the next step's inner attack (adversarial training, after the ramp).
+    adversarial_eps: f32,
 }
 
 impl<D: TrainDevice> Trainer<D> {
@@ -233,6 +259,7 @@ impl<D: TrainDevice> Trainer<D> {
             options,
             history,
             pools,
+            adversarial_eps: options.adversarial.map_or(0.0, |a| a.eps),
         })
     }
 
@@ -287,6 +314,7 @@ impl<D: TrainDevice> Trainer<D> {
             alpha: self.options.alpha,
             prior: self.options.semi.map_or(0.0, |s| s.prior_weight),
             s2: self.options.s2 as f32,
+            adversarial: self.options.adversarial.map_or(0.0, |a| a.weight),
         }
     }
 
@@ -298,11 +326,18 @@ impl<D: TrainDevice> Trainer<D> {
     ) -> Result<loss::LossTerms, D::Err> {
         let config = *self.network.config();
         let eps = batch::noise(rng, self.options.s2, config.latent, host.size);
+        let attack = self.options.adversarial.map(|settings| {
+            let start = (0..config.pixels() * host.size)
+                .map(|_| rng.gen_range(-1.0f32..=1.0))
+                .collect();
+            adversarial::InnerAttack::new(&settings, self.adversarial_eps, start)
+        });
         let (terms, mut grads) = D::loss_and_gradients(
             &self.network,
             &self.params,
             &host,
             &eps,
+            attack.as_ref(),
             &self.loss_weights(),
             &self.pools,
         );
@@ -364,6 +399,9 @@ impl<D: TrainDevice> Trainer<D> {
         for (k, (chunk, labeled)) in batches.iter().enumerate() {
             let step = (epoch - 1) * steps_per_epoch + k;
             self.adam.set_lr(self.options.lr_at(step, total_steps));
+            if let Some(adversarial) = &self.options.adversarial {
+                self.adversarial_eps = adversarial.eps_at(step, steps_per_epoch);
+            }
             let terms = match labeled {
                 None => self.step(train, chunk, &mut rng),
                 Some(count) => self.step_partly_labeled(train, chunk, *count, &mut rng),
@@ -374,10 +412,20 @@ impl<D: TrainDevice> Trainer<D> {
             sums.prior += terms.prior;
             sums.variance_penalty += terms.variance_penalty;
             sums.encoder_variance += terms.encoder_variance;
+            sums.adversarial_latent += terms.adversarial_latent;
             sums.total += terms.total;
             let done = (k + 1) as f32;
             progress.advance(chunk.len() as u64);
-            progress.status(&if self.params.log_variance.is_some() {
+            progress.status(&if self.options.adversarial.is_some() {
+                format!(
+                    "loss {:.3} (rec {:.3}, lat {:.4}, adv lat {:.4}, eps {:.3})",
+                    sums.total / done,
+                    sums.reconstruction / done,
+                    sums.latent / done,
+                    sums.adversarial_latent / done,
+                    self.adversarial_eps
+                )
+            } else if self.params.log_variance.is_some() {
                 format!(
                     "loss {:.3} (rec {:.3}, lat {:.4}, var penalty {:.4}, mean var {:.2e})",
                     sums.total / done,
@@ -411,6 +459,20 @@ impl<D: TrainDevice> Trainer<D> {
             let latents = infer::encode_all(&self.network, &self.params, data);
             infer::accuracy(&infer::nearest_means(&latents, config.classes), data)
         });
+        // Catastrophic overfitting shows as PGD accuracy collapsing while FGSM accuracy
+        // rises: both are measured on the first monitoring images at the full budget.
+        let robust = match (monitor, &self.options.adversarial) {
+            (Some(data), Some(settings)) => {
+                let first: Vec<usize> = (0..data.len().min(ROBUST_MONITOR_IMAGES)).collect();
+                let part = data.subset(&first);
+                let (network, params) = (&self.network, &self.params);
+                Some((
+                    adversarial::robust_accuracy(network, params, &part, settings.eps, 1, 1.0),
+                    adversarial::robust_accuracy(network, params, &part, settings.eps, 10, 2.5),
+                ))
+            }
+            _ => None,
+        };
         let stats = EpochStats {
             epoch,
             reconstruction: sums.reconstruction / n,
@@ -418,9 +480,12 @@ impl<D: TrainDevice> Trainer<D> {
             prior: sums.prior / n,
             variance_penalty: sums.variance_penalty / n,
             encoder_variance: sums.encoder_variance / n,
+            adversarial_latent: sums.adversarial_latent / n,
             total: sums.total / n,
             images_per_second: images as f64 / seconds,
             monitor_accuracy,
+            fgsm_accuracy: robust.map(|r| r.0),
+            pgd_accuracy: robust.map(|r| r.1),
         };
         self.history.push(stats);
         Ok(stats)

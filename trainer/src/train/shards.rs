@@ -7,6 +7,7 @@
 //! thread too). The noise and augmentation are drawn for the whole batch before it is split,
 //! so the numbers depend on the shard count but never on thread timing.
 
+use super::adversarial::{perturb, InnerAttack};
 use super::batch::{self, HostBatch};
 use super::loss::{self, LossTerms, LossWeights};
 use crate::model::params::{Matrix, Vector};
@@ -44,12 +45,15 @@ impl ShardPools {
 pub trait TrainDevice: Device<f32> {
     /// The loss terms and summed gradients of `host` (with encoder noise `noise`,
     /// `[latent, n]`) split column-wise into `pools.len()` shards: Eq. 7 when every label is
-    /// used, the semi-supervised loss when `host.labeled` is set.
+    /// used, the semi-supervised loss when `host.labeled` is set, the adversarial outer loss
+    /// after the inner `attack` when one is given.
+    #[allow(clippy::too_many_arguments)]
     fn loss_and_gradients(
         network: &Network<Self>,
         params: &Params<Self>,
         host: &HostBatch,
         noise: &[f32],
+        attack: Option<&InnerAttack>,
         weights: &LossWeights,
         pools: &ShardPools,
     ) -> (LossTerms, Gradients<f32, Self>);
@@ -61,10 +65,11 @@ impl TrainDevice for Cpu {
         params: &Params<Self>,
         host: &HostBatch,
         noise: &[f32],
+        attack: Option<&InnerAttack>,
         weights: &LossWeights,
         pools: &ShardPools,
     ) -> (LossTerms, Gradients<f32, Self>) {
-        let shards = shard_inputs(network, host, noise, pools.len());
+        let shards = shard_inputs(network, host, noise, attack, pools.len());
         let results = std::thread::scope(|scope| {
             let handles: Vec<_> = shards
                 .into_iter()
@@ -89,10 +94,11 @@ impl TrainDevice for Cuda {
         params: &Params<Self>,
         host: &HostBatch,
         noise: &[f32],
+        attack: Option<&InnerAttack>,
         weights: &LossWeights,
         pools: &ShardPools,
     ) -> (LossTerms, Gradients<f32, Self>) {
-        let results = shard_inputs(network, host, noise, pools.len())
+        let results = shard_inputs(network, host, noise, attack, pools.len())
             .into_iter()
             .map(|shard| shard.run(network, params, weights))
             .collect();
@@ -106,6 +112,7 @@ struct Shard<D: Device<f32>> {
     targets: Matrix<D>,
     noise: Matrix<D>,
     labeled: Option<Vector<D>>,
+    attack: Option<InnerAttack>,
     weight: f32,
 }
 
@@ -117,6 +124,23 @@ impl<D: Device<f32>> Shard<D> {
         params: &Params<D>,
         weights: &LossWeights,
     ) -> ShardResult<D> {
+        if let Some(attack) = &self.attack {
+            // `TrainOptions::validate` allows adversarial training only with every label and
+            // the fixed variance.
+            let adversarial = perturb(network, params, &self.images, &self.targets, attack);
+            let (terms, grads) = loss::supervised_adversarial(
+                network,
+                params,
+                self.images,
+                adversarial,
+                self.targets,
+                self.noise,
+                weights.alpha,
+                weights.adversarial,
+                self.weight,
+            );
+            return (terms, grads, self.weight);
+        }
         let (terms, grads) = match (self.labeled, &params.log_variance) {
             (None, Some(head)) => loss::supervised_learned_variance(
                 network,
@@ -162,6 +186,7 @@ fn shard_inputs<D: Device<f32>>(
     network: &Network<D>,
     host: &HostBatch,
     noise: &[f32],
+    attack: Option<&InnerAttack>,
     shards: usize,
 ) -> Vec<Shard<D>> {
     let config = network.config();
@@ -181,6 +206,7 @@ fn shard_inputs<D: Device<f32>>(
                     let part = m.get(start..start + len).unwrap_or(&[]).to_vec();
                     dev.tensor_from_vec(part, (len,))
                 }),
+                attack: attack.map(|a| a.columns(config.pixels(), n, start, len)),
                 weight: len as f32 / n as f32,
             }
         })
@@ -200,6 +226,7 @@ fn combine<D: Device<f32>>(
         terms.prior += w * t.prior;
         terms.variance_penalty += w * t.variance_penalty;
         terms.encoder_variance += w * t.encoder_variance;
+        terms.adversarial_latent += w * t.adversarial_latent;
         terms.total += w * t.total;
         total = Some(match total {
             None => grads,
@@ -247,6 +274,7 @@ mod tests {
         alpha: ALPHA,
         prior: ALPHA,
         s2: 1.0 / 3000.0,
+        adversarial: 1.0,
     };
 
     /// A tiny model, a batch of 6 random images with labels, and encoder noise.
@@ -296,14 +324,14 @@ mod tests {
         let config = *network.config();
         let pools = ShardPools::new(1).unwrap();
         let (fixed, fixed_grads) =
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &pools);
         // A head that outputs ln s2 everywhere: the same sample, the same loss, the same
         // gradients of the shared layers.
         let learned = params
             .clone()
             .with_log_variance_head(&config, f64::from(WEIGHTS.s2));
         let (terms, grads) =
-            Cpu::loss_and_gradients(&network, &learned, &host, &noise, &WEIGHTS, &pools);
+            Cpu::loss_and_gradients(&network, &learned, &host, &noise, None, &WEIGHTS, &pools);
         let near = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1e-3);
         assert!(near(terms.total, fixed.total), "{terms:?} vs {fixed:?}");
         assert!(terms.variance_penalty.abs() < 1e-6, "{terms:?}");
@@ -329,7 +357,8 @@ mod tests {
         let (rows, cols, weight, bias) = learned.log_variance_to_host().unwrap();
         let doubled = bias.iter().map(|b| b + 2f32.ln()).collect();
         let wider = params.with_log_variance_from_host((rows, cols, weight, doubled));
-        let (terms, _) = Cpu::loss_and_gradients(&network, &wider, &host, &noise, &WEIGHTS, &pools);
+        let (terms, _) =
+            Cpu::loss_and_gradients(&network, &wider, &host, &noise, None, &WEIGHTS, &pools);
         let s2 = f64::from(WEIGHTS.s2);
         let expected = config.latent as f64 * s2 * (1.0 - 2f64.ln());
         assert!(
@@ -347,7 +376,7 @@ mod tests {
         let (n, pixels, latent) = (host.size, config.pixels(), config.latent);
         let pools = ShardPools::new(1).unwrap();
         let (terms, _) =
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &pools);
 
         // By hand: z = f(x) and g(z + ε) from the network's forward passes, then Eq. 7 in f64.
         let (z, _, g) = forward(&network, &params, &host, &noise);
@@ -383,7 +412,7 @@ mod tests {
         let (network, params, host, noise) = setup();
         let run = |shards: usize| {
             let pools = ShardPools::new(shards).unwrap();
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools)
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &pools)
         };
         let (one, one_grads) = run(1);
         let (two, two_grads) = run(2);
@@ -427,7 +456,7 @@ mod tests {
         host.labeled = Some(mask.clone());
         let pools = ShardPools::new(1).unwrap();
         let (terms, _) =
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &pools);
 
         let (z, noisy, g) = forward(&network, &params, &host, &noise);
         let column = |m: &[f32], rows: usize, c: usize| -> Vec<f64> {
@@ -472,7 +501,8 @@ mod tests {
 
         // Two shards sum the same per-image terms.
         let two = ShardPools::new(2).unwrap();
-        let (split, _) = Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &two);
+        let (split, _) =
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &two);
         let rel = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
         assert!(
             rel(terms.total, split.total) < SHARD_GRADIENT_TOLERANCE,
@@ -488,10 +518,10 @@ mod tests {
         let (network, params, mut host, noise) = setup();
         let pools = ShardPools::new(1).unwrap();
         let (plain, plain_grads) =
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &pools);
         host.labeled = Some(vec![1.0; host.size]);
         let (semi, semi_grads) =
-            Cpu::loss_and_gradients(&network, &params, &host, &noise, &WEIGHTS, &pools);
+            Cpu::loss_and_gradients(&network, &params, &host, &noise, None, &WEIGHTS, &pools);
         let rel = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
         assert!(
             rel(plain.total, semi.total) < SHARD_GRADIENT_TOLERANCE,

@@ -48,6 +48,7 @@ impl StepBench {
             shards,
             semi: None,
             encoder_variance: EncoderVariance::Fixed,
+            adversarial: None,
         };
         options.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

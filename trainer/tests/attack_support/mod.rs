@@ -56,6 +56,7 @@ pub fn train_tiny(split: &Split, dev: &Cpu) -> TrainedModel<Cpu> {
         shards: 1,
         semi: None,
         encoder_variance: EncoderVariance::Fixed,
+        adversarial: None,
     };
     let mut trainer = Trainer::new(config, options, &dev).unwrap();
     let bar = Silent;
