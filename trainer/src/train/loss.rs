@@ -25,9 +25,9 @@ pub struct LossTerms {
     /// Mean of ||f(x') − μ_y||² of the perturbed images in adversarial training (0
     /// otherwise).
     pub adversarial_latent: f32,
-    /// Mean of the total, reconstruction + α·latent (+ β·prior for unlabelled images,
-    /// + α·variance penalty with a learned variance, + w·α·adversarial latent in adversarial
-    /// training).
+    /// Mean of the total: reconstruction + α·latent, plus β·prior for unlabelled images,
+    /// α·variance penalty with a learned variance, or w·α·adversarial latent in adversarial
+    /// training.
     pub total: f32,
 }
 
