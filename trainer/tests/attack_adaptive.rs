@@ -4,7 +4,9 @@
 mod attack_support;
 
 use attack_support::{assert_in_ball, batch, tiny_model};
-use gmvae_trainer::attack::adaptive::{adaptive, AdaptiveOptions, CodePool};
+use gmvae_trainer::attack::adaptive::{
+    adaptive, apgd_checkpoints, AdaptiveOptions, CodePool, StepSchedule,
+};
 use gmvae_trainer::attack::metrics::verdicts;
 use gmvae_trainer::attack::AttackError;
 use gmvae_trainer::progress::Silent;
@@ -80,5 +82,52 @@ fn adaptive_attack_wins_inside_its_budgets() {
     assert!(
         previous > clean_wins,
         "ε 0.2 adaptive wins {previous} vs clean errors {clean_wins}"
+    );
+}
+
+#[test]
+fn apgd_checkpoints_follow_croce_and_hein() {
+    assert_eq!(apgd_checkpoints(100), [22, 41, 57, 70, 80, 87, 93, 99]);
+    assert_eq!(apgd_checkpoints(10), [3, 5, 6, 7, 8, 9, 10]);
+    assert!(apgd_checkpoints(1).iter().all(|&c| c <= 1));
+}
+
+#[test]
+fn the_apgd_schedule_stays_in_its_balls_and_its_wins_are_real() {
+    let (model, split) = tiny_model();
+    let (x, y) = batch(&split, 20);
+    let labels: Vec<usize> = split
+        .train
+        .labels
+        .iter()
+        .take(500)
+        .map(|&l| usize::from(l))
+        .collect();
+    let pool = CodePool {
+        images: split.train.images.slice(ndarray::s![..500, ..]),
+        labels: &labels,
+    };
+    let options = AdaptiveOptions {
+        eps: vec![0.2],
+        steps: 20,
+        restarts: 1,
+        targets: 2,
+        schedule: StepSchedule::Apgd,
+        ..AdaptiveOptions::default()
+    };
+    let results = adaptive(&model, x.view(), &y, &pool, &options, &Silent).unwrap();
+    let r = &results[0];
+    assert_in_ball(r.images.view(), x.view(), r.eps, false);
+    let v = verdicts(&model, r.images.view());
+    let claimed: Vec<usize> = (0..y.len()).filter(|&i| r.won_by[i].is_some()).collect();
+    assert!(!claimed.is_empty(), "APGD breaks the tiny model at ε = 0.2");
+    let real = claimed
+        .iter()
+        .filter(|&&i| v[i].accepted && v[i].prediction != y[i])
+        .count();
+    assert!(
+        real + 1 >= claimed.len(),
+        "{real} of {} wins verify",
+        claimed.len()
     );
 }

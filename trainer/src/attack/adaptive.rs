@@ -55,7 +55,50 @@ pub struct AdaptiveOptions {
     pub kappa: f32,
     /// Seed of the random starts.
     pub seed: u64,
+    /// How the step length moves over a run's steps.
+    #[serde(default)]
+    pub schedule: StepSchedule,
 }
+
+/// The step-length rule of the adaptive attack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepSchedule {
+    /// PGD: the same signed step `step_scale·ε/steps` throughout.
+    #[default]
+    Constant,
+    /// APGD (Croce & Hein 2020): per input, a step of 2ε halved at checkpoints where the loss
+    /// improved on fewer than 75 % of the steps since the last one (or neither the step nor
+    /// the best loss changed), restarting from the best point; momentum 0.75.
+    Apgd,
+}
+
+crate::choice::choice!(StepSchedule {
+    Constant => "pgd", "PGD: a constant step of step_scale·ε/steps";
+    Apgd => "apgd", "APGD: step 2ε halved at checkpoints, from the best point, momentum 0.75";
+});
+
+/// APGD's checkpoints for a run of `steps` steps: ⌈p_j·steps⌉ with p_0 = 0, p_1 = 0.22,
+/// p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06).
+pub fn apgd_checkpoints(steps: usize) -> Vec<usize> {
+    let (mut previous, mut current) = (0.0f64, 0.22f64);
+    let mut out = Vec::new();
+    while current <= 1.0 {
+        // (less a hair, so that 0.41·100 is 41 and not 42 by rounding)
+        let at = (current * steps as f64 - 1e-9).ceil() as usize;
+        if at > 0 && out.last() != Some(&at) {
+            out.push(at);
+        }
+        let next = current + (current - previous - 0.03).max(0.06);
+        previous = current;
+        current = next;
+    }
+    out
+}
+
+/// APGD's momentum α.
+const APGD_MOMENTUM: f32 = 0.75;
+/// APGD's share ρ of improving steps below which the step is halved.
+const APGD_RHO: f64 = 0.75;
 
 impl Default for AdaptiveOptions {
     fn default() -> Self {
@@ -69,6 +112,7 @@ impl Default for AdaptiveOptions {
             margin: 0.1,
             kappa: 0.1,
             seed: 2019,
+            schedule: StepSchedule::Constant,
         }
     }
 }
@@ -271,6 +315,8 @@ impl Run {
         let hinge = (1.0 - options.margin.clamp(0.0, 0.99)).ln();
         let (tau_enc, tau_dec, kappa) = (cal.tau_enc, cal.tau_dec, options.kappa);
         let mut done = vec![false; chunk.len()];
+        let mut apgd = (options.schedule == StepSchedule::Apgd)
+            .then(|| Apgd::new(&x, self.eps, options.steps));
         for it in 0..=options.steps {
             let (mut grad, probe) =
                 input_gradient(model.network.device(), x.view(), |xt, probe| {
@@ -308,8 +354,13 @@ impl Run {
                 break;
             }
             grad.mapv_inplace(|g| -g);
-            ascend(&mut x, grad.view(), Norm::Linf, step);
-            project(&mut x, clean.view(), Norm::Linf, self.eps);
+            match &mut apgd {
+                None => {
+                    ascend(&mut x, grad.view(), Norm::Linf, step);
+                    project(&mut x, clean.view(), Norm::Linf, self.eps);
+                }
+                Some(state) => state.step(&mut x, grad.view(), &probe.loss, clean.view(), it),
+            }
             progress.advance(chunk.len() as u64);
         }
         debug_assert!(x
@@ -317,6 +368,104 @@ impl Run {
             .into_iter()
             .zip(clean.rows())
             .all(|(a, c)| distance(Norm::Linf, a, c) <= self.eps + 1e-5));
+    }
+}
+
+/// Per-input state of APGD over one run (rows of one batch).
+struct Apgd {
+    eps: f32,
+    checkpoints: Vec<usize>,
+    eta: Vec<f32>,
+    previous: Array2<f32>,
+    best_loss: Vec<f32>,
+    best: Array2<f32>,
+    last_loss: Vec<f32>,
+    improved: Vec<usize>,
+    eta_at_checkpoint: Vec<f32>,
+    best_at_checkpoint: Vec<f32>,
+    last_checkpoint: usize,
+}
+
+impl Apgd {
+    fn new(x: &Array2<f32>, eps: f32, steps: usize) -> Self {
+        let n = x.nrows();
+        Self {
+            eps,
+            checkpoints: apgd_checkpoints(steps),
+            eta: vec![2.0 * eps; n],
+            previous: x.clone(),
+            best_loss: vec![f32::INFINITY; n],
+            best: x.clone(),
+            last_loss: vec![f32::INFINITY; n],
+            improved: vec![0; n],
+            eta_at_checkpoint: vec![2.0 * eps; n],
+            best_at_checkpoint: vec![f32::INFINITY; n],
+            last_checkpoint: 0,
+        }
+    }
+
+    /// One APGD step at iteration `it` from `x`, whose losses are `loss` and whose ascent
+    /// direction is `direction` (the negated loss gradient).
+    fn step(
+        &mut self,
+        x: &mut Array2<f32>,
+        direction: ArrayView2<f32>,
+        loss: &[f32],
+        clean: ArrayView2<f32>,
+        it: usize,
+    ) {
+        for (r, &l) in loss.iter().enumerate() {
+            if l < self.last_loss[r] && it > 0 {
+                self.improved[r] += 1;
+            }
+            self.last_loss[r] = l;
+            if l < self.best_loss[r] {
+                self.best_loss[r] = l;
+                self.best.row_mut(r).assign(&x.row(r));
+            }
+        }
+        if self.checkpoints.contains(&it) {
+            let since = (it - self.last_checkpoint).max(1) as f64;
+            for r in 0..x.nrows() {
+                let few = (self.improved[r] as f64) < APGD_RHO * since;
+                let stuck = self.eta_at_checkpoint[r] == self.eta[r]
+                    && self.best_at_checkpoint[r] == self.best_loss[r];
+                if few || stuck {
+                    self.eta[r] /= 2.0;
+                    x.row_mut(r).assign(&self.best.row(r));
+                    self.previous.row_mut(r).assign(&self.best.row(r));
+                }
+                self.improved[r] = 0;
+                self.eta_at_checkpoint[r] = self.eta[r];
+                self.best_at_checkpoint[r] = self.best_loss[r];
+            }
+            self.last_checkpoint = it;
+        }
+        let current = x.clone();
+        for (r, mut row) in x.rows_mut().into_iter().enumerate() {
+            let eta = self.eta[r];
+            let momentum = if it == 0 { 1.0 } else { APGD_MOMENTUM };
+            for (j, value) in row.iter_mut().enumerate() {
+                let c = clean[[r, j]];
+                let bounded = |v: f32| v.clamp(c - self.eps, c + self.eps).clamp(0.0, 1.0);
+                let g = direction[[r, j]];
+                let signed = if g > 0.0 {
+                    1.0
+                } else if g < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
+                let z = bounded(current[[r, j]] + eta * signed);
+                let previous = self.previous[[r, j]];
+                *value = bounded(
+                    current[[r, j]]
+                        + momentum * (z - current[[r, j]])
+                        + (1.0 - momentum) * (current[[r, j]] - previous),
+                );
+            }
+        }
+        self.previous = current;
     }
 }
 

@@ -8,7 +8,7 @@ use super::progress::Bars;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dfdx::prelude::*;
-use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
+use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool, StepSchedule};
 use gmvae_trainer::attack::compare::{load_fgsm_sweep, side_by_side};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::objective::EncoderLoss;
@@ -263,9 +263,12 @@ pub struct AdaptiveSettings {
     /// Skip the latent-code strategy.
     #[arg(long)]
     pub no_codes: bool,
-    /// Step size = this · ε / steps.
+    /// Step size = this · ε / steps (PGD).
     #[arg(long, default_value_t = 2.5)]
     pub step_scale: f32,
+    /// Step-length rule: pgd (constant) or apgd (halved at checkpoints, momentum).
+    #[arg(long, value_parser = super::choice::<StepSchedule>(), default_value_t = StepSchedule::Constant)]
+    pub schedule: StepSchedule,
     /// Training images searched for the code strategy's targets (the first N; default all).
     #[arg(long, value_name = "N")]
     pub pool: Option<usize>,
@@ -282,6 +285,7 @@ impl AdaptiveSettings {
             codes: !self.no_codes,
             step_scale: self.step_scale,
             seed,
+            schedule: self.schedule,
             ..AdaptiveOptions::default()
         }
     }

@@ -10,7 +10,7 @@ use super::device::{dispatch, OnDevice};
 use super::progress::Bars;
 use anyhow::Result;
 use clap::Args;
-use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool};
+use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool, StepSchedule};
 use gmvae_trainer::attack::metrics::{clean_metrics, verdicts};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::pgd::PgdOptions;
@@ -69,6 +69,9 @@ pub struct ReportArgs {
     /// Adaptive target classes per strategy.
     #[arg(long, default_value_t = 3)]
     pub adaptive_targets: usize,
+    /// Adaptive step-length rule: pgd (constant) or apgd (halved at checkpoints, momentum).
+    #[arg(long, value_parser = super::choice::<StepSchedule>(), default_value_t = StepSchedule::Constant)]
+    pub adaptive_schedule: StepSchedule,
     /// Training images searched for the adaptive code targets (the first N; default all).
     #[arg(long, value_name = "N")]
     pub adaptive_pool: Option<usize>,
@@ -106,6 +109,7 @@ impl OnDevice for ReportJob {
             restarts: a.adaptive_restarts,
             targets: a.adaptive_targets,
             seed,
+            schedule: a.adaptive_schedule,
             ..AdaptiveOptions::default()
         };
         optimiser.validate()?;
