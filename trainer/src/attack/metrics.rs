@@ -251,11 +251,26 @@ pub struct WorstCase {
     pub robust_accuracy: f64,
     /// The attacks (with budgets) that were combined.
     pub attacks: Vec<String>,
+    /// Inputs counted whose clean version the model classifies correctly (nearest mean, no
+    /// thresholds).
+    #[serde(default)]
+    pub correct_inputs: usize,
+    /// Robust error with rejection (CCAT's RErr): the share of those correctly classified
+    /// inputs that some attack leaves accepted and misclassified; `None` without clean
+    /// verdicts.
+    #[serde(default)]
+    pub robust_error: Option<f64>,
 }
 
 /// Combines per-input outcomes of several attacks (`(name, outcomes)`): an input counts as
 /// broken when any of them wins on it; only inputs that every attack covered are counted.
-pub fn worst_case(eps: f64, runs: &[(String, &[SampleOutcome])]) -> WorstCase {
+/// `clean_correct` holds the test indices the model classifies correctly when clean (empty:
+/// no robust error is computed).
+pub fn worst_case(
+    eps: f64,
+    runs: &[(String, &[SampleOutcome])],
+    clean_correct: &BTreeSet<usize>,
+) -> WorstCase {
     let mut common: Option<BTreeSet<usize>> = None;
     for (_, outcomes) in runs {
         let set: BTreeSet<usize> = outcomes.iter().map(|o| o.index).collect();
@@ -280,6 +295,9 @@ pub fn worst_case(eps: f64, runs: &[(String, &[SampleOutcome])]) -> WorstCase {
         }
     }
     let n = common.len().max(1) as f64;
+    let correct: BTreeSet<usize> = common.intersection(clean_correct).copied().collect();
+    let robust_error = (!correct.is_empty())
+        .then(|| correct.intersection(&broken).count() as f64 / correct.len() as f64);
     WorstCase {
         eps,
         samples: common.len(),
@@ -287,6 +305,8 @@ pub fn worst_case(eps: f64, runs: &[(String, &[SampleOutcome])]) -> WorstCase {
         attacker_success_rate: broken.len() as f64 / n,
         robust_accuracy: still_right.len() as f64 / n,
         attacks: runs.iter().map(|(name, _)| name.clone()).collect(),
+        correct_inputs: correct.len(),
+        robust_error,
     }
 }
 
@@ -322,10 +342,18 @@ mod tests {
             outcome(1, 1, 1, true), // right
             outcome(2, 3, 7, true), // win
         ];
-        let w = worst_case(0.3, &[("a".into(), &a), ("b".into(), &b)]);
+        let runs = [("a".into(), &a[..]), ("b".into(), &b[..])];
+        let w = worst_case(0.3, &runs, &BTreeSet::new());
         assert_eq!((w.samples, w.attacker_wins), (3, 2));
         assert!((w.attacker_success_rate - 2.0 / 3.0).abs() < 1e-12);
         // Input 1 was rejected by `a`, input 2 broken by `b`: none stays right under both.
         assert_eq!(w.robust_accuracy, 0.0);
+        assert_eq!((w.correct_inputs, w.robust_error), (0, None));
+        // Robust error counts only inputs the model got right when clean (here 1, 2 and the
+        // uncovered 9): input 2 is broken, input 1 is not.
+        let correct: BTreeSet<usize> = [1, 2, 9].into();
+        let w = worst_case(0.3, &runs, &correct);
+        assert_eq!(w.correct_inputs, 2);
+        assert_eq!(w.robust_error, Some(0.5));
     }
 }

@@ -59,8 +59,13 @@ pub struct SecurityReport {
 
 /// The worst case over the L∞ attacks in `runs` at each budget of `budgets`: an attack point
 /// counts at budget ε when its own budget is at most ε (balls are nested); inputs are those
-/// every counted point attacked.
-pub fn linf_worst_cases(runs: &[BoundedRun], budgets: &[f64]) -> Vec<WorstCase> {
+/// every counted point attacked. `clean_correct`: the test indices classified correctly when
+/// clean, for the robust error.
+pub fn linf_worst_cases(
+    runs: &[BoundedRun],
+    budgets: &[f64],
+    clean_correct: &std::collections::BTreeSet<usize>,
+) -> Vec<WorstCase> {
     budgets
         .iter()
         .map(|&e| {
@@ -70,7 +75,7 @@ pub fn linf_worst_cases(runs: &[BoundedRun], budgets: &[f64]) -> Vec<WorstCase> 
                 .filter(|(p, _)| p.norm == Norm::Linf && p.eps <= e + 1e-6)
                 .map(|(p, o)| (format!("{} ε={}", p.attack, p.eps), o.as_slice()))
                 .collect();
-            worst_case(e, &included)
+            worst_case(e, &included, clean_correct)
         })
         .collect()
 }
@@ -85,16 +90,22 @@ impl SecurityReport {
         let _ = writeln!(out, "The attacker wins on an input only when the model **accepts** it (both thresholds pass) **and misclassifies** it; \"error\" below is exactly that rate. Accuracy, error and rejection are fractions of all attacked inputs.\n");
         let _ = writeln!(out, "Clean test split ({} images): accuracy {} (no threshold {}), error {}, rejection {}.\n", c.samples, pct(c.accuracy), pct(c.clean_accuracy), pct(c.error), pct(c.rejection));
         let _ = writeln!(out, "## Worst case per input across attacks (L∞)\n");
-        let _ = writeln!(out, "| ε ≤ | inputs | broken (accepted and wrong under some attack) | attacker success rate | robust accuracy | attacks combined |\n|---:|---:|---:|---:|---:|---|");
+        let tpr = c.accuracy / c.clean_accuracy.max(f64::MIN_POSITIVE);
+        let _ = writeln!(out, "Robust error (RErr, as CCAT reports it): of the attacked inputs the model classifies correctly when clean, the share some attack leaves accepted and misclassified — at this model's thresholds, which accept {} of the correctly classified clean test inputs (its TPR).\n", pct(tpr));
+        let _ = writeln!(out, "| ε ≤ | inputs | broken (accepted and wrong under some attack) | attacker success rate | robust accuracy | RErr@{:.1}%TPR (of correct) | attacks combined |\n|---:|---:|---:|---:|---:|---:|---|", 100.0 * tpr);
         for w in &self.worst_case {
+            let rerr = w.robust_error.map_or("–".into(), |r| {
+                format!("{} ({})", pct(r), w.correct_inputs)
+            });
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 w.eps,
                 w.samples,
                 w.attacker_wins,
                 pct(w.attacker_success_rate),
                 pct(w.robust_accuracy),
+                rerr,
                 group_attacks(&w.attacks)
             );
         }

@@ -185,11 +185,11 @@ impl OnDevice for ReportJob {
             written.extend(targeted_files(run, out, shape)?.1);
         }
         let test_labels: Vec<usize> = split.test.labels.iter().map(|&l| usize::from(l)).collect();
-        let clean_test = clean_metrics(
-            &verdicts(model, split.test.images.view()),
-            &test_labels,
-            &model.calibration,
-        );
+        let clean_verdicts = verdicts(model, split.test.images.view());
+        let clean_correct: std::collections::BTreeSet<usize> = (0..test_labels.len())
+            .filter(|&i| clean_verdicts[i].prediction == test_labels[i])
+            .collect();
+        let clean_test = clean_metrics(&clean_verdicts, &test_labels, &model.calibration);
         let budgets: Vec<f64> = a.adaptive_eps.0.iter().map(|&e| suite::widen(e)).collect();
         let report = SecurityReport {
             model: a.common.model.display().to_string(),
@@ -197,7 +197,7 @@ impl OnDevice for ReportJob {
             tau_enc: model.calibration.tau_enc,
             tau_dec: model.calibration.tau_dec,
             clean_test,
-            worst_case: linf_worst_cases(&bounded, &budgets),
+            worst_case: linf_worst_cases(&bounded, &budgets, &clean_correct),
             bounded,
             targeted,
             command: command_line(),
