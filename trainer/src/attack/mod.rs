@@ -9,7 +9,8 @@
 //! * [`mim`] — the Momentum Iterative Method on the encoder alone;
 //! * [`whitebox`] — the paper's white-box targeted attack (Eq. 10) on the whole model;
 //! * [`fooling`] — the paper's fooling attack from uniform noise (Eq. 11);
-//! * [`adaptive`] — adaptive L∞ PGD on the full defended model (Tramèr et al. 2020).
+//! * [`adaptive`] — adaptive L∞ PGD on the full defended model (Tramèr et al. 2020);
+//! * [`square`] — the gradient-free Square attack on the same objective, from forward passes.
 //!
 //! [`metrics`] scores adversarial inputs the way the deployed model would (accept only below
 //! both thresholds); [`suite`] runs each attack on a sample set; [`results`] writes one
@@ -36,6 +37,7 @@ pub mod project;
 pub mod report;
 pub mod results;
 pub mod sampling;
+pub mod square;
 pub mod suite;
 pub mod tensor;
 pub mod whitebox;

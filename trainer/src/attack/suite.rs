@@ -11,6 +11,7 @@ use super::pgd::{pgd, PgdOptions};
 use super::project::{distance, Norm};
 use super::results::{BoundedRun, Examples, PairOutcome, TargetedRun};
 use super::sampling::SampleSet;
+use super::square::{square, SquareOptions};
 use super::whitebox::{whitebox, wins, Optimised, WhiteboxOptions};
 use super::AttackError;
 use crate::infer;
@@ -180,6 +181,36 @@ pub fn run_adaptive<D: Device<f32>>(
         set,
         "adaptive",
         "Adaptive L∞ PGD on the full defended model",
+        Norm::Linf,
+        pairs,
+        settings,
+        start,
+    ))
+}
+
+/// The Square attack ([`square`]) on `set`, scored at each of its budgets.
+pub fn run_square<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    set: &SampleSet,
+    options: &SquareOptions,
+    progress: &dyn Progress,
+) -> Result<BoundedRun, AttackError> {
+    let start = Instant::now();
+    let total = (set.len() * options.eps.len()) as u64;
+    let results = task(progress, "square", total, || {
+        square(model, set.images.view(), &set.labels, options, progress)
+    })?;
+    let broken: Vec<usize> = results
+        .iter()
+        .map(|r| r.broken.iter().filter(|&&b| b).count())
+        .collect();
+    let pairs = results.into_iter().map(|r| (r.eps, r.images)).collect();
+    let settings = tidy(serde_json::json!({ "options": options, "broken": broken }));
+    Ok(bounded(
+        model,
+        set,
+        "square",
+        "Square attack (gradient-free, L∞) on the full defended model",
         Norm::Linf,
         pairs,
         settings,

@@ -16,6 +16,7 @@ use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::pgd::PgdOptions;
 use gmvae_trainer::attack::report::{linf_worst_cases, SecurityReport};
 use gmvae_trainer::attack::sampling::stratified;
+use gmvae_trainer::attack::square::SquareOptions;
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
 use gmvae_trainer::train::TrainDevice;
@@ -69,6 +70,9 @@ pub struct ReportArgs {
     /// Adaptive target classes per strategy.
     #[arg(long, default_value_t = 3)]
     pub adaptive_targets: usize,
+    /// Square attack queries per input on the adaptive samples (gradient-free; 0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    pub square_queries: usize,
     /// Adaptive step-length rule: pgd (constant) or apgd (halved at checkpoints, momentum).
     #[arg(long, value_parser = super::choice::<StepSchedule>(), default_value_t = StepSchedule::Constant)]
     pub adaptive_schedule: StepSchedule,
@@ -112,8 +116,17 @@ impl OnDevice for ReportJob {
             schedule: a.adaptive_schedule,
             ..AdaptiveOptions::default()
         };
+        let square = SquareOptions {
+            eps: a.adaptive_eps.0.clone(),
+            queries: a.square_queries,
+            seed,
+            ..SquareOptions::default()
+        };
         optimiser.validate()?;
         adaptive.validate()?;
+        if a.square_queries > 0 {
+            square.validate()?;
+        }
         let loaded = load_model(&a.common, &dev)?;
         let (model, split, out) = (&loaded.model, &loaded.split, &loaded.out);
         let shape = grid_shape(model);
@@ -169,13 +182,18 @@ impl OnDevice for ReportJob {
             images: pool_images.view(),
             labels: &labels,
         };
+        let adaptive_set = stratified(&split.test, a.adaptive_samples, seed);
         bounded.push(suite::run_adaptive(
             model,
-            &stratified(&split.test, a.adaptive_samples, seed),
+            &adaptive_set,
             &pool,
             &adaptive,
             &bars,
         )?);
+        if a.square_queries > 0 {
+            step("square (gradient-free)");
+            bounded.push(suite::run_square(model, &adaptive_set, &square, &bars)?);
+        }
         step("writing");
 
         for run in &bounded {
