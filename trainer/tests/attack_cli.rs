@@ -138,6 +138,10 @@ fn attack_and_report_write_their_files() {
         "0.1,0.3",
         "--adaptive-pool",
         "300",
+        "--square-queries",
+        "50",
+        "--sanity-samples",
+        "3",
     ]);
     assert!(
         run.status.success(),
@@ -155,6 +159,7 @@ fn attack_and_report_write_their_files() {
         "whitebox",
         "fooling",
         "adaptive",
+        "square",
     ] {
         assert!(
             report.join(format!("{kind}.json")).is_file(),
@@ -164,6 +169,21 @@ fn attack_and_report_write_their_files() {
     let r = json(&report.join("report.json"));
     assert_eq!(r["worst_case"].as_array().unwrap().len(), 2);
     assert_eq!(r["worst_case"][0]["samples"], 4);
+    // The worst case counts the gradient-free attack too, with the robust error beside it.
+    let attacks = r["worst_case"][1]["attacks"].as_array().unwrap();
+    assert!(
+        attacks
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("square")),
+        "{attacks:?}"
+    );
+    assert!(md.contains("RErr@"), "{md}");
+    // The sanity checks ran on 3 inputs, at ε = 1 and with twice the effort at both budgets.
+    assert_eq!(r["sanity"]["samples"], 3);
+    assert_eq!(r["sanity"]["effort"].as_array().unwrap().len(), 2);
+    assert!(md.contains("## Sanity checks of this evaluation"), "{md}");
+    let unbounded = r["sanity"]["unbounded_success"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&unbounded), "{unbounded}");
 }
 
 #[test]

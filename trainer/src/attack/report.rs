@@ -51,10 +51,78 @@ pub struct SecurityReport {
     pub targeted: Vec<TargetedRun>,
     /// The worst case per input across attacks.
     pub worst_case: Vec<WorstCase>,
+    /// Checks of the evaluation itself (absent from older reports and when skipped).
+    #[serde(default)]
+    pub sanity: Option<SanityChecks>,
     /// The command line that produced the report.
     pub command: String,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+}
+
+/// The report's checks of its own evaluation: success never falls as ε grows, an unbounded
+/// attack wins almost always, and twice the effort changes little.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SanityChecks {
+    /// The worst-case attacker success never falls as ε grows.
+    pub monotone: bool,
+    /// Inputs of the unbounded and effort checks (the first adaptive samples).
+    pub samples: usize,
+    /// The adaptive attack's success at ε = 1 (no bound in [0, 1]) on them.
+    pub unbounded_success: f64,
+    /// Per budget: ε, the adaptive attack's success on them with the report's steps and
+    /// restarts, and with twice both.
+    pub effort: Vec<(f64, f64, f64)>,
+}
+
+/// The largest change of success that twice the effort may make for the check to pass.
+pub const EFFORT_TOLERANCE: f64 = 0.05;
+
+/// The least success an unbounded attack must reach for the check to pass.
+pub const UNBOUNDED_SUCCESS: f64 = 0.95;
+
+impl SanityChecks {
+    /// Whether every check passes.
+    pub fn passed(&self) -> bool {
+        self.monotone
+            && self.unbounded_success >= UNBOUNDED_SUCCESS
+            && self
+                .effort
+                .iter()
+                .all(|&(_, base, more)| (more - base).abs() <= EFFORT_TOLERANCE)
+    }
+
+    /// The Markdown section.
+    pub fn markdown(&self) -> String {
+        let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+        let mark = |ok: bool| if ok { "pass" } else { "**FAIL**" };
+        let mut out = String::from("## Sanity checks of this evaluation\n\n");
+        let _ = writeln!(
+            out,
+            "- {}: the worst-case attacker success never falls as ε grows.",
+            mark(self.monotone)
+        );
+        let _ = writeln!(
+            out,
+            "- {}: the adaptive attack at ε = 1 (unbounded) wins on {} of {} inputs (at least {} required).",
+            mark(self.unbounded_success >= UNBOUNDED_SUCCESS),
+            pct(self.unbounded_success),
+            self.samples,
+            pct(UNBOUNDED_SUCCESS)
+        );
+        for &(eps, base, more) in &self.effort {
+            let _ = writeln!(
+                out,
+                "- {}: at ε = {eps}, twice the steps and restarts win on {} against {} on the same {} inputs (at most {} apart).",
+                mark((more - base).abs() <= EFFORT_TOLERANCE),
+                pct(more),
+                pct(base),
+                self.samples,
+                pct(EFFORT_TOLERANCE)
+            );
+        }
+        out
+    }
 }
 
 /// The worst case over the L∞ attacks in `runs` at each budget of `budgets`: an attack point
@@ -108,6 +176,10 @@ impl SecurityReport {
                 rerr,
                 group_attacks(&w.attacks)
             );
+        }
+        if let Some(sanity) = &self.sanity {
+            out.push('\n');
+            out.push_str(&sanity.markdown());
         }
         out.push_str("\n## Attacks\n\n");
         for r in &self.bounded {
