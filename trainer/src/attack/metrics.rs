@@ -331,13 +331,13 @@ mod tests {
 
     #[test]
     fn worst_case_counts_an_input_once_and_only_when_accepted_and_wrong() {
-        let a = vec![
+        let a = [
             outcome(0, 1, 2, true),  // win
             outcome(1, 1, 2, false), // rejected: no win
             outcome(2, 3, 3, true),  // right
             outcome(9, 0, 5, true),  // not attacked by `b`: ignored
         ];
-        let b = vec![
+        let b = [
             outcome(0, 1, 4, true), // win again, same input
             outcome(1, 1, 1, true), // right
             outcome(2, 3, 7, true), // win
