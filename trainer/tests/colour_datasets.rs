@@ -14,6 +14,14 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `gmvae data info --dataset NAME --data-dir DIR EXTRA…`, which must fail with one error
+/// line; returns stderr.
+fn info_error(name: &str, dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["data", "info", "--dataset", name, "--data-dir", s(dir)];
+    args.extend_from_slice(extra);
+    one_error_line(&args)
+}
+
 /// `per_class` images of each digit, 3×32×32 in channel, row, column order: a bright square
 /// whose position and colour depend on the class, on a dim ground, with a little per-image
 /// variation so that class covariances are not singular.
@@ -176,31 +184,23 @@ fn svhn_files_are_described_trained_on_and_used_by_every_command() {
     // Broken files: one error line naming the file.
     let bytes = std::fs::read(data.join("test_32x32.mat")).unwrap();
     std::fs::write(data.join("test_32x32.mat"), &bytes[..bytes.len() / 2]).unwrap();
-    let err = one_error_line(&["data", "info", "--dataset", "svhn", "--data-dir", s(&data)]);
+    let err = info_error("svhn", &data, &[]);
     assert!(err.contains("test_32x32.mat"), "{err}");
     std::fs::write(
         data.join("test_32x32.mat"),
         b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .",
     )
     .unwrap();
-    let err = one_error_line(&["data", "info", "--dataset", "svhn", "--data-dir", s(&data)]);
+    let err = info_error("svhn", &data, &[]);
     assert!(
         err.contains("test_32x32.mat") && err.contains("7.3"),
         "{err}"
     );
     std::fs::remove_file(data.join("test_32x32.mat")).unwrap();
-    let err = one_error_line(&["data", "info", "--dataset", "svhn", "--data-dir", s(&data)]);
+    let err = info_error("svhn", &data, &[]);
     assert!(err.contains("test_32x32.mat"), "{err}");
     write_svhn_mat(&data.join("test_32x32.mat"), &svhn_images(4, 5), false).unwrap();
-    let err = one_error_line(&[
-        "data",
-        "info",
-        "--dataset",
-        "svhn",
-        "--data-dir",
-        s(&data),
-        "--svhn-extra",
-    ]);
+    let err = info_error("svhn", &data, &["--svhn-extra"]);
     assert!(err.contains("extra_32x32.mat"), "{err}");
     // A dataset's own options are refused for another dataset.
     let err = one_error_line(&["data", "info", "--image-size", "32"]);
@@ -282,36 +282,13 @@ fn a_coil100_folder_is_described_downscaled_split_and_trained_on() {
 
     // A missing view, then a malformed COIL-like name: one error line each.
     std::fs::remove_file(data.join("obj2__55.png")).unwrap();
-    let err = one_error_line(&[
-        "data",
-        "info",
-        "--dataset",
-        "coil100",
-        "--data-dir",
-        s(&data),
-    ]);
+    let err = info_error("coil100", &data, &[]);
     assert!(err.contains("obj2__55.png"), "{err}");
     write_coil(&data, 3, 12, 16);
     std::fs::write(data.join("obj3__7.png"), b"").unwrap();
-    let err = one_error_line(&[
-        "data",
-        "info",
-        "--dataset",
-        "coil100",
-        "--data-dir",
-        s(&data),
-    ]);
+    let err = info_error("coil100", &data, &[]);
     assert!(err.contains("obj3__7.png"), "{err}");
     std::fs::remove_file(data.join("obj3__7.png")).unwrap();
-    let err = one_error_line(&[
-        "data",
-        "info",
-        "--dataset",
-        "coil100",
-        "--data-dir",
-        s(&data),
-        "--image-size",
-        "12",
-    ]);
+    let err = info_error("coil100", &data, &["--image-size", "12"]);
     assert!(err.contains("12"), "{err}");
 }

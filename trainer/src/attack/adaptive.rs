@@ -22,7 +22,7 @@
 
 use super::metrics::judge;
 use super::objective::{host, input_gradient, Objective};
-use super::project::{ascend, distance, project, random_start, Norm};
+use super::project::{ascend, distance, project, random_start, sign, Norm};
 use super::tensor::{check_budget, check_inputs, BATCH};
 use super::AttackError;
 use crate::infer;
@@ -448,15 +448,7 @@ impl Apgd {
             for (j, value) in row.iter_mut().enumerate() {
                 let c = clean[[r, j]];
                 let bounded = |v: f32| v.clamp(c - self.eps, c + self.eps).clamp(0.0, 1.0);
-                let g = direction[[r, j]];
-                let signed = if g > 0.0 {
-                    1.0
-                } else if g < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                };
-                let z = bounded(current[[r, j]] + eta * signed);
+                let z = bounded(current[[r, j]] + eta * sign(direction[[r, j]]));
                 let previous = self.previous[[r, j]];
                 *value = bounded(
                     current[[r, j]]

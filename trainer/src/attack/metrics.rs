@@ -48,6 +48,14 @@ pub fn judge(calibration: &Calibration, classes: usize, z: ArrayView1<f32>, rec:
     }
 }
 
+/// The indices whose clean verdict names the true class (nearest mean, no thresholds): the
+/// inputs the robust error counts.
+pub fn correctly_classified(verdicts: &[Verdict], labels: &[usize]) -> BTreeSet<usize> {
+    (0..labels.len().min(verdicts.len()))
+        .filter(|&i| verdicts[i].prediction == labels[i])
+        .collect()
+}
+
 /// Verdicts for every row of `images`, exactly as `gmvae eval` scores inputs.
 pub fn verdicts<D: Device<f32>>(model: &TrainedModel<D>, images: ArrayView2<f32>) -> Vec<Verdict> {
     let encoded = infer::encode_and_reconstruct(&model.network, &model.params, images);

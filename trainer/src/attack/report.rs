@@ -82,14 +82,48 @@ pub const EFFORT_TOLERANCE: f64 = 0.05;
 pub const UNBOUNDED_SUCCESS: f64 = 0.95;
 
 impl SanityChecks {
-    /// Whether every check passes.
-    pub fn passed(&self) -> bool {
-        self.monotone
-            && self.unbounded_success >= UNBOUNDED_SUCCESS
-            && self
-                .effort
+    /// The checks from the worst cases, the main adaptive run (restricted to `indices`), the
+    /// unbounded run and the run with twice the effort (both on `indices`).
+    pub fn measure(
+        worst: &[WorstCase],
+        indices: &[usize],
+        main: Option<&BoundedRun>,
+        unbounded: &BoundedRun,
+        harder: &BoundedRun,
+    ) -> Self {
+        let success = |outcomes: &[SampleOutcome]| {
+            let counted: Vec<&SampleOutcome> = outcomes
                 .iter()
-                .all(|&(_, base, more)| (more - base).abs() <= EFFORT_TOLERANCE)
+                .filter(|o| indices.contains(&o.index))
+                .collect();
+            counted.iter().filter(|o| o.attacker_wins()).count() as f64
+                / counted.len().max(1) as f64
+        };
+        let monotone = worst
+            .windows(2)
+            .all(|w| w[1].attacker_success_rate >= w[0].attacker_success_rate - 1e-12);
+        let effort = harder
+            .points
+            .iter()
+            .zip(&harder.outcomes)
+            .map(|(point, more)| {
+                let base = main
+                    .and_then(|m| {
+                        m.points
+                            .iter()
+                            .position(|p| (p.eps - point.eps).abs() < 1e-9)
+                            .map(|k| success(&m.outcomes[k]))
+                    })
+                    .unwrap_or(f64::NAN);
+                (point.eps, base, success(more))
+            })
+            .collect();
+        Self {
+            monotone,
+            samples: indices.len(),
+            unbounded_success: unbounded.outcomes.first().map_or(0.0, |o| success(o)),
+            effort,
+        }
     }
 
     /// The Markdown section.

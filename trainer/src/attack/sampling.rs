@@ -19,6 +19,16 @@ pub struct SampleSet {
 }
 
 impl SampleSet {
+    /// The first `n` inputs (all of them if there are fewer).
+    pub fn first(&self, n: usize) -> SampleSet {
+        let n = n.min(self.len());
+        SampleSet {
+            indices: self.indices[..n].to_vec(),
+            images: self.images.slice(ndarray::s![..n, ..]).to_owned(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
     /// Number of inputs.
     pub fn len(&self) -> usize {
         self.indices.len()

@@ -11,14 +11,11 @@ use super::progress::Bars;
 use anyhow::Result;
 use clap::Args;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool, StepSchedule};
-use gmvae_trainer::attack::metrics::{clean_metrics, verdicts};
-use gmvae_trainer::attack::metrics::{SampleOutcome, WorstCase};
+use gmvae_trainer::attack::metrics::{clean_metrics, correctly_classified, verdicts};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::pgd::PgdOptions;
 use gmvae_trainer::attack::report::{linf_worst_cases, SanityChecks, SecurityReport};
-use gmvae_trainer::attack::results::BoundedRun;
 use gmvae_trainer::attack::sampling::stratified;
-use gmvae_trainer::attack::sampling::SampleSet;
 use gmvae_trainer::attack::square::SquareOptions;
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
@@ -204,11 +201,7 @@ impl OnDevice for ReportJob {
         let sanity_runs = if a.sanity_samples > 0 {
             step("sanity checks: unbounded, and twice the effort");
             let n = a.sanity_samples.min(adaptive_set.len());
-            let subset = SampleSet {
-                indices: adaptive_set.indices[..n].to_vec(),
-                images: adaptive_set.images.slice(ndarray::s![..n, ..]).to_owned(),
-                labels: adaptive_set.labels[..n].to_vec(),
-            };
+            let subset = adaptive_set.first(n);
             let unbounded = AdaptiveOptions {
                 eps: vec![1.0],
                 ..adaptive.clone()
@@ -236,15 +229,13 @@ impl OnDevice for ReportJob {
         }
         let test_labels: Vec<usize> = split.test.labels.iter().map(|&l| usize::from(l)).collect();
         let clean_verdicts = verdicts(model, split.test.images.view());
-        let clean_correct: std::collections::BTreeSet<usize> = (0..test_labels.len())
-            .filter(|&i| clean_verdicts[i].prediction == test_labels[i])
-            .collect();
+        let clean_correct = correctly_classified(&clean_verdicts, &test_labels);
         let clean_test = clean_metrics(&clean_verdicts, &test_labels, &model.calibration);
         let budgets: Vec<f64> = a.adaptive_eps.0.iter().map(|&e| suite::widen(e)).collect();
         let worst = linf_worst_cases(&bounded, &budgets, &clean_correct);
         let sanity = sanity_runs.map(|(indices, unbounded, harder)| {
             let main = bounded.iter().find(|r| r.kind == "adaptive");
-            sanity_checks(&worst, &indices, main, &unbounded, &harder)
+            SanityChecks::measure(&worst, &indices, main, &unbounded, &harder)
         });
         let report = SecurityReport {
             model: a.common.model.display().to_string(),
@@ -276,47 +267,4 @@ pub fn command_line() -> String {
         *first = "gmvae".into();
     }
     args.join(" ")
-}
-
-/// The sanity checks from the worst cases, the main adaptive run (restricted to `indices`),
-/// the unbounded run and the run with twice the effort (both on `indices`).
-fn sanity_checks(
-    worst: &[WorstCase],
-    indices: &[usize],
-    main: Option<&BoundedRun>,
-    unbounded: &BoundedRun,
-    harder: &BoundedRun,
-) -> SanityChecks {
-    let success = |outcomes: &[SampleOutcome]| {
-        let counted: Vec<&SampleOutcome> = outcomes
-            .iter()
-            .filter(|o| indices.contains(&o.index))
-            .collect();
-        counted.iter().filter(|o| o.attacker_wins()).count() as f64 / counted.len().max(1) as f64
-    };
-    let monotone = worst
-        .windows(2)
-        .all(|w| w[1].attacker_success_rate >= w[0].attacker_success_rate - 1e-12);
-    let effort = harder
-        .points
-        .iter()
-        .zip(&harder.outcomes)
-        .map(|(point, more)| {
-            let base = main
-                .and_then(|m| {
-                    m.points
-                        .iter()
-                        .position(|p| (p.eps - point.eps).abs() < 1e-9)
-                        .map(|k| success(&m.outcomes[k]))
-                })
-                .unwrap_or(f64::NAN);
-            (point.eps, base, success(more))
-        })
-        .collect();
-    SanityChecks {
-        monotone,
-        samples: indices.len(),
-        unbounded_success: unbounded.outcomes.first().map_or(0.0, |o| success(o)),
-        effort,
-    }
 }

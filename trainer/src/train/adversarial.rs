@@ -8,6 +8,7 @@
 //! fast adversarial training, Wong et al. 2020), or `steps` signed steps of
 //! `step_factor·ε / steps` each (PGD), each step projected back into the ball and `[0, 1]`.
 
+use crate::attack::project::sign;
 use crate::data::Dataset;
 use crate::model::params::Matrix;
 use crate::model::{Network, Params};
@@ -234,17 +235,6 @@ fn cross_entropy_gradient<D: Device<f32>>(
     let g = grads.get(&x).as_vec();
     debug_assert_eq!(g.len(), x.shape().0 * n);
     g
-}
-
-/// −1, 0 or 1.
-fn sign(g: f32) -> f32 {
-    if g > 0.0 {
-        1.0
-    } else if g < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]
