@@ -66,6 +66,13 @@ pub struct CalibrationSettings {
     pub tau_enc: TauEncStatistic,
     /// Statistic of the reconstruction threshold.
     pub tau_dec: TauDecStatistic,
+    /// When set, the true-positive rate the two thresholds are fitted to together: both are
+    /// scaled by one factor so that exactly this share (nearest rank) of the correctly
+    /// classified calibration images passes both, the operating point of RErr@99%TPR
+    /// (Stutz et al. 2020). `None` (and absent in older records): each threshold at its own
+    /// confidence statistic.
+    #[serde(default)]
+    pub tpr: Option<f64>,
 }
 
 /// Why thresholds cannot be calibrated.
@@ -75,6 +82,12 @@ pub enum CalibrationError {
     /// The confidence level is not strictly between 0 and 1 (also as an `f32`).
     #[error("the confidence level must lie strictly between 0 and 1, not {0}")]
     Confidence(f64),
+    /// The true-positive rate is not strictly between 0 and 1.
+    #[error("the true-positive rate must lie strictly between 0 and 1, not {0}")]
+    Tpr(f64),
+    /// No calibration image is classified correctly, so no true-positive rate can be fitted.
+    #[error("no calibration image is classified correctly: cannot fit a true-positive rate")]
+    NoCorrectSamples,
     /// The `K` of τ_dec = mean + K·std is negative or not finite.
     #[error("the K of τ_dec = mean + K·std must be finite and at least 0, not {0}")]
     TauDecStd(f64),
@@ -104,6 +117,11 @@ impl CalibrationSettings {
         if !(c > 0.0 && c < 1.0 && (c as f32) < 1.0 && (c as f32) > 0.0) {
             return Err(CalibrationError::Confidence(c));
         }
+        if let Some(tpr) = self.tpr {
+            if !(tpr > 0.0 && tpr < 1.0) {
+                return Err(CalibrationError::Tpr(tpr));
+            }
+        }
         if let TauDecStatistic::MeanPlusStd(k) = self.tau_dec {
             if !(k.is_finite() && k >= 0.0) {
                 return Err(CalibrationError::TauDecStd(k));
@@ -115,12 +133,13 @@ impl CalibrationSettings {
 
 impl CalibrationSettings {
     /// Confidence 0.9973 (the 3-sigma analogue), per-class covariance, τ_enc the chi-square
-    /// critical value, τ_dec the quantile.
+    /// critical value, τ_dec the quantile, no joint true-positive rate.
     pub const DEFAULT: Self = Self {
         confidence: 0.9973,
         covariance: CovarianceKind::PerClass,
         tau_enc: TauEncStatistic::ChiSquare,
         tau_dec: TauDecStatistic::Quantile,
+        tpr: None,
     };
 }
 
@@ -185,7 +204,37 @@ impl Calibration {
                 .collect();
             calibration.tau_enc = nearest_rank(&distances, settings.confidence)? as f32;
         }
+        if let Some(tpr) = settings.tpr {
+            let scale = calibration.tpr_scale(train, labels, config.classes, tpr)?;
+            calibration.tau_enc = scaled_up(calibration.tau_enc, scale);
+            calibration.tau_dec = scaled_up(calibration.tau_dec, scale);
+        }
         Ok(calibration)
+    }
+
+    /// The factor by which both thresholds are scaled so that the share `tpr` (nearest rank)
+    /// of the correctly classified images of `encoded` passes both: the `tpr` quantile of
+    /// `max(d²/τ_enc, e/τ_dec)` over those images.
+    fn tpr_scale(
+        &self,
+        encoded: &Encoded,
+        labels: ArrayView1<u8>,
+        classes: usize,
+        tpr: f64,
+    ) -> Result<f64, CalibrationError> {
+        let scores = self.score(encoded, classes);
+        let ratios: Vec<f64> = (0..scores.predictions.len())
+            .filter(|&i| labels.get(i).map(|&y| usize::from(y)) == Some(scores.predictions[i]))
+            .map(|i| {
+                let latent = f64::from(scores.mahalanobis_sq[i]) / f64::from(self.tau_enc);
+                let decoder = f64::from(scores.reconstruction_errors[i]) / f64::from(self.tau_dec);
+                latent.max(decoder)
+            })
+            .collect();
+        if ratios.is_empty() {
+            return Err(CalibrationError::NoCorrectSamples);
+        }
+        nearest_rank(&ratios, tpr)
     }
 
     /// Squared Mahalanobis distance of `z` to the mean of `class` (one-hot e_class).
@@ -298,6 +347,18 @@ fn per_class_precisions(
     Ok(out)
 }
 
+/// `threshold·scale` rounded up to an `f32`, so that an image exactly at the scaled threshold
+/// still passes it.
+fn scaled_up(threshold: f32, scale: f64) -> f32 {
+    let exact = f64::from(threshold) * scale;
+    let rounded = exact as f32;
+    if f64::from(rounded) < exact {
+        rounded.next_up()
+    } else {
+        rounded
+    }
+}
+
 /// The nearest-rank quantile of `values` at `level`: the `⌈level·n⌉`-th smallest.
 fn nearest_rank(values: &[f64], level: f64) -> Result<f64, CalibrationError> {
     let mut sorted = values.to_vec();
@@ -395,5 +456,56 @@ mod tests {
         // Everything else is the same fit.
         assert_eq!((chi.tau_dec, &chi.precisions), (c.tau_dec, &c.precisions));
         assert_eq!(c.tau_dec, 189.0);
+    }
+
+    #[test]
+    fn the_tpr_rule_accepts_exactly_that_share_of_the_correctly_classified_images() {
+        let (config, encoded, mut labels) = encodings();
+        // Ten images carry the wrong label: they are misclassified and must not count.
+        for i in 0..10 {
+            labels[i * 20] = 1 - labels[i * 20];
+        }
+        let settings = CalibrationSettings {
+            confidence: 0.9,
+            tpr: Some(0.95),
+            ..CalibrationSettings::DEFAULT
+        };
+        let c = Calibration::fit(&config, 1e-3, &encoded, labels.view(), settings).unwrap();
+        let unscaled = Calibration::fit(
+            &config,
+            1e-3,
+            &encoded,
+            labels.view(),
+            CalibrationSettings {
+                tpr: None,
+                ..settings
+            },
+        )
+        .unwrap();
+        let scores = c.score(&encoded, 2);
+        let correct: Vec<usize> = (0..200)
+            .filter(|&i| scores.predictions[i] == usize::from(labels[i]))
+            .collect();
+        assert_eq!(correct.len(), 190);
+        let accepted = correct
+            .iter()
+            .filter(|&&i| c.accepts(scores.mahalanobis_sq[i], scores.reconstruction_errors[i]))
+            .count();
+        // Nearest rank: ⌈0.95·190⌉ = 181 of the 190 correctly classified images pass.
+        assert_eq!(accepted, 181);
+        // One factor scales both thresholds: their ratio is the unscaled fit's.
+        let ratio = |c: &Calibration| f64::from(c.tau_enc) / f64::from(c.tau_dec);
+        assert!((ratio(&c) / ratio(&unscaled) - 1.0).abs() < 1e-6);
+        assert_ne!(c.tau_dec, unscaled.tau_dec);
+        for bad in [0.0, 1.0, f64::NAN, -0.5] {
+            let settings = CalibrationSettings {
+                tpr: Some(bad),
+                ..settings
+            };
+            assert!(
+                matches!(settings.validate(), Err(CalibrationError::Tpr(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -237,6 +237,8 @@ pub fn from_view<D: Device<f32>>(view: &ModelView<'_>, dev: &D) -> TrainedModel<
                     TauDecStatistic::MeanPlusStd(f64::from(k))
                 }
             },
+            // The file keeps the thresholds' values, not whether a true-positive rate scaled them.
+            tpr: None,
         },
         s2: f64::from(fc.s2),
         tau_enc: fc.tau_enc,

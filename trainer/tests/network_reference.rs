@@ -111,6 +111,7 @@ fn dfdx_network_matches_the_naive_reference() {
                 covariance: CovarianceKind::Isotropic,
                 tau_enc: TauEncStatistic::Quantile,
                 tau_dec: TauDecStatistic::Quantile,
+                tpr: None,
             },
             s2: 1.0 / 3000.0,
             tau_enc: 1.0,

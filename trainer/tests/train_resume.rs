@@ -183,6 +183,7 @@ fn exported_models_reload_with_identical_weights_and_thresholds() {
                 covariance: CovarianceKind::PerClass,
                 tau_enc: TauEncStatistic::Quantile,
                 tau_dec: TauDecStatistic::Quantile,
+                tpr: None,
             },
             s2: 1.0 / 3000.0,
             tau_enc: 26.9,
