@@ -1,13 +1,16 @@
 //! Adversarial training does what it is for: the same tiny model, trained the same number of
 //! epochs on the same digits, resists FGSM better after adversarial training than after the
-//! paper's; catastrophic overfitting is reported; bad settings are refused before any work.
+//! paper's; the CCAT-like variant sends perturbed digits farther from every class mean, where
+//! the Mahalanobis test rejects them; catastrophic overfitting is reported; bad settings are
+//! refused before any work.
 
 use dfdx::prelude::*;
 use gmvae_trainer::data::{load, DatasetSpec};
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::progress::Silent;
 use gmvae_trainer::train::adversarial::{
-    robust_accuracy, AdversarialTraining, DEFAULT_ADVERSARIAL,
+    perturb, robust_accuracy, AdversarialTarget, AdversarialTraining, InnerAttack,
+    DEFAULT_ADVERSARIAL,
 };
 use gmvae_trainer::train::fit::catastrophic_overfitting;
 use gmvae_trainer::train::{
@@ -47,14 +50,23 @@ fn adversarial_epochs_make_a_tiny_model_resist_fgsm_better_than_normal_ones() {
         ramp_epochs: 1,
         ..DEFAULT_ADVERSARIAL
     };
+    let reject = AdversarialTraining {
+        target: AdversarialTarget::Reject,
+        ..adversarial
+    };
     let mut measured = Vec::new();
-    for settings in [None, Some(adversarial)] {
+    let mut far = Vec::new();
+    for settings in [None, Some(adversarial), Some(reject)] {
         let mut trainer = Trainer::new(config, options(settings), &dev).unwrap();
         let mut last = None;
         for _ in 0..EPOCHS {
             last = Some(trainer.train_epoch(&train, Some(&test), &Silent).unwrap());
         }
         let last = last.unwrap();
+        far.push(far_from_every_mean(&trainer, &test));
+        if settings.map(|s| s.target) == Some(AdversarialTarget::Reject) {
+            continue;
+        }
         let fgsm = robust_accuracy(&trainer.network, &trainer.params, &test, EPS, 1, 1.0);
         let pgd = robust_accuracy(&trainer.network, &trainer.params, &test, EPS, 10, 2.5);
         // The monitor columns are filled in adversarial training only, and agree with a
@@ -82,6 +94,13 @@ fn adversarial_epochs_make_a_tiny_model_resist_fgsm_better_than_normal_ones() {
     assert!(
         pgd_adv > pgd_normal,
         "PGD accuracy {pgd_adv} vs {pgd_normal}"
+    );
+    // The CCAT-like variant sends FGSM digits farther from every class mean (towards the
+    // centroid, 0.9 from each, where τ_enc rejects them) than either other training.
+    eprintln!("median squared distance of FGSM digits to the nearest mean: normal, adversarial, reject = {far:?}");
+    assert!(
+        far[2] > far[0].max(far[1]) + 0.05,
+        "median squared distance to the nearest mean {far:?}"
     );
     // Both still classify clean digits.
     assert!(
@@ -148,4 +167,46 @@ fn adversarial_settings_are_checked_before_any_work() {
     let err = Trainer::new(config, learned, &dev).err().unwrap();
     assert!(matches!(err, TrainError::AdversarialCombination), "{err}");
     assert_eq!(DEFAULT_OPTIONS.adversarial, None);
+}
+
+/// The median over `test`'s digits of the squared distance from the encoding of its FGSM
+/// image (from no random start, at [`EPS`]) to the nearest class mean.
+fn far_from_every_mean(trainer: &Trainer<Cpu>, test: &gmvae_trainer::data::Dataset) -> f32 {
+    let (network, params) = (&trainer.network, &trainer.params);
+    let dev = network.device();
+    let n = test.len();
+    let pixels = network.config().pixels();
+    let mut images = vec![0f32; pixels * n];
+    let mut means = vec![0f32; network.config().latent * n];
+    for (c, image) in test.images.rows().into_iter().enumerate() {
+        for (p, &v) in image.iter().enumerate() {
+            images[p * n + c] = v;
+        }
+        means[usize::from(test.labels[c]) * n + c] = 1.0;
+    }
+    let attack = InnerAttack {
+        eps: EPS,
+        steps: 1,
+        step_size: EPS,
+        start: vec![0.0; pixels * n],
+        target: AdversarialTarget::TrueClass,
+    };
+    let x = dev.tensor_from_vec(images, (pixels, n));
+    let targets = dev.tensor_from_vec(means, (network.config().latent, n));
+    let adversarial = perturb(network, params, &x, &targets, &attack);
+    let z = network.encode(params, adversarial).as_vec();
+    let latent = network.config().latent;
+    let mut nearest: Vec<f32> = (0..n)
+        .map(|c| {
+            (0..network.config().classes)
+                .map(|k| {
+                    (0..latent)
+                        .map(|j| (z[j * n + c] - f32::from(j == k)).powi(2))
+                        .sum::<f32>()
+                })
+                .fold(f32::INFINITY, f32::min)
+        })
+        .collect();
+    nearest.sort_by(f32::total_cmp);
+    nearest[n / 2]
 }

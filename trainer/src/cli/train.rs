@@ -11,7 +11,9 @@ use gmvae_trainer::calibrate::{
 };
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
-use gmvae_trainer::train::adversarial::{AdversarialTraining, DEFAULT_ADVERSARIAL};
+use gmvae_trainer::train::adversarial::{
+    AdversarialTarget, AdversarialTraining, DEFAULT_ADVERSARIAL,
+};
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::semi::{
     CalibrationImages, SemiSupervised, DEFAULT_CALIBRATE_ON, DEFAULT_LABELED_PER_BATCH,
@@ -148,6 +150,10 @@ pub struct AdversarialArgs {
     /// Epochs over which ε ramps up linearly from 0 (0: the whole ε from the first step).
     #[arg(long, default_value_t = DEFAULT_ADVERSARIAL.ramp_epochs, requires = "adversarial")]
     pub adversarial_ramp_epochs: usize,
+    /// Where f(x') is pulled: its true class mean, or (CCAT-like) towards the centroid of the
+    /// class means as the perturbation reaches ε, so that it is rejected.
+    #[arg(long, value_parser = super::choice::<AdversarialTarget>(), default_value_t = DEFAULT_ADVERSARIAL.target, requires = "adversarial")]
+    pub adversarial_target: AdversarialTarget,
 }
 
 impl AdversarialArgs {
@@ -159,6 +165,7 @@ impl AdversarialArgs {
             step_factor: self.adversarial_step_factor,
             weight: self.adversarial_weight,
             ramp_epochs: self.adversarial_ramp_epochs,
+            target: self.adversarial_target,
         })
     }
 }
@@ -212,6 +219,11 @@ pub struct CalibrationArgs {
     /// the confidence level.
     #[arg(long, value_name = "K")]
     pub tau_dec_std: Option<f64>,
+    /// Scale both thresholds together so that they accept this share of the correctly
+    /// classified calibration images (e.g. 0.99: the operating point of RErr@99%TPR); the
+    /// statistics above set only the ratio of the two thresholds.
+    #[arg(long, value_name = "RATE")]
+    pub tpr: Option<f64>,
 }
 
 impl TrainArgs {
@@ -233,6 +245,7 @@ impl CalibrationArgs {
             tau_dec: self
                 .tau_dec_std
                 .map_or(TauDecStatistic::Quantile, TauDecStatistic::MeanPlusStd),
+            tpr: self.tpr,
         }
     }
 }

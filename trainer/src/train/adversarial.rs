@@ -1,6 +1,9 @@
 //! Adversarial training of the GM-VAE (issue 17): for each batch an inner attack inside the
 //! L∞ ball around every training image, then an outer loss that keeps Eq. 7 on the clean
-//! image and pulls the encoding of the perturbed one to its true class mean.
+//! image and pulls the encoding of the perturbed one to a target: its true class mean, or, in
+//! the variant after confidence-calibrated adversarial training (CCAT, Stutz et al. 2020), a
+//! point that moves from the class mean to the centroid of the class means as the
+//! perturbation grows, where the Mahalanobis test rejects it.
 //!
 //! The inner attack maximises the cross-entropy of the mixture posterior (softmax of the
 //! class coordinates of f(x'), the loss of [`crate::attack::EncoderLoss`] at T = 1) from a
@@ -36,7 +39,31 @@ pub struct AdversarialTraining {
     pub weight: f32,
     /// Epochs over which ε grows linearly from 0 (per step) to its value; 0 starts at ε.
     pub ramp_epochs: usize,
+    /// Where the encoding of a perturbed image is pulled (absent in older records: the true
+    /// class mean).
+    #[serde(default)]
+    pub target: AdversarialTarget,
 }
+
+/// Where the outer loss pulls the encoding f(x') of a perturbed image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdversarialTarget {
+    /// Its true class mean μ_y: the perturbed image must stay correctly classified.
+    #[default]
+    TrueClass,
+    /// The CCAT-like target λ·μ_y + (1 − λ)·c, with c the centroid of the class means (equally
+    /// far from every mean, far beyond τ_enc) and λ = (1 − min(1, ||x' − x||∞/ε))^10: a
+    /// small perturbation keeps its class, a full-budget one is to be rejected.
+    Reject,
+}
+
+crate::choice::choice!(AdversarialTarget {
+    TrueClass => "true-class", "pull f(x') to the true class mean (Madry-style)";
+    Reject => "reject", "pull f(x') towards the centroid of the means as ||x' - x|| reaches eps, to be rejected (CCAT-like)";
+});
+
+/// The exponent ρ of the CCAT-like interpolation (Stutz et al. use 10).
+const REJECT_SHARPNESS: i32 = 10;
 
 /// The defaults chosen by the sweep in SECURITY-EVALUATION.md: ε = 0.3, FGSM with random start
 /// (step 1.25·ε), weight 1, ε ramped over the first 5 epochs.
@@ -46,6 +73,7 @@ pub const DEFAULT_ADVERSARIAL: AdversarialTraining = AdversarialTraining {
     step_factor: 1.25,
     weight: 1.0,
     ramp_epochs: 5,
+    target: AdversarialTarget::TrueClass,
 };
 
 /// Why adversarial training settings are refused.
@@ -105,6 +133,8 @@ pub struct InnerAttack {
     pub step_size: f32,
     /// The random start, `[pixels, n]` uniform in `[−1, 1]` (scaled by ε).
     pub start: Vec<f32>,
+    /// Where the outer loss pulls the perturbed encodings.
+    pub target: AdversarialTarget,
 }
 
 impl InnerAttack {
@@ -115,6 +145,7 @@ impl InnerAttack {
             steps: settings.steps,
             step_size: settings.step_factor * eps / settings.steps as f32,
             start,
+            target: settings.target,
         }
     }
 
@@ -162,6 +193,50 @@ pub fn perturb<D: Device<f32>>(
     network.device().tensor_from_vec(current, (pixels, n))
 }
 
+/// The latent targets `[latent, n]` of the perturbed images `adversarial` of `images` (both
+/// `[pixels, n]`, row-major), whose class means are `means` (`[latent, n]`, one-hot in the
+/// first `classes` rows): the class means themselves for [`AdversarialTarget::TrueClass`], the
+/// CCAT-like interpolation towards the centroid for [`AdversarialTarget::Reject`].
+pub fn latent_targets(
+    attack: &InnerAttack,
+    images: &[f32],
+    adversarial: &[f32],
+    means: &[f32],
+    n: usize,
+    classes: usize,
+) -> Vec<f32> {
+    if attack.target == AdversarialTarget::TrueClass || n == 0 {
+        return means.to_vec();
+    }
+    let lambda: Vec<f32> = (0..n)
+        .map(|c| {
+            let moved = images
+                .iter()
+                .zip(adversarial)
+                .skip(c)
+                .step_by(n)
+                .map(|(&x, &a)| (a - x).abs())
+                .fold(0.0f32, f32::max);
+            let share = if attack.eps > 0.0 {
+                (moved / attack.eps).min(1.0)
+            } else {
+                0.0
+            };
+            (1.0 - share).powi(REJECT_SHARPNESS)
+        })
+        .collect();
+    let centroid = 1.0 / classes.max(1) as f32;
+    means
+        .iter()
+        .enumerate()
+        .map(|(index, &mean)| {
+            let (row, column) = (index / n, index % n);
+            let centre = if row < classes { centroid } else { 0.0 };
+            lambda[column] * mean + (1.0 - lambda[column]) * centre
+        })
+        .collect()
+}
+
 /// Images per batch of [`robust_accuracy`].
 const ROBUST_BATCH: usize = 100;
 
@@ -197,6 +272,7 @@ pub fn robust_accuracy<D: Device<f32>>(
             steps,
             step_size: step_factor * eps / steps as f32,
             start: vec![0.0; config.pixels() * n],
+            target: AdversarialTarget::TrueClass,
         };
         let adversarial = perturb(network, params, &images, &targets, &attack);
         let z = network.encode(params, adversarial).as_vec();
@@ -302,6 +378,61 @@ mod tests {
                     .sum()
             };
             assert!(loss(adv) > loss(clean.clone()));
+        }
+    }
+
+    #[test]
+    fn reject_targets_move_from_the_class_mean_to_the_centroid_as_the_perturbation_grows() {
+        // Two pixels, three columns moved by 0, ε/2 and ε; latent 4 with 3 classes.
+        let (n, classes) = (3, 3);
+        let images = vec![0.5, 0.5, 0.5, 0.2, 0.2, 0.2];
+        let adversarial = vec![0.5, 0.45, 0.4, 0.2, 0.25, 0.2];
+        let mut means = vec![0.0f32; 4 * n];
+        for c in 0..n {
+            means[c * n + c] = 1.0;
+        }
+        let attack = |target| InnerAttack {
+            eps: 0.1,
+            steps: 1,
+            step_size: 0.1,
+            start: vec![0.0; 2 * n],
+            target,
+        };
+        let same = latent_targets(
+            &attack(AdversarialTarget::TrueClass),
+            &images,
+            &adversarial,
+            &means,
+            n,
+            classes,
+        );
+        assert_eq!(same, means);
+        let t = latent_targets(
+            &attack(AdversarialTarget::Reject),
+            &images,
+            &adversarial,
+            &means,
+            n,
+            classes,
+        );
+        let column = |c: usize| (0..4).map(|row| t[row * n + c]).collect::<Vec<f32>>();
+        // Unmoved: the class mean itself.
+        assert_eq!(column(0), [1.0, 0.0, 0.0, 0.0]);
+        // Moved by ε/2: λ = 0.5^10 of the mean, the rest the centroid (1/3 on class rows).
+        let lambda = 0.5f32.powi(10);
+        let third = 1.0 / 3.0;
+        let expected = [
+            (1.0 - lambda) * third,
+            lambda + (1.0 - lambda) * third,
+            (1.0 - lambda) * third,
+            0.0,
+        ];
+        for (a, b) in column(1).iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6, "{:?} vs {expected:?}", column(1));
+        }
+        // Moved by the whole budget: the centroid, equally far from every class mean.
+        for (a, b) in column(2).iter().zip([third, third, third, 0.0]) {
+            assert!((a - b).abs() < 1e-6, "{:?}", column(2));
         }
     }
 

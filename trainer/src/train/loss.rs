@@ -79,10 +79,12 @@ pub fn supervised<D: Device<f32>>(
 }
 
 /// The outer loss of adversarial training ([`super::adversarial`]) for a batch: Eq. 7 on the
-/// clean images plus the latent term of their perturbed copies `adversarial`,
-/// `||x − g(f(x)+ε)||² + α·||f(x) − μ_y||² + w·α·||f(x') − μ_y||²`, averaged over the batch,
+/// clean images plus the latent term of their perturbed copies `adversarial` towards their
+/// `adversarial_targets` t (the class means μ_y, or the CCAT-like targets of
+/// [`super::adversarial::latent_targets`]),
+/// `||x − g(f(x)+ε)||² + α·||f(x) − μ_y||² + w·α·||f(x') − t||²`, averaged over the batch,
 /// with the gradients of `weight` times it. The returned `adversarial_latent` is the mean of
-/// `||f(x') − μ_y||²`.
+/// `||f(x') − t||²`.
 #[allow(clippy::too_many_arguments)]
 pub fn supervised_adversarial<D: Device<f32>>(
     network: &Network<D>,
@@ -90,17 +92,16 @@ pub fn supervised_adversarial<D: Device<f32>>(
     images: Matrix<D>,
     adversarial: Matrix<D>,
     targets: Matrix<D>,
+    adversarial_targets: Matrix<D>,
     noise: Matrix<D>,
     alpha: f32,
     adversarial_weight: f32,
     weight: f32,
 ) -> (LossTerms, Gradients<f32, D>) {
     let z = network.encode(params, images.clone().traced(Gradients::leaky()));
-    let latent = (z.with_empty_tape() - targets.clone())
-        .square()
-        .sum::<_, Axis<0>>();
+    let latent = (z.with_empty_tape() - targets).square().sum::<_, Axis<0>>();
     let z_adv = network.encode(params, adversarial.traced(Gradients::leaky()));
-    let latent_adv = (z_adv - targets).square().sum::<_, Axis<0>>();
+    let latent_adv = (z_adv - adversarial_targets).square().sum::<_, Axis<0>>();
     let reconstruction = (network.decode(params, z + noise) - images)
         .square()
         .sum::<_, Axis<0>>();

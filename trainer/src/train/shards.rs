@@ -7,7 +7,7 @@
 //! thread too). The noise and augmentation are drawn for the whole batch before it is split,
 //! so the numbers depend on the shard count but never on thread timing.
 
-use super::adversarial::{perturb, InnerAttack};
+use super::adversarial::{latent_targets, perturb, AdversarialTarget, InnerAttack};
 use super::batch::{self, HostBatch};
 use super::loss::{self, LossTerms, LossWeights};
 use crate::model::params::{Matrix, Vector};
@@ -128,12 +128,28 @@ impl<D: Device<f32>> Shard<D> {
             // `TrainOptions::validate` allows adversarial training only with every label and
             // the fixed variance.
             let adversarial = perturb(network, params, &self.images, &self.targets, attack);
+            let adversarial_targets = match attack.target {
+                AdversarialTarget::TrueClass => self.targets.clone(),
+                AdversarialTarget::Reject => {
+                    let shape = *self.targets.shape();
+                    let targets = latent_targets(
+                        attack,
+                        &self.images.as_vec(),
+                        &adversarial.as_vec(),
+                        &self.targets.as_vec(),
+                        shape.1,
+                        network.config().classes,
+                    );
+                    network.device().tensor_from_vec(targets, shape)
+                }
+            };
             let (terms, grads) = loss::supervised_adversarial(
                 network,
                 params,
                 self.images,
                 adversarial,
                 self.targets,
+                adversarial_targets,
                 self.noise,
                 weights.alpha,
                 weights.adversarial,
