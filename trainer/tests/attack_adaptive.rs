@@ -1,5 +1,6 @@
 //! The adaptive attack: stays in nested L∞ balls and [0, 1], its retained wins are real wins
-//! under the deployed scoring, and it breaks more inputs than the clean model loses.
+//! under the deployed scoring, and it breaks more inputs than the clean model loses; its
+//! untargeted strategy and the transfer attack built on it.
 
 mod attack_support;
 
@@ -8,6 +9,8 @@ use gmvae_trainer::attack::adaptive::{
     adaptive, apgd_checkpoints, AdaptiveOptions, CodePool, StepSchedule,
 };
 use gmvae_trainer::attack::metrics::verdicts;
+use gmvae_trainer::attack::sampling::stratified;
+use gmvae_trainer::attack::suite::run_transfer;
 use gmvae_trainer::attack::AttackError;
 use gmvae_trainer::progress::Silent;
 
@@ -130,4 +133,111 @@ fn the_apgd_schedule_stays_in_its_balls_and_its_wins_are_real() {
         "{real} of {} wins verify",
         claimed.len()
     );
+}
+
+#[test]
+fn the_best_wrong_class_strategy_alone_breaks_more_than_the_first_target_alone() {
+    let (model, split) = tiny_model();
+    let (x, y) = batch(&split, 30);
+    let pool = CodePool {
+        images: split.train.images.slice(ndarray::s![..0, ..]),
+        labels: &[],
+    };
+    let targeted = AdaptiveOptions {
+        eps: vec![0.15],
+        steps: 8,
+        restarts: 1,
+        targets: 1,
+        codes: false,
+        ..AdaptiveOptions::default()
+    };
+    let untargeted = AdaptiveOptions {
+        targets: 0,
+        untargeted: true,
+        ..targeted.clone()
+    };
+    let none = AdaptiveOptions {
+        untargeted: false,
+        ..untargeted.clone()
+    };
+    let err = adaptive(&model, x.view(), &y, &pool, &none, &Silent).unwrap_err();
+    assert!(
+        matches!(err, AttackError::ZeroCount { setting: "targets" }),
+        "{err:?}"
+    );
+    let first = adaptive(&model, x.view(), &y, &pool, &targeted, &Silent).unwrap();
+    let best = adaptive(&model, x.view(), &y, &pool, &untargeted, &Silent).unwrap();
+    let wins = |r: &[gmvae_trainer::attack::adaptive::AdaptiveEps]| {
+        r[0].won_by.iter().filter(|w| w.is_some()).count()
+    };
+    // One run per start either way; re-choosing the class every step finds more.
+    assert!(
+        wins(&best) > wins(&first),
+        "best wrong class {} vs first target {}",
+        wins(&best),
+        wins(&first)
+    );
+    assert!(best[0]
+        .won_by
+        .iter()
+        .flatten()
+        .all(|w| w.starts_with("best-wrong")));
+    assert_in_ball(best[0].images.view(), x.view(), 0.15, false);
+    let v = verdicts(&model, best[0].images.view());
+    for (i, w) in best[0].won_by.iter().enumerate() {
+        if w.is_some() {
+            assert!(v[i].accepted && v[i].prediction != y[i], "input {i}: {w:?}");
+        }
+    }
+}
+
+#[test]
+fn a_transfer_attack_scores_the_source_images_on_the_attacked_model() {
+    let (model, split) = tiny_model();
+    let set = stratified(&split.test, 30, 5);
+    let pool = CodePool {
+        images: split.train.images.slice(ndarray::s![..0, ..]),
+        labels: &[],
+    };
+    let options = AdaptiveOptions {
+        eps: vec![0.05, 0.15],
+        steps: 8,
+        restarts: 1,
+        targets: 1,
+        codes: false,
+        ..AdaptiveOptions::default()
+    };
+    // From the model to itself, the transferred images win exactly where they won on the
+    // source: the scoring is the attacked model's own.
+    let run = run_transfer(&model, &model, &set, &pool, &options, &Silent).unwrap();
+    assert_eq!(run.kind, "transfer");
+    let on_source: Vec<usize> =
+        serde_json::from_value(run.settings["broken_on_source"].clone()).unwrap();
+    let on_target: Vec<usize> = run
+        .outcomes
+        .iter()
+        .map(|o| o.iter().filter(|s| s.attacker_wins()).count())
+        .collect();
+    assert_eq!(on_target, on_source);
+    assert!(on_source[1] > on_source[0], "{on_source:?}");
+    assert_eq!(run.settings["options"]["keep_going"], true);
+    // A source model of another shape is refused before any work.
+    let other = gmvae_trainer::model::ModelConfig::from_preset(
+        gmvae_trainer::model::Preset::Tiny,
+        (1, 28, 28),
+        5,
+        None,
+    )
+    .unwrap();
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+    let dev = model.network.device().clone();
+    let source = gmvae_trainer::trained::TrainedModel {
+        network: gmvae_trainer::model::Network::new(other, &dev),
+        params: gmvae_trainer::model::Params::init(&other, &dev, &mut rng),
+        calibration: model.calibration.clone(),
+        dataset: model.dataset.clone(),
+        class_names: model.class_names.clone(),
+    };
+    let err = run_transfer(&model, &source, &set, &pool, &options, &Silent).unwrap_err();
+    assert!(matches!(err, AttackError::TransferShape), "{err:?}");
 }

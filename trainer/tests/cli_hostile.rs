@@ -108,6 +108,13 @@ fn training_options_are_checked_before_the_first_epoch() {
             "--calibrate-on labeled",
         ),
         (&["--tau-enc", "student"], "possible values"),
+        (&["--tpr", "1"], "true-positive rate"),
+        (&["--tpr", "NaN"], "true-positive rate"),
+        (&["--adversarial-target", "reject"], "--adversarial"),
+        (
+            &["--adversarial", "--adversarial-target", "away"],
+            "possible values",
+        ),
     ] {
         let err = one_error_line(&train_args(out, flags));
         assert!(err.contains(says), "{flags:?}: {err}");
@@ -370,6 +377,25 @@ fn report_checks_its_eq10_and_eq11_options_before_any_attack() {
             err.contains("exponents") || err.contains("learning rate"),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn report_checks_its_adaptive_and_transfer_options_before_any_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = golden_model();
+    let missing = dir.path().join("missing.gmvae");
+    for (flags, says) in [
+        (vec!["--adaptive-targets", "0"], "number of targets"),
+        (
+            vec!["--transfer-from", s(&missing)],
+            "cannot load the transfer source",
+        ),
+    ] {
+        let mut args = vec!["report", &model[..], "--out", s(dir.path())];
+        args.extend_from_slice(&flags);
+        let err = one_error_line(&args);
+        assert!(err.contains(says), "{flags:?}: {err}");
     }
 }
 

@@ -14,10 +14,15 @@
 //!   deterministic start = the clean input;
 //! * **code** — centre c = f(x′), the latent code of the nearest (L2) accepted, correctly
 //!   classified training image x′ of another class (one per class, `targets` nearest classes);
-//!   deterministic start = x′ projected onto the ball around x.
+//!   deterministic start = x′ projected onto the ball around x;
+//! * **best wrong class** (optional, untargeted) — the same loss with t re-chosen before
+//!   every step as the wrong class with the lowest latent part of the loss at f(x) (the first
+//!   step aims at the most likely wrong class); one run per start instead of one per target,
+//!   so many steps and restarts stay affordable.
 //!
 //! Every iterate is judged as the deployed model would; the first accepted-and-misclassified
-//! iterate is kept (best-iterate retention) and the input counts as broken. Balls are nested,
+//! iterate is kept (best-iterate retention; with `keep_going`, the run's last winning one)
+//! and the input counts as broken. Balls are nested,
 //! so an input broken at a smaller ε stays broken (with the same image) at larger ones.
 
 use super::metrics::judge;
@@ -43,10 +48,18 @@ pub struct AdaptiveOptions {
     pub steps: usize,
     /// Starts per strategy and target (the first deterministic, the rest random).
     pub restarts: usize,
-    /// Target classes per strategy.
+    /// Target classes per targeted strategy (0 with `untargeted`: that strategy alone).
     pub targets: usize,
     /// Also run the latent-code strategy.
     pub codes: bool,
+    /// Also run the untargeted best-wrong-class strategy (absent in older records: off).
+    #[serde(default)]
+    pub untargeted: bool,
+    /// Keep stepping after a run's first win and retain its last winning iterate, which lies
+    /// deeper inside the wrong class (what a transfer attack needs); off: stop at the first
+    /// win (absent in older records: off).
+    #[serde(default)]
+    pub keep_going: bool,
     /// Step size α = `step_scale`·ε/`steps` (Madry et al. use 2.5).
     pub step_scale: f32,
     /// Hinge margin m: aim for d² ≤ (1−m)·τ_enc and e ≤ (1−m)·τ_dec.
@@ -108,6 +121,8 @@ impl Default for AdaptiveOptions {
             restarts: 2,
             targets: 3,
             codes: true,
+            untargeted: false,
+            keep_going: false,
             step_scale: 2.5,
             margin: 0.1,
             kappa: 0.1,
@@ -140,6 +155,38 @@ pub struct AdaptiveEps {
 enum Strategy {
     Mean,
     Code,
+    BestWrong,
+}
+
+impl Strategy {
+    /// Every strategy, in the order they run.
+    const ALL: [Strategy; 3] = [Strategy::Mean, Strategy::Code, Strategy::BestWrong];
+
+    /// Whether `options` run this strategy.
+    fn enabled(self, options: &AdaptiveOptions) -> bool {
+        match self {
+            Strategy::Mean => true,
+            Strategy::Code => options.codes,
+            Strategy::BestWrong => options.untargeted,
+        }
+    }
+
+    /// Runs per start: one per target class, one for the untargeted strategy.
+    fn runs(self, options: &AdaptiveOptions) -> usize {
+        match self {
+            Strategy::Mean | Strategy::Code => options.targets,
+            Strategy::BestWrong => 1,
+        }
+    }
+
+    /// How it is named in a winning iterate's label.
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::Mean => "mean",
+            Strategy::Code => "code",
+            Strategy::BestWrong => "best-wrong",
+        }
+    }
 }
 
 /// Per-input targets of both strategies.
@@ -151,13 +198,15 @@ struct Targets {
 }
 
 impl AdaptiveOptions {
-    /// Checks the settings before any work: at least one step, restart and target, and
-    /// finite non-negative budgets.
+    /// Checks the settings before any work: at least one step and restart, at least one
+    /// target unless the untargeted strategy runs (it may run alone), and finite
+    /// non-negative budgets.
     pub fn validate(&self) -> Result<(), AttackError> {
+        let targets = if self.untargeted { 1 } else { self.targets };
         for (setting, count) in [
             ("steps", self.steps),
             ("restarts", self.restarts),
-            ("targets", self.targets),
+            ("targets", targets),
         ] {
             if count == 0 {
                 return Err(AttackError::ZeroCount { setting });
@@ -195,11 +244,11 @@ pub fn adaptive<D: Device<f32>>(
             .map(|i| (f32::INFINITY, images.row(i).to_vec()))
             .collect();
         for restart in 0..options.restarts {
-            for strategy in [Strategy::Mean, Strategy::Code] {
-                if strategy == Strategy::Code && !options.codes {
+            for strategy in Strategy::ALL {
+                if !strategy.enabled(options) {
                     continue;
                 }
-                for rank in 0..options.targets {
+                for rank in 0..strategy.runs(options) {
                     let active: Vec<usize> = (0..n)
                         .filter(|&i| {
                             won[i].is_none() && target_of(&targets, strategy, i, rank).is_some()
@@ -244,14 +293,19 @@ pub fn adaptive<D: Device<f32>>(
 
 /// Upper bound of the image-steps the attack may take: the total of its progress task.
 pub fn work(n: usize, options: &AdaptiveOptions) -> u64 {
-    let strategies = if options.codes { 2 } else { 1 };
-    (n * options.eps.len() * options.restarts * strategies * options.targets * options.steps) as u64
+    let targeted = if options.codes { 2 } else { 1 } * options.targets;
+    let runs = targeted + usize::from(options.untargeted);
+    (n * options.eps.len() * options.restarts * runs * options.steps) as u64
 }
 
 fn target_of(targets: &Targets, strategy: Strategy, i: usize, rank: usize) -> Option<usize> {
     match strategy {
         Strategy::Mean => targets.mean_classes[i].get(rank).copied(),
         Strategy::Code => targets.code_classes[i].get(rank).copied(),
+        // One run; its first step aims at the most likely wrong class.
+        Strategy::BestWrong => (rank == 0)
+            .then(|| targets.mean_classes[i].first().copied())
+            .flatten(),
     }
 }
 
@@ -282,13 +336,13 @@ impl Run {
         let cal = &model.calibration;
         let classes = model.network.config().classes;
         let clean = images.select(Axis(0), chunk);
-        let t: Vec<usize> = chunk
+        let mut t: Vec<usize> = chunk
             .iter()
             .filter_map(|&i| target_of(targets, self.strategy, i, self.rank))
             .collect();
         let latent = model.network.config().latent;
-        let centres = match self.strategy {
-            Strategy::Mean => objective.class_means(&t),
+        let mut centres = match self.strategy {
+            Strategy::Mean | Strategy::BestWrong => objective.class_means(&t),
             Strategy::Code => Array2::from_shape_fn((chunk.len(), latent), |(r, j)| {
                 targets.code_latents[chunk[r]][self.rank][j]
             }),
@@ -297,7 +351,7 @@ impl Run {
             random_start(clean.view(), Norm::Linf, self.eps, rng)
         } else {
             match self.strategy {
-                Strategy::Mean => clean.clone(),
+                Strategy::Mean | Strategy::BestWrong => clean.clone(),
                 Strategy::Code => {
                     let mut start = Array2::from_shape_fn(clean.dim(), |(r, j)| {
                         targets.code_images[chunk[r]][self.rank][j]
@@ -307,10 +361,7 @@ impl Run {
                 }
             }
         };
-        let strategy = match self.strategy {
-            Strategy::Mean => "mean",
-            Strategy::Code => "code",
-        };
+        let strategy = self.strategy.name();
         let step = options.step_scale * self.eps / options.steps as f32;
         let hinge = (1.0 - options.margin.clamp(0.0, 0.99)).ln();
         let (tau_enc, tau_dec, kappa) = (cal.tau_enc, cal.tau_dec, options.kappa);
@@ -344,7 +395,7 @@ impl Run {
                             self.restart
                         );
                         won[i] = Some((x.row(r).to_vec(), label));
-                        done[r] = true;
+                        done[r] = !options.keep_going;
                     } else if probe.loss[r] < best[i].0 {
                         best[i] = (probe.loss[r], x.row(r).to_vec());
                     }
@@ -352,6 +403,12 @@ impl Run {
             }
             if it == options.steps || done.iter().all(|&d| d) {
                 break;
+            }
+            if let (Strategy::BestWrong, Some(z)) = (self.strategy, &probe.latents) {
+                for (r, &i) in chunk.iter().enumerate() {
+                    t[r] = best_wrong_class(cal, classes, z.row(r), labels[i], hinge, kappa);
+                }
+                centres = objective.class_means(&t);
             }
             grad.mapv_inplace(|g| -g);
             match &mut apgd {
@@ -369,6 +426,32 @@ impl Run {
             .zip(clean.rows())
             .all(|(a, c)| distance(Norm::Linf, a, c) <= self.eps + 1e-5));
     }
+}
+
+/// The wrong class (not `label`) with the lowest latent part of the attack's loss at `z`:
+/// the Mahalanobis hinge `relu(ln(d²_k/τ_enc) − hinge)` plus the class margin
+/// `relu(max_{j≠k} z_j − z_k + κ)` (the reconstruction hinge is the same for every class).
+fn best_wrong_class(
+    calibration: &crate::calibrate::Calibration,
+    classes: usize,
+    z: ndarray::ArrayView1<f32>,
+    label: usize,
+    hinge: f32,
+    kappa: f32,
+) -> usize {
+    let loss = |k: usize| {
+        let maha = calibration.mahalanobis_sq(z, k) / calibration.tau_enc + 1e-6;
+        let others = (0..classes)
+            .filter(|&j| j != k)
+            .map(|j| z[j])
+            .fold(f32::NEG_INFINITY, f32::max);
+        (maha.ln() - hinge).max(0.0) + (others - z[k] + kappa).max(0.0)
+    };
+    (0..classes)
+        .filter(|&k| k != label)
+        .map(|k| (loss(k), k))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(label, |(_, k)| k)
 }
 
 /// Per-input state of APGD over one run (rows of one batch).
@@ -478,7 +561,8 @@ fn choose_targets<D: Device<f32>>(
         .map(|(z, &y)| {
             let mut others: Vec<usize> = (0..classes).filter(|&k| k != y).collect();
             others.sort_by(|&a, &b| z[b].total_cmp(&z[a]));
-            others.truncate(options.targets);
+            // The untargeted strategy starts from the first, even with no targeted runs.
+            others.truncate(options.targets.max(usize::from(options.untargeted)));
             others
         })
         .collect();
@@ -488,7 +572,7 @@ fn choose_targets<D: Device<f32>>(
         code_images: vec![Vec::new(); images.nrows()],
         code_latents: vec![Vec::new(); images.nrows()],
     };
-    if !options.codes {
+    if !options.codes || options.targets == 0 {
         return targets;
     }
     // Candidates: pool images the model accepts and classifies correctly.

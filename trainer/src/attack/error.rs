@@ -43,6 +43,11 @@ pub enum AttackError {
         /// The learning rate given.
         lr: f32,
     },
+    /// The source model of a transfer attack takes other images or has other classes.
+    #[error(
+        "the transfer source model takes other images or has other classes than the attacked model"
+    )]
+    TransferShape,
     /// The images do not have as many values each as the model has input pixels.
     #[error("the images have {found} values each but the model expects {expected}")]
     ImageSize {

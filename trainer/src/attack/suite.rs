@@ -188,6 +188,66 @@ pub fn run_adaptive<D: Device<f32>>(
     ))
 }
 
+/// A transfer attack: the adaptive attack ([`adaptive`]) run on an independently trained
+/// `source` model (with `source_pool`, that model's code targets), each budget's images then
+/// scored on `model`. The source keeps stepping after its first win (`keep_going`), so the
+/// transferred images lie deep inside the wrong class of the source. Refused when the two
+/// models do not take the same images.
+pub fn run_transfer<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    source: &TrainedModel<D>,
+    set: &SampleSet,
+    source_pool: &CodePool<'_>,
+    options: &AdaptiveOptions,
+    progress: &dyn Progress,
+) -> Result<BoundedRun, AttackError> {
+    let (ours, theirs) = (model.network.config(), source.network.config());
+    if (ours.in_channels, ours.height, ours.width, ours.classes)
+        != (
+            theirs.in_channels,
+            theirs.height,
+            theirs.width,
+            theirs.classes,
+        )
+    {
+        return Err(AttackError::TransferShape);
+    }
+    let start = Instant::now();
+    let options = AdaptiveOptions {
+        keep_going: true,
+        ..options.clone()
+    };
+    let results = image_steps(progress, "transfer", work(set.len(), &options), || {
+        adaptive(
+            source,
+            set.images.view(),
+            &set.labels,
+            source_pool,
+            &options,
+            progress,
+        )
+    })?;
+    let source_wins: Vec<usize> = results
+        .iter()
+        .map(|r| r.won_by.iter().filter(|w| w.is_some()).count())
+        .collect();
+    let pairs = results.into_iter().map(|r| (r.eps, r.images)).collect();
+    let settings = tidy(serde_json::json!({
+        "options": options,
+        "broken_on_source": source_wins,
+    }));
+    Ok(bounded(
+        model,
+        set,
+        "transfer",
+        "Transfer: the adaptive attack on an independently trained model, scored on this one",
+        Norm::Linf,
+        pairs,
+        settings,
+        start,
+    ))
+}
+
 /// The Square attack ([`square`]) on `set`, scored at each of its budgets.
 pub fn run_square<D: Device<f32>>(
     model: &TrainedModel<D>,

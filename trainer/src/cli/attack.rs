@@ -263,6 +263,9 @@ pub struct AdaptiveSettings {
     /// Skip the latent-code strategy.
     #[arg(long)]
     pub no_codes: bool,
+    /// Also run the untargeted strategy: the best wrong class, re-chosen every step.
+    #[arg(long)]
+    pub untargeted: bool,
     /// Step size = this · ε / steps (PGD).
     #[arg(long, default_value_t = 2.5)]
     pub step_scale: f32,
@@ -283,6 +286,7 @@ impl AdaptiveSettings {
             restarts: self.restarts,
             targets: self.targets,
             codes: !self.no_codes,
+            untargeted: self.untargeted,
             step_scale: self.step_scale,
             seed,
             schedule: self.schedule,

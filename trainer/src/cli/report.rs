@@ -1,6 +1,7 @@
 //! `gmvae report MODEL`: the whole security evaluation of a model in one run — FGSM sweep,
 //! PGD (CleverHans and Madry defaults, L∞; and L2), MIM, the paper's Eq. 10 and Eq. 11 attacks,
-//! the adaptive attack, and the worst case per input — written beside the model.
+//! the adaptive attack, the Square attack, optionally a transfer attack from another model, and
+//! the worst case per input — written beside the model.
 
 use super::attack::{
     bounded_files, code_pool, grid_shape, load_model, parse_budgets, targeted_files, Budgets,
@@ -8,7 +9,7 @@ use super::attack::{
 };
 use super::device::{dispatch, OnDevice};
 use super::progress::Bars;
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool, StepSchedule};
 use gmvae_trainer::attack::metrics::{clean_metrics, correctly_classified, verdicts};
@@ -20,6 +21,7 @@ use gmvae_trainer::attack::square::SquareOptions;
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
 use gmvae_trainer::train::TrainDevice;
+use gmvae_trainer::trained::TrainedModel;
 use std::time::Instant;
 
 /// Arguments of `gmvae report`.
@@ -83,6 +85,15 @@ pub struct ReportArgs {
     /// Training images searched for the adaptive code targets (the first N; default all).
     #[arg(long, value_name = "N")]
     pub adaptive_pool: Option<usize>,
+    /// Also run the untargeted adaptive strategy: the best wrong class, re-chosen every step
+    /// (one run per start instead of one per target).
+    #[arg(long)]
+    pub adaptive_untargeted: bool,
+    /// A transfer attack: the adaptive attack's untargeted strategy (its steps and schedule,
+    /// one start, run to the last step) on this independently trained model of the same
+    /// dataset, its images scored on the evaluated model and counted in the worst case.
+    #[arg(long, value_name = "MODEL")]
+    pub transfer_from: Option<std::path::PathBuf>,
 }
 
 /// Runs `gmvae report`.
@@ -116,6 +127,7 @@ impl OnDevice for ReportJob {
             steps: a.adaptive_steps,
             restarts: a.adaptive_restarts,
             targets: a.adaptive_targets,
+            untargeted: a.adaptive_untargeted,
             seed,
             schedule: a.adaptive_schedule,
             ..AdaptiveOptions::default()
@@ -133,6 +145,11 @@ impl OnDevice for ReportJob {
         }
         let loaded = load_model(&a.common, &dev)?;
         let (model, split, out) = (&loaded.model, &loaded.split, &loaded.out);
+        let source = a
+            .transfer_from
+            .as_deref()
+            .map(|path| transfer_source(path, model, &dev))
+            .transpose()?;
         let shape = grid_shape(model);
         let loss = a.loss.loss(model.calibration.s2)?;
         let set = stratified(&split.test, a.samples, seed);
@@ -197,6 +214,23 @@ impl OnDevice for ReportJob {
         if a.square_queries > 0 {
             step("square (gradient-free)");
             bounded.push(suite::run_square(model, &adaptive_set, &square, &bars)?);
+        }
+        if let Some(source) = &source {
+            step("transfer");
+            let one_start = AdaptiveOptions {
+                restarts: 1,
+                targets: 0,
+                untargeted: true,
+                ..adaptive.clone()
+            };
+            bounded.push(suite::run_transfer(
+                model,
+                source,
+                &adaptive_set,
+                &pool,
+                &one_start,
+                &bars,
+            )?);
         }
         let sanity_runs = if a.sanity_samples > 0 {
             step("sanity checks: unbounded, and twice the effort");
@@ -267,4 +301,24 @@ pub fn command_line() -> String {
         *first = "gmvae".into();
     }
     args.join(" ")
+}
+
+/// The source model of the transfer attack, refused unless it was trained on the dataset of
+/// the evaluated model.
+fn transfer_source<D: TrainDevice>(
+    path: &std::path::Path,
+    model: &TrainedModel<D>,
+    dev: &D,
+) -> Result<TrainedModel<D>> {
+    let source = TrainedModel::load(path, dev)
+        .with_context(|| format!("cannot load the transfer source {}", path.display()))?;
+    if source.dataset != model.dataset {
+        bail!(
+            "the transfer source {} was trained on {}, the evaluated model on {}",
+            path.display(),
+            source.dataset,
+            model.dataset
+        );
+    }
+    Ok(source)
 }
