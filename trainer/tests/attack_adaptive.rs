@@ -6,7 +6,7 @@ mod attack_support;
 
 use attack_support::{assert_in_ball, batch, tiny_model};
 use gmvae_trainer::attack::adaptive::{
-    adaptive, apgd_checkpoints, AdaptiveOptions, CodePool, StepSchedule,
+    adaptive, apgd_checkpoints, work, AdaptiveOptions, CodePool, StepSchedule,
 };
 use gmvae_trainer::attack::metrics::verdicts;
 use gmvae_trainer::attack::sampling::stratified;
@@ -139,10 +139,7 @@ fn the_apgd_schedule_stays_in_its_balls_and_its_wins_are_real() {
 fn the_best_wrong_class_strategy_alone_breaks_more_than_the_first_target_alone() {
     let (model, split) = tiny_model();
     let (x, y) = batch(&split, 30);
-    let pool = CodePool {
-        images: split.train.images.slice(ndarray::s![..0, ..]),
-        labels: &[],
-    };
+    let pool = no_code_targets(&split);
     let targeted = AdaptiveOptions {
         eps: vec![0.15],
         steps: 8,
@@ -195,10 +192,7 @@ fn the_best_wrong_class_strategy_alone_breaks_more_than_the_first_target_alone()
 fn a_transfer_attack_scores_the_source_images_on_the_attacked_model() {
     let (model, split) = tiny_model();
     let set = stratified(&split.test, 30, 5);
-    let pool = CodePool {
-        images: split.train.images.slice(ndarray::s![..0, ..]),
-        labels: &[],
-    };
+    let pool = no_code_targets(&split);
     let options = AdaptiveOptions {
         eps: vec![0.05, 0.15],
         steps: 8,
@@ -240,4 +234,51 @@ fn a_transfer_attack_scores_the_source_images_on_the_attacked_model() {
     };
     let err = run_transfer(&model, &source, &set, &pool, &options, &Silent).unwrap_err();
     assert!(matches!(err, AttackError::TransferShape), "{err:?}");
+}
+
+#[test]
+fn the_targeted_strategies_can_take_fewer_starts_than_the_untargeted_one() {
+    let (model, split) = tiny_model();
+    let (x, y) = batch(&split, 30);
+    let pool = no_code_targets(&split);
+    let options = AdaptiveOptions {
+        eps: vec![0.1],
+        steps: 6,
+        restarts: 3,
+        targeted_restarts: Some(1),
+        targets: 2,
+        codes: false,
+        untargeted: true,
+        ..AdaptiveOptions::default()
+    };
+    // 30 inputs, one budget: 2 targets with one start, the untargeted run with three.
+    assert_eq!(work(30, &options), 30 * (2 + 3) * 6);
+    let results = adaptive(&model, x.view(), &y, &pool, &options, &Silent).unwrap();
+    let won: Vec<&String> = results[0].won_by.iter().flatten().collect();
+    assert!(won.iter().any(|w| w.starts_with("mean")), "{won:?}");
+    for w in &won {
+        assert!(!w.starts_with("mean") || w.contains("start 0"), "{w}");
+    }
+    let none = AdaptiveOptions {
+        targeted_restarts: Some(0),
+        ..options
+    };
+    let err = adaptive(&model, x.view(), &y, &pool, &none, &Silent).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttackError::ZeroCount {
+                setting: "targeted restarts"
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// An empty pool: runs that aim at class means only.
+fn no_code_targets(split: &gmvae_trainer::data::Split) -> CodePool<'_> {
+    CodePool {
+        images: split.train.images.slice(ndarray::s![..0, ..]),
+        labels: &[],
+    }
 }

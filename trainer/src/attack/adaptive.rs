@@ -48,6 +48,11 @@ pub struct AdaptiveOptions {
     pub steps: usize,
     /// Starts per strategy and target (the first deterministic, the rest random).
     pub restarts: usize,
+    /// At most this many of the starts for the targeted strategies (`None`: all of them), so
+    /// that the untargeted one can take many starts at the cost of one run each (absent in
+    /// older records: all).
+    #[serde(default)]
+    pub targeted_restarts: Option<usize>,
     /// Target classes per targeted strategy (0 with `untargeted`: that strategy alone).
     pub targets: usize,
     /// Also run the latent-code strategy.
@@ -119,6 +124,7 @@ impl Default for AdaptiveOptions {
             eps: vec![0.1, 0.2, 0.3],
             steps: 40,
             restarts: 2,
+            targeted_restarts: None,
             targets: 3,
             codes: true,
             untargeted: false,
@@ -171,6 +177,17 @@ impl Strategy {
         }
     }
 
+    /// Its starts: all of them for the untargeted strategy, at most `targeted_restarts` for
+    /// the targeted ones.
+    fn starts(self, options: &AdaptiveOptions) -> usize {
+        match self {
+            Strategy::Mean | Strategy::Code => options
+                .targeted_restarts
+                .map_or(options.restarts, |r| r.min(options.restarts)),
+            Strategy::BestWrong => options.restarts,
+        }
+    }
+
     /// Runs per start: one per target class, one for the untargeted strategy.
     fn runs(self, options: &AdaptiveOptions) -> usize {
         match self {
@@ -212,6 +229,11 @@ impl AdaptiveOptions {
                 return Err(AttackError::ZeroCount { setting });
             }
         }
+        if self.targeted_restarts == Some(0) {
+            return Err(AttackError::ZeroCount {
+                setting: "targeted restarts",
+            });
+        }
         for &e in &self.eps {
             check_budget(e)?;
         }
@@ -245,7 +267,7 @@ pub fn adaptive<D: Device<f32>>(
             .collect();
         for restart in 0..options.restarts {
             for strategy in Strategy::ALL {
-                if !strategy.enabled(options) {
+                if !strategy.enabled(options) || restart >= strategy.starts(options) {
                     continue;
                 }
                 for rank in 0..strategy.runs(options) {
@@ -293,9 +315,12 @@ pub fn adaptive<D: Device<f32>>(
 
 /// Upper bound of the image-steps the attack may take: the total of its progress task.
 pub fn work(n: usize, options: &AdaptiveOptions) -> u64 {
-    let targeted = if options.codes { 2 } else { 1 } * options.targets;
-    let runs = targeted + usize::from(options.untargeted);
-    (n * options.eps.len() * options.restarts * runs * options.steps) as u64
+    let runs: usize = Strategy::ALL
+        .iter()
+        .filter(|s| s.enabled(options))
+        .map(|s| s.starts(options) * s.runs(options))
+        .sum();
+    (n * options.eps.len() * runs * options.steps) as u64
 }
 
 fn target_of(targets: &Targets, strategy: Strategy, i: usize, rank: usize) -> Option<usize> {

@@ -1,8 +1,10 @@
-//! Two models' sweeps of the same attack in one chart: error (accepted and wrong) and
-//! rejection against ε for each, as the paper's Figure 3 shows the supervised and the
-//! semi-supervised model side by side.
+//! Two models side by side in one chart: the sweeps of the same attack (error, accepted and
+//! wrong, and rejection against ε for each, as the paper's Figure 3 shows the supervised and
+//! the semi-supervised model), or the worst case of two security reports (attacker success
+//! and robust error against ε, e.g. a standard and an adversarially trained model).
 
 use super::error::AttackError;
+use super::metrics::WorstCase;
 use super::results::BoundedRun;
 use std::io::Read;
 use std::path::Path;
@@ -11,24 +13,43 @@ use std::path::Path;
 /// few tens of MB).
 pub const MAX_SWEEP_BYTES: u64 = 256 << 20;
 
-/// Reads an FGSM sweep written by `gmvae attack fgsm` (`fgsm.json`): at most
-/// [`MAX_SWEEP_BYTES`], valid JSON of a bounded run, of kind `fgsm`, with at least one budget.
-pub fn load_fgsm_sweep(path: &Path) -> Result<BoundedRun, AttackError> {
+/// The largest security report [`load_worst_cases`] reads (`report.json` keeps every input's
+/// verdict under every attack: a few hundred MB at most).
+pub const MAX_REPORT_BYTES: u64 = 1 << 30;
+
+/// Reads the JSON file at `path` as a `T`, reading at most `limit` bytes; `expected` names
+/// what the file should hold in the error.
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    limit: u64,
+    expected: &'static str,
+) -> Result<T, AttackError> {
     let fail = |reason: String| AttackError::Read {
         path: path.to_owned(),
-        expected: "an FGSM sweep (fgsm.json of gmvae attack fgsm)",
+        expected,
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     let mut text = String::new();
-    file.take(MAX_SWEEP_BYTES + 1)
+    file.take(limit + 1)
         .read_to_string(&mut text)
         .map_err(|e| fail(e.to_string()))?;
-    if text.len() as u64 > MAX_SWEEP_BYTES {
-        return Err(fail(format!("larger than {MAX_SWEEP_BYTES} bytes")));
+    if text.len() as u64 > limit {
+        return Err(fail(format!("larger than {limit} bytes")));
     }
-    let run: BoundedRun = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("it is not an attack result file ({e})")))?;
+    serde_json::from_str(&text).map_err(|e| fail(format!("it is not an attack result file ({e})")))
+}
+
+/// Reads an FGSM sweep written by `gmvae attack fgsm` (`fgsm.json`): at most
+/// [`MAX_SWEEP_BYTES`], valid JSON of a bounded run, of kind `fgsm`, with at least one budget.
+pub fn load_fgsm_sweep(path: &Path) -> Result<BoundedRun, AttackError> {
+    const EXPECTED: &str = "an FGSM sweep (fgsm.json of gmvae attack fgsm)";
+    let fail = |reason: String| AttackError::Read {
+        path: path.to_owned(),
+        expected: EXPECTED,
+        reason,
+    };
+    let run: BoundedRun = read_json(path, MAX_SWEEP_BYTES, EXPECTED)?;
     if run.kind != "fgsm" || run.points.is_empty() {
         return Err(fail(format!(
             "it holds a {} run with {} budgets",
@@ -39,7 +60,7 @@ pub fn load_fgsm_sweep(path: &Path) -> Result<BoundedRun, AttackError> {
     Ok(run)
 }
 use crate::eval::metrics::SelectiveMetrics;
-use crate::plot::svg::{LineChart, PALETTE};
+use crate::plot::svg::{LineChart, Series, PALETTE};
 
 /// The error and rejection curves of every `(label, run)` in one chart (percent of the
 /// attacked inputs against ε), in the order given; ε runs to the largest budget of any run.
@@ -79,5 +100,144 @@ pub fn side_by_side(runs: &[(&str, &BoundedRun)]) -> LineChart {
         y_range: (0.0, 100.0),
         series,
         markers: vec![],
+    }
+}
+
+/// The worst case per input of a security report (`report.json` of `gmvae report`), all that
+/// [`worst_case_chart`] needs of it.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct WorstCases {
+    /// The model the report evaluated.
+    pub model: String,
+    /// Its worst case at each budget.
+    pub worst_case: Vec<WorstCase>,
+}
+
+/// Reads the worst case of a report written by `gmvae report` (`report.json`): at most
+/// [`MAX_REPORT_BYTES`], with at least one budget.
+pub fn load_worst_cases(path: &Path) -> Result<WorstCases, AttackError> {
+    const EXPECTED: &str = "a security report (report.json of gmvae report)";
+    let report: WorstCases = read_json(path, MAX_REPORT_BYTES, EXPECTED)?;
+    if report.worst_case.is_empty() {
+        return Err(AttackError::Read {
+            path: path.to_owned(),
+            expected: EXPECTED,
+            reason: "it has no worst case".into(),
+        });
+    }
+    Ok(report)
+}
+
+/// Attacker success (accepted and misclassified under some attack, of all attacked inputs)
+/// and, where measured, the robust error RErr (of the inputs classified correctly when clean)
+/// against ε, for every `(label, worst cases)` in one chart.
+pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
+    let colors = [
+        (PALETTE[1], PALETTE[0]),
+        (PALETTE[3], PALETTE[4]),
+        (PALETTE[5], PALETTE[2]),
+    ];
+    let mut series = Vec::with_capacity(2 * models.len());
+    for (k, (label, cases)) in models.iter().enumerate() {
+        let (success, robust) = colors[k % colors.len()];
+        series.push(Series {
+            name: format!("{label}: attacker success"),
+            points: cases
+                .iter()
+                .map(|c| (c.eps, 100.0 * c.attacker_success_rate))
+                .collect(),
+            color: success,
+            dots: true,
+        });
+        let rerr: Vec<(f64, f64)> = cases
+            .iter()
+            .filter_map(|c| c.robust_error.map(|r| (c.eps, 100.0 * r)))
+            .collect();
+        if !rerr.is_empty() {
+            series.push(Series {
+                name: format!("{label}: RErr"),
+                points: rerr,
+                color: robust,
+                dots: true,
+            });
+        }
+    }
+    let max_eps = models
+        .iter()
+        .flat_map(|(_, cases)| cases.iter().map(|c| c.eps))
+        .fold(0.0, f64::max);
+    LineChart {
+        title: format!(
+            "Worst case over every L∞ attack: {}",
+            models
+                .iter()
+                .map(|(l, _)| *l)
+                .collect::<Vec<_>>()
+                .join(" vs ")
+        ),
+        x_label: "ε (L∞)".into(),
+        y_label: "% of attacked inputs".into(),
+        x_range: (0.0, if max_eps > 0.0 { max_eps } else { 1.0 }),
+        y_range: (0.0, 100.0),
+        series,
+        markers: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(eps: f64, success: f64, rerr: Option<f64>) -> WorstCase {
+        WorstCase {
+            eps,
+            samples: 100,
+            attacker_wins: (100.0 * success) as usize,
+            attacker_success_rate: success,
+            robust_accuracy: 1.0 - success,
+            attacks: vec!["adaptive".into()],
+            correct_inputs: 100,
+            robust_error: rerr,
+        }
+    }
+
+    #[test]
+    fn a_reports_worst_case_is_read_back_and_drawn_beside_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        // (Binary fractions, which JSON carries exactly.)
+        let cases = vec![case(0.1, 0.5, Some(0.5)), case(0.3, 0.75, Some(0.75))];
+        // Other fields of a real report are skipped.
+        let json =
+            serde_json::json!({ "model": "standard.gmvae", "worst_case": cases, "bounded": [] });
+        std::fs::write(&path, json.to_string()).unwrap();
+        let read = load_worst_cases(&path).unwrap();
+        assert_eq!(
+            (read.model.as_str(), &read.worst_case),
+            ("standard.gmvae", &cases)
+        );
+        let robust = [case(0.1, 0.0625, None), case(0.3, 0.125, None)];
+        let chart = worst_case_chart(&[("robust", &robust), ("standard", &read.worst_case)]);
+        let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+        // No RErr series where none was measured.
+        assert_eq!(
+            names,
+            [
+                "robust: attacker success",
+                "standard: attacker success",
+                "standard: RErr"
+            ]
+        );
+        assert_eq!(chart.series[0].points, [(0.1, 6.25), (0.3, 12.5)]);
+        assert_eq!(chart.x_range, (0.0, 0.3));
+        // A report without a worst case, and a file that is not one, are typed errors.
+        std::fs::write(&path, r#"{"model": "m", "worst_case": []}"#).unwrap();
+        assert!(matches!(
+            load_worst_cases(&path),
+            Err(AttackError::Read { .. })
+        ));
+        std::fs::write(&path, "not json").unwrap();
+        let err = load_worst_cases(&path).unwrap_err().to_string();
+        assert!(err.contains("security report"), "{err}");
     }
 }

@@ -257,6 +257,10 @@ pub struct AdaptiveSettings {
     /// Starts per strategy and target (the first deterministic, the rest random).
     #[arg(long, default_value_t = 2)]
     pub restarts: usize,
+    /// At most this many starts for the targeted strategies [default: all]; the untargeted
+    /// one takes every start.
+    #[arg(long, value_name = "N")]
+    pub target_restarts: Option<usize>,
     /// Target classes per strategy.
     #[arg(long, default_value_t = 3)]
     pub targets: usize,
@@ -284,6 +288,7 @@ impl AdaptiveSettings {
             eps: self.eps.0.clone(),
             steps: self.steps,
             restarts: self.restarts,
+            targeted_restarts: self.target_restarts,
             targets: self.targets,
             codes: !self.no_codes,
             untargeted: self.untargeted,

@@ -12,10 +12,12 @@ use super::progress::Bars;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool, StepSchedule};
+use gmvae_trainer::attack::compare::{load_worst_cases, worst_case_chart};
 use gmvae_trainer::attack::metrics::{clean_metrics, correctly_classified, verdicts};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::pgd::PgdOptions;
 use gmvae_trainer::attack::report::{linf_worst_cases, SanityChecks, SecurityReport};
+use gmvae_trainer::attack::results::write_chart;
 use gmvae_trainer::attack::sampling::stratified;
 use gmvae_trainer::attack::square::SquareOptions;
 use gmvae_trainer::attack::suite;
@@ -72,6 +74,10 @@ pub struct ReportArgs {
     /// Adaptive target classes per strategy.
     #[arg(long, default_value_t = 3)]
     pub adaptive_targets: usize,
+    /// At most this many adaptive starts for the targeted strategies [default: all]; the
+    /// untargeted one takes every start.
+    #[arg(long, value_name = "N")]
+    pub adaptive_target_restarts: Option<usize>,
     /// Inputs of the sanity checks (the first adaptive samples): the adaptive attack at ε = 1,
     /// and again with twice the steps and restarts (0 skips them).
     #[arg(long, default_value_t = 50)]
@@ -94,6 +100,16 @@ pub struct ReportArgs {
     /// dataset, its images scored on the evaluated model and counted in the worst case.
     #[arg(long, value_name = "MODEL")]
     pub transfer_from: Option<std::path::PathBuf>,
+    /// The `report.json` of another model (e.g. the standard one beside an adversarially
+    /// trained one): both worst cases in one chart, `worst-case-versus.svg/.png`.
+    #[arg(long, value_name = "REPORT_JSON")]
+    pub versus: Option<std::path::PathBuf>,
+    /// Legend label of this model in the `--versus` chart.
+    #[arg(long, default_value = "this model", requires = "versus")]
+    pub label: String,
+    /// Legend label of the other model in the `--versus` chart.
+    #[arg(long, default_value = "other model", requires = "versus")]
+    pub versus_label: String,
 }
 
 /// Runs `gmvae report`.
@@ -127,6 +143,7 @@ impl OnDevice for ReportJob {
             steps: a.adaptive_steps,
             restarts: a.adaptive_restarts,
             targets: a.adaptive_targets,
+            targeted_restarts: a.adaptive_target_restarts,
             untargeted: a.adaptive_untargeted,
             seed,
             schedule: a.adaptive_schedule,
@@ -143,6 +160,7 @@ impl OnDevice for ReportJob {
         if a.square_queries > 0 {
             square.validate()?;
         }
+        let versus = a.versus.as_deref().map(load_worst_cases).transpose()?;
         let loaded = load_model(&a.common, &dev)?;
         let (model, split, out) = (&loaded.model, &loaded.split, &loaded.out);
         let source = a
@@ -243,6 +261,7 @@ impl OnDevice for ReportJob {
             let harder = AdaptiveOptions {
                 steps: 2 * adaptive.steps,
                 restarts: 2 * adaptive.restarts,
+                targeted_restarts: adaptive.targeted_restarts.map(|r| 2 * r),
                 ..adaptive.clone()
             };
             Some((
@@ -285,6 +304,13 @@ impl OnDevice for ReportJob {
             seconds: started.elapsed().as_secs_f64(),
         };
         written.extend(report.write(out)?);
+        if let Some(other) = &versus {
+            let chart = worst_case_chart(&[
+                (&a.label, &report.worst_case),
+                (&a.versus_label, &other.worst_case),
+            ]);
+            written.extend(write_chart(out, "worst-case-versus", &chart)?);
+        }
         let mut summary = report.markdown();
         summary.push('\n');
         for path in written {
