@@ -195,8 +195,11 @@ impl Calibration {
             precisions,
             samples: errors.len(),
         };
-        if settings.tau_enc == TauEncStatistic::Quantile {
-            let scores = calibration.score(train, config.classes);
+        // Predictions and distances do not depend on the thresholds: scored once for both
+        // rules that need them.
+        let scores = (settings.tau_enc == TauEncStatistic::Quantile || settings.tpr.is_some())
+            .then(|| calibration.score(train, config.classes));
+        if let (TauEncStatistic::Quantile, Some(scores)) = (settings.tau_enc, &scores) {
             let distances: Vec<f64> = scores
                 .mahalanobis_sq
                 .iter()
@@ -204,8 +207,8 @@ impl Calibration {
                 .collect();
             calibration.tau_enc = nearest_rank(&distances, settings.confidence)? as f32;
         }
-        if let Some(tpr) = settings.tpr {
-            let scale = calibration.tpr_scale(train, labels, config.classes, tpr)?;
+        if let (Some(tpr), Some(scores)) = (settings.tpr, &scores) {
+            let scale = calibration.tpr_scale(scores, labels, tpr)?;
             calibration.tau_enc = scaled_up(calibration.tau_enc, scale);
             calibration.tau_dec = scaled_up(calibration.tau_dec, scale);
         }
@@ -213,16 +216,14 @@ impl Calibration {
     }
 
     /// The factor by which both thresholds are scaled so that the share `tpr` (nearest rank)
-    /// of the correctly classified images of `encoded` passes both: the `tpr` quantile of
-    /// `max(d²/τ_enc, e/τ_dec)` over those images.
+    /// of the correctly classified calibration images (`scores`, with true `labels`) passes
+    /// both: the `tpr` quantile of `max(d²/τ_enc, e/τ_dec)` over those images.
     fn tpr_scale(
         &self,
-        encoded: &Encoded,
+        scores: &Scores,
         labels: ArrayView1<u8>,
-        classes: usize,
         tpr: f64,
     ) -> Result<f64, CalibrationError> {
-        let scores = self.score(encoded, classes);
         let ratios: Vec<f64> = (0..scores.predictions.len())
             .filter(|&i| labels.get(i).map(|&y| usize::from(y)) == Some(scores.predictions[i]))
             .map(|i| {

@@ -62,17 +62,19 @@ pub fn load_fgsm_sweep(path: &Path) -> Result<BoundedRun, AttackError> {
 use crate::eval::metrics::SelectiveMetrics;
 use crate::plot::svg::{LineChart, Series, PALETTE};
 
+/// Each model's pair of curve colours in a side-by-side chart, in order.
+const MODEL_COLORS: [(&str, &str); 3] = [
+    (PALETTE[1], PALETTE[0]),
+    (PALETTE[3], PALETTE[4]),
+    (PALETTE[5], PALETTE[2]),
+];
+
 /// The error and rejection curves of every `(label, run)` in one chart (percent of the
 /// attacked inputs against ε), in the order given; ε runs to the largest budget of any run.
 pub fn side_by_side(runs: &[(&str, &BoundedRun)]) -> LineChart {
     let mut series = Vec::with_capacity(2 * runs.len());
-    let colors = [
-        (PALETTE[1], PALETTE[0]),
-        (PALETTE[3], PALETTE[4]),
-        (PALETTE[5], PALETTE[2]),
-    ];
     for (k, (label, run)) in runs.iter().enumerate() {
-        let (error, rejection) = colors[k % colors.len()];
+        let (error, rejection) = MODEL_COLORS[k % MODEL_COLORS.len()];
         let curve = |name: &str, color, f: &dyn Fn(&SelectiveMetrics) -> f64| {
             run.metric_series(format!("{label}: {name}"), color, f)
         };
@@ -132,14 +134,9 @@ pub fn load_worst_cases(path: &Path) -> Result<WorstCases, AttackError> {
 /// and, where measured, the robust error RErr (of the inputs classified correctly when clean)
 /// against ε, for every `(label, worst cases)` in one chart.
 pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
-    let colors = [
-        (PALETTE[1], PALETTE[0]),
-        (PALETTE[3], PALETTE[4]),
-        (PALETTE[5], PALETTE[2]),
-    ];
     let mut series = Vec::with_capacity(2 * models.len());
     for (k, (label, cases)) in models.iter().enumerate() {
-        let (success, robust) = colors[k % colors.len()];
+        let (success, robust) = MODEL_COLORS[k % MODEL_COLORS.len()];
         series.push(Series {
             name: format!("{label}: attacker success"),
             points: cases
