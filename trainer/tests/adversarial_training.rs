@@ -9,7 +9,7 @@ use gmvae_trainer::data::{load, DatasetSpec};
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::progress::Silent;
 use gmvae_trainer::train::adversarial::{
-    perturb, robust_accuracy, AdversarialTarget, AdversarialTraining, InnerAttack,
+    perturb, robust_accuracy, AdversarialTarget, AdversarialTraining, InnerAttack, InnerLoss,
     DEFAULT_ADVERSARIAL,
 };
 use gmvae_trainer::train::fit::catastrophic_overfitting;
@@ -190,6 +190,7 @@ fn far_from_every_mean(trainer: &Trainer<Cpu>, test: &gmvae_trainer::data::Datas
         step_size: EPS,
         start: vec![0.0; pixels * n],
         target: AdversarialTarget::TrueClass,
+        loss: InnerLoss::Posterior,
     };
     let x = dev.tensor_from_vec(images, (pixels, n));
     let targets = dev.tensor_from_vec(means, (network.config().latent, n));

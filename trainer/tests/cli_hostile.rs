@@ -115,6 +115,11 @@ fn training_options_are_checked_before_the_first_epoch() {
             &["--adversarial", "--adversarial-target", "away"],
             "possible values",
         ),
+        (&["--adversarial-loss", "margin"], "--adversarial"),
+        (
+            &["--adversarial", "--adversarial-loss", "hinge"],
+            "possible values",
+        ),
     ] {
         let err = one_error_line(&train_args(out, flags));
         assert!(err.contains(says), "{flags:?}: {err}");

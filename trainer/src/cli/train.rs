@@ -12,7 +12,7 @@ use gmvae_trainer::calibrate::{
 use gmvae_trainer::data::{load, Split};
 use gmvae_trainer::model::Preset;
 use gmvae_trainer::train::adversarial::{
-    AdversarialTarget, AdversarialTraining, DEFAULT_ADVERSARIAL,
+    AdversarialTarget, AdversarialTraining, InnerLoss, DEFAULT_ADVERSARIAL,
 };
 use gmvae_trainer::train::batch::Augment;
 use gmvae_trainer::train::semi::{
@@ -154,6 +154,9 @@ pub struct AdversarialArgs {
     /// class means as the perturbation reaches ε, so that it is rejected.
     #[arg(long, value_parser = super::choice::<AdversarialTarget>(), default_value_t = DEFAULT_ADVERSARIAL.target, requires = "adversarial")]
     pub adversarial_target: AdversarialTarget,
+    /// The loss the inner attack climbs.
+    #[arg(long, value_parser = super::choice::<InnerLoss>(), default_value_t = DEFAULT_ADVERSARIAL.loss, requires = "adversarial")]
+    pub adversarial_loss: InnerLoss,
 }
 
 impl AdversarialArgs {
@@ -166,6 +169,7 @@ impl AdversarialArgs {
             weight: self.adversarial_weight,
             ramp_epochs: self.adversarial_ramp_epochs,
             target: self.adversarial_target,
+            loss: self.adversarial_loss,
         })
     }
 }

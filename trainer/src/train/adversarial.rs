@@ -5,9 +5,10 @@
 //! point that moves from the class mean to the centroid of the class means as the
 //! perturbation grows, where the Mahalanobis test rejects it.
 //!
-//! The inner attack maximises the cross-entropy of the mixture posterior (softmax of the
-//! class coordinates of f(x'), the loss of [`crate::attack::EncoderLoss`] at T = 1) from a
-//! uniform random start: one signed step of `step_factor·ε` (FGSM with random start, as in
+//! The inner attack maximises one of two losses ([`InnerLoss`]) from a uniform random start:
+//! the cross-entropy of the mixture posterior (softmax of the class coordinates of f(x'), the
+//! loss of [`crate::attack::EncoderLoss`] at T = 1), or the latent margin of the best wrong
+//! class (the adaptive attack's untargeted loss without its threshold hinges). It takes one signed step of `step_factor·ε` (FGSM with random start, as in
 //! fast adversarial training, Wong et al. 2020), or `steps` signed steps of
 //! `step_factor·ε / steps` each (PGD), each step projected back into the ball and `[0, 1]`.
 
@@ -43,7 +44,30 @@ pub struct AdversarialTraining {
     /// class mean).
     #[serde(default)]
     pub target: AdversarialTarget,
+    /// The loss the inner attack climbs (absent in older records: the posterior
+    /// cross-entropy).
+    #[serde(default)]
+    pub loss: InnerLoss,
 }
+
+/// The loss the inner attack of adversarial training climbs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InnerLoss {
+    /// The cross-entropy of softmax(class coordinates of f(x')) at temperature 1: it lowers the
+    /// true class's coordinate and raises every other one by its posterior share.
+    #[default]
+    Posterior,
+    /// The latent margin `z_k − z_y` of the best wrong class `k` (the one with the largest
+    /// coordinate, chosen again before every step), half of `d²(z, μ_y) − d²(z, μ_k)` for
+    /// one-hot means: it walks f(x') towards the nearest wrong class mean, as the adaptive
+    /// attack's untargeted strategy does.
+    Margin,
+}
+
+crate::choice::choice!(InnerLoss {
+    Posterior => "posterior", "cross-entropy of the mixture posterior at temperature 1";
+    Margin => "margin", "latent margin of the best wrong class, chosen again every step (the adaptive attack's untargeted loss)";
+});
 
 /// Where the outer loss pulls the encoding f(x') of a perturbed image.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +98,7 @@ pub const DEFAULT_ADVERSARIAL: AdversarialTraining = AdversarialTraining {
     weight: 1.0,
     ramp_epochs: 5,
     target: AdversarialTarget::TrueClass,
+    loss: InnerLoss::Posterior,
 };
 
 /// Why adversarial training settings are refused.
@@ -135,6 +160,8 @@ pub struct InnerAttack {
     pub start: Vec<f32>,
     /// Where the outer loss pulls the perturbed encodings.
     pub target: AdversarialTarget,
+    /// The loss the attack climbs.
+    pub loss: InnerLoss,
 }
 
 impl InnerAttack {
@@ -146,6 +173,7 @@ impl InnerAttack {
             step_size: settings.step_factor * eps / settings.steps as f32,
             start,
             target: settings.target,
+            loss: settings.loss,
         }
     }
 
@@ -182,7 +210,10 @@ pub fn perturb<D: Device<f32>>(
         let x = network
             .device()
             .tensor_from_vec(current.clone(), (pixels, n));
-        let gradient = cross_entropy_gradient(network, params, x, targets, classes);
+        let gradient = match attack.loss {
+            InnerLoss::Posterior => cross_entropy_gradient(network, params, x, targets, classes),
+            InnerLoss::Margin => margin_gradient(network, params, x, targets, classes),
+        };
         for ((value, &g), &x0) in current.iter_mut().zip(&gradient).zip(&clean) {
             let stepped = *value + attack.step_size * sign(g);
             *value = stepped
@@ -273,6 +304,7 @@ pub fn robust_accuracy<D: Device<f32>>(
             step_size: step_factor * eps / steps as f32,
             start: vec![0.0; config.pixels() * n],
             target: AdversarialTarget::TrueClass,
+            loss: InnerLoss::Posterior,
         };
         let adversarial = perturb(network, params, &images, &targets, &attack);
         let z = network.encode(params, adversarial).as_vec();
@@ -294,13 +326,8 @@ fn cross_entropy_gradient<D: Device<f32>>(
     targets: &Matrix<D>,
     classes: usize,
 ) -> Vec<f32> {
-    let latent = network.config().latent;
     let n = x.shape().1;
-    let selection: Vec<f32> = (0..classes * latent)
-        .map(|r| f32::from(r / latent == r % latent))
-        .collect();
-    let dev = network.device();
-    let select = dev.tensor_from_vec(selection.clone(), (classes, latent));
+    let select = class_selection(network.device(), classes, network.config().latent);
     let z = network.encode(params, x.clone().traced(Gradients::leaky()));
     let logits = select.clone().retaped::<OwnedTape<f32, D>>().matmul(z);
     let onehot = select.matmul(targets.clone());
@@ -311,6 +338,53 @@ fn cross_entropy_gradient<D: Device<f32>>(
     let g = grads.get(&x).as_vec();
     debug_assert_eq!(g.len(), x.shape().0 * n);
     g
+}
+
+/// The class-coordinate selection `[classes, latent]` (identity on the first `classes` rows).
+fn class_selection<D: Device<f32>>(
+    dev: &D,
+    classes: usize,
+    latent: usize,
+) -> Tensor<(usize, usize), f32, D> {
+    let selection: Vec<f32> = (0..classes * latent)
+        .map(|r| f32::from(r / latent == r % latent))
+        .collect();
+    dev.tensor_from_vec(selection, (classes, latent))
+}
+
+/// ∂/∂x of Σ (z_k − z_y) over the columns of `x`, with y the class of each column's one-hot
+/// `targets` column and k the wrong class with the largest coordinate of z = f(x);
+/// `[pixels, n]` row-major.
+fn margin_gradient<D: Device<f32>>(
+    network: &Network<D>,
+    params: &Params<D>,
+    x: Matrix<D>,
+    targets: &Matrix<D>,
+    classes: usize,
+) -> Vec<f32> {
+    let n = x.shape().1;
+    let dev = network.device();
+    let select = class_selection(dev, classes, network.config().latent);
+    let z = network.encode(params, x.clone().traced(Gradients::leaky()));
+    let coordinates = select.retaped::<OwnedTape<f32, D>>().matmul(z);
+    let values = coordinates.as_vec();
+    let truth = targets.as_vec();
+    let mut direction = vec![0f32; classes * n];
+    for column in 0..n {
+        let y = (0..classes)
+            .max_by(|&a, &b| truth[a * n + column].total_cmp(&truth[b * n + column]))
+            .unwrap_or(0);
+        let wrong = (0..classes)
+            .filter(|&k| k != y)
+            .max_by(|&a, &b| values[a * n + column].total_cmp(&values[b * n + column]));
+        if let Some(k) = wrong {
+            direction[k * n + column] = 1.0;
+            direction[y * n + column] = -1.0;
+        }
+    }
+    let direction = dev.tensor_from_vec(direction, (classes, n));
+    let grads = (coordinates * direction).sum().backward();
+    grads.get(&x).as_vec()
 }
 
 #[cfg(test)]
@@ -382,6 +456,58 @@ mod tests {
     }
 
     #[test]
+    fn the_margin_attack_stays_in_the_ball_and_raises_the_best_wrong_margin() {
+        let config = ModelConfig::from_preset(Preset::Tiny, (1, 8, 8), 3, Some(4)).unwrap();
+        let dev = Cpu::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let params = Params::init(&config, &dev, &mut rng);
+        let network = Network::new(config, &dev);
+        let n = 6;
+        let clean: Vec<f32> = (0..64 * n).map(|_| rng.gen::<f32>()).collect();
+        let labels: Vec<usize> = (0..n).map(|c| c % 3).collect();
+        let mut targets = vec![0f32; 4 * n];
+        for (c, &y) in labels.iter().enumerate() {
+            targets[y * n + c] = 1.0;
+        }
+        let images = dev.tensor_from_vec(clean.clone(), (64, n));
+        let targets = dev.tensor_from_vec(targets, (4, n));
+        // The summed margin max_{k≠y} z_k − z_y over the columns.
+        let margin = |x: Vec<f32>| -> f32 {
+            let z = network
+                .encode(&params, dev.tensor_from_vec(x, (64, n)))
+                .as_vec();
+            (0..n)
+                .map(|c| {
+                    let best_wrong = (0..3)
+                        .filter(|&k| k != labels[c])
+                        .map(|k| z[k * n + c])
+                        .fold(f32::MIN, f32::max);
+                    best_wrong - z[labels[c] * n + c]
+                })
+                .sum()
+        };
+        let eps = 0.1;
+        let settings = AdversarialTraining {
+            steps: 5,
+            step_factor: 2.5,
+            loss: InnerLoss::Margin,
+            ..DEFAULT_ADVERSARIAL
+        };
+        let attack = InnerAttack::new(&settings, eps, vec![0.0; 64 * n]);
+        let adv = perturb(&network, &params, &images, &targets, &attack).as_vec();
+        for (&a, &x) in adv.iter().zip(&clean) {
+            assert!((0.0..=1.0).contains(&a), "{a}");
+            assert!((a - x).abs() <= eps + 1e-6, "{a} vs {x}");
+        }
+        assert!(
+            margin(adv.clone()) > margin(clean.clone()),
+            "{} vs {}",
+            margin(adv),
+            margin(clean)
+        );
+    }
+
+    #[test]
     fn reject_targets_move_from_the_class_mean_to_the_centroid_as_the_perturbation_grows() {
         // Two pixels, three columns moved by 0, ε/2 and ε; latent 4 with 3 classes.
         let (n, classes) = (3, 3);
@@ -397,6 +523,7 @@ mod tests {
             step_size: 0.1,
             start: vec![0.0; 2 * n],
             target,
+            loss: InnerLoss::Posterior,
         };
         let same = latent_targets(
             &attack(AdversarialTarget::TrueClass),
