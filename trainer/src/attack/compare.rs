@@ -163,6 +163,10 @@ pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
         .iter()
         .flat_map(|(_, cases)| cases.iter().map(|c| c.eps))
         .fold(0.0, f64::max);
+    let highest = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|&(_, y)| y))
+        .fold(0.0, f64::max);
     LineChart {
         title: format!(
             "Worst case over every L∞ attack: {}",
@@ -175,10 +179,20 @@ pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
         x_label: "ε (L∞)".into(),
         y_label: "% of attacked inputs".into(),
         x_range: (0.0, if max_eps > 0.0 { max_eps } else { 1.0 }),
-        y_range: (0.0, 100.0),
+        y_range: (0.0, percent_axis_top(highest)),
         series,
         markers: vec![],
     }
+}
+
+/// The top of a percentage axis that shows `highest` (%) with a little room above it: the
+/// smallest of 5, 10, 20, 25, 50 and 100 that is at least 1.1 × `highest`, so that a few
+/// percent are not drawn flat against the bottom of a 0–100 axis.
+fn percent_axis_top(highest: f64) -> f64 {
+    [5.0, 10.0, 20.0, 25.0, 50.0]
+        .into_iter()
+        .find(|&top| 1.1 * highest <= top)
+        .unwrap_or(100.0)
 }
 
 #[cfg(test)]
@@ -227,6 +241,12 @@ mod tests {
         );
         assert_eq!(chart.series[0].points, [(0.1, 6.25), (0.3, 12.5)]);
         assert_eq!(chart.x_range, (0.0, 0.3));
+        // The y-axis fits the highest value: 75 % needs the whole axis, 12.5 % a fifth of it.
+        assert_eq!(chart.y_range, (0.0, 100.0));
+        let alone = worst_case_chart(&[("robust", &robust)]);
+        assert_eq!(alone.y_range, (0.0, 20.0));
+        assert_eq!(percent_axis_top(0.0), 5.0);
+        assert_eq!(percent_axis_top(95.0), 100.0);
         // A report without a worst case, and a file that is not one, are typed errors.
         std::fs::write(&path, r#"{"model": "m", "worst_case": []}"#).unwrap();
         assert!(matches!(
