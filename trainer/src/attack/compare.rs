@@ -88,18 +88,33 @@ pub fn side_by_side(runs: &[(&str, &BoundedRun)]) -> LineChart {
     let title = runs
         .first()
         .map_or_else(String::new, |(_, r)| r.title.clone());
+    let labels: Vec<&str> = runs.iter().map(|(l, _)| *l).collect();
+    versus_chart(
+        &title,
+        &labels,
+        "% of adversarial inputs",
+        max_eps,
+        100.0,
+        series,
+    )
+}
+
+/// A chart of percentages against ε (0 to `max_eps`, or to 1 without budgets) for the models
+/// `labels`, titled `"{title}: {label} vs {label}"`.
+fn versus_chart(
+    title: &str,
+    labels: &[&str],
+    y_label: &str,
+    max_eps: f64,
+    y_top: f64,
+    series: Vec<Series>,
+) -> LineChart {
     LineChart {
-        title: format!(
-            "{title}: {}",
-            runs.iter()
-                .map(|(l, _)| *l)
-                .collect::<Vec<_>>()
-                .join(" vs ")
-        ),
+        title: format!("{title}: {}", labels.join(" vs ")),
         x_label: "ε (L∞)".into(),
-        y_label: "% of adversarial inputs".into(),
+        y_label: y_label.into(),
         x_range: (0.0, if max_eps > 0.0 { max_eps } else { 1.0 }),
-        y_range: (0.0, 100.0),
+        y_range: (0.0, y_top),
         series,
         markers: vec![],
     }
@@ -167,22 +182,15 @@ pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
         .iter()
         .flat_map(|s| s.points.iter().map(|&(_, y)| y))
         .fold(0.0, f64::max);
-    LineChart {
-        title: format!(
-            "Worst case over every L∞ attack: {}",
-            models
-                .iter()
-                .map(|(l, _)| *l)
-                .collect::<Vec<_>>()
-                .join(" vs ")
-        ),
-        x_label: "ε (L∞)".into(),
-        y_label: "% of attacked inputs".into(),
-        x_range: (0.0, if max_eps > 0.0 { max_eps } else { 1.0 }),
-        y_range: (0.0, percent_axis_top(highest)),
+    let labels: Vec<&str> = models.iter().map(|(l, _)| *l).collect();
+    versus_chart(
+        "Worst case over every L∞ attack",
+        &labels,
+        "% of attacked inputs",
+        max_eps,
+        percent_axis_top(highest),
         series,
-        markers: vec![],
-    }
+    )
 }
 
 /// The top of a percentage axis that shows `highest` (%) with a little room above it: the

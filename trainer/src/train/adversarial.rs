@@ -8,9 +8,10 @@
 //! The inner attack maximises one of two losses ([`InnerLoss`]) from a uniform random start:
 //! the cross-entropy of the mixture posterior (softmax of the class coordinates of f(x'), the
 //! loss of [`crate::attack::EncoderLoss`] at T = 1), or the latent margin of the best wrong
-//! class (the adaptive attack's untargeted loss without its threshold hinges). It takes one signed step of `step_factor·ε` (FGSM with random start, as in
-//! fast adversarial training, Wong et al. 2020), or `steps` signed steps of
-//! `step_factor·ε / steps` each (PGD), each step projected back into the ball and `[0, 1]`.
+//! class (the adaptive attack's untargeted loss without its threshold hinges). It takes one
+//! signed step of `step_factor·ε` (FGSM with random start, as in fast adversarial training,
+//! Wong et al. 2020), or `steps` signed steps of `step_factor·ε / steps` each (PGD), each step
+//! projected back into the ball and `[0, 1]`.
 
 use crate::attack::project::sign;
 use crate::data::Dataset;
@@ -327,9 +328,7 @@ fn cross_entropy_gradient<D: Device<f32>>(
     classes: usize,
 ) -> Vec<f32> {
     let n = x.shape().1;
-    let select = class_selection(network.device(), classes, network.config().latent);
-    let z = network.encode(params, x.clone().traced(Gradients::leaky()));
-    let logits = select.clone().retaped::<OwnedTape<f32, D>>().matmul(z);
+    let (logits, select) = class_coordinates(network, params, &x, classes);
     let onehot = select.matmul(targets.clone());
     let ce = (logits.log_softmax::<Axis<0>>() * onehot)
         .sum::<_, Axis<0>>()
@@ -340,16 +339,24 @@ fn cross_entropy_gradient<D: Device<f32>>(
     g
 }
 
-/// The class-coordinate selection `[classes, latent]` (identity on the first `classes` rows).
-fn class_selection<D: Device<f32>>(
-    dev: &D,
+/// The class coordinates `[classes, n]` of f(x), on a tape that leads back to `x`, and the
+/// selection `[classes, latent]` (identity on the first `classes` rows) that picked them.
+fn class_coordinates<D: Device<f32>>(
+    network: &Network<D>,
+    params: &Params<D>,
+    x: &Matrix<D>,
     classes: usize,
-    latent: usize,
-) -> Tensor<(usize, usize), f32, D> {
+) -> (Matrix<D, OwnedTape<f32, D>>, Matrix<D>) {
+    let latent = network.config().latent;
     let selection: Vec<f32> = (0..classes * latent)
         .map(|r| f32::from(r / latent == r % latent))
         .collect();
-    dev.tensor_from_vec(selection, (classes, latent))
+    let select = network
+        .device()
+        .tensor_from_vec(selection, (classes, latent));
+    let z = network.encode(params, x.clone().traced(Gradients::leaky()));
+    let coordinates = select.clone().retaped::<OwnedTape<f32, D>>().matmul(z);
+    (coordinates, select)
 }
 
 /// ∂/∂x of Σ (z_k − z_y) over the columns of `x`, with y the class of each column's one-hot
@@ -363,10 +370,7 @@ fn margin_gradient<D: Device<f32>>(
     classes: usize,
 ) -> Vec<f32> {
     let n = x.shape().1;
-    let dev = network.device();
-    let select = class_selection(dev, classes, network.config().latent);
-    let z = network.encode(params, x.clone().traced(Gradients::leaky()));
-    let coordinates = select.retaped::<OwnedTape<f32, D>>().matmul(z);
+    let (coordinates, _) = class_coordinates(network, params, &x, classes);
     let values = coordinates.as_vec();
     let truth = targets.as_vec();
     let mut direction = vec![0f32; classes * n];
@@ -382,7 +386,7 @@ fn margin_gradient<D: Device<f32>>(
             direction[y * n + column] = -1.0;
         }
     }
-    let direction = dev.tensor_from_vec(direction, (classes, n));
+    let direction = network.device().tensor_from_vec(direction, (classes, n));
     let grads = (coordinates * direction).sum().backward();
     grads.get(&x).as_vec()
 }
