@@ -234,6 +234,20 @@ fn a_transfer_attack_scores_the_source_images_on_the_attacked_model() {
     };
     let err = run_transfer(&model, &source, &set, &pool, &options, &Silent).unwrap_err();
     assert!(matches!(err, AttackError::TransferShape), "{err:?}");
+    // So is one of the same shape trained on another dataset.
+    let same = *model.network.config();
+    let elsewhere = gmvae_trainer::trained::TrainedModel {
+        network: gmvae_trainer::model::Network::new(same, &dev),
+        params: gmvae_trainer::model::Params::init(&same, &dev, &mut rng),
+        calibration: model.calibration.clone(),
+        dataset: "fashion-mnist".into(),
+        class_names: model.class_names.clone(),
+    };
+    let err = run_transfer(&model, &elsewhere, &set, &pool, &options, &Silent).unwrap_err();
+    assert!(
+        matches!(&err, AttackError::TransferDataset { source_dataset, .. } if source_dataset == "fashion-mnist"),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -48,6 +48,16 @@ pub enum AttackError {
         "the transfer source model takes other images or has other classes than the attacked model"
     )]
     TransferShape,
+    /// The source model of a transfer attack was trained on another dataset.
+    #[error(
+        "the transfer source was trained on {source_dataset}, the attacked model on {attacked}"
+    )]
+    TransferDataset {
+        /// The source model's dataset.
+        source_dataset: String,
+        /// The attacked model's dataset.
+        attacked: String,
+    },
     /// The images do not have as many values each as the model has input pixels.
     #[error("the images have {found} values each but the model expects {expected}")]
     ImageSize {

@@ -191,8 +191,9 @@ pub fn run_adaptive<D: Device<f32>>(
 /// A transfer attack: the adaptive attack ([`adaptive`]) run on an independently trained
 /// `source` model (with `source_pool`, that model's code targets), each budget's images then
 /// scored on `model`. The source keeps stepping after its first win (`keep_going`), so the
-/// transferred images lie deep inside the wrong class of the source. Refused when the two
-/// models do not take the same images.
+/// transferred images lie deep inside the wrong class of the source. Refused
+/// ([`check_transfer_source`]) when the two models do not take the same images or were trained
+/// on different datasets.
 pub fn run_transfer<D: Device<f32>>(
     model: &TrainedModel<D>,
     source: &TrainedModel<D>,
@@ -201,17 +202,7 @@ pub fn run_transfer<D: Device<f32>>(
     options: &AdaptiveOptions,
     progress: &dyn Progress,
 ) -> Result<BoundedRun, AttackError> {
-    let (ours, theirs) = (model.network.config(), source.network.config());
-    if (ours.in_channels, ours.height, ours.width, ours.classes)
-        != (
-            theirs.in_channels,
-            theirs.height,
-            theirs.width,
-            theirs.classes,
-        )
-    {
-        return Err(AttackError::TransferShape);
-    }
+    check_transfer_source(model, source)?;
     let start = Instant::now();
     let options = AdaptiveOptions {
         keep_going: true,
@@ -246,6 +237,32 @@ pub fn run_transfer<D: Device<f32>>(
         settings,
         start,
     ))
+}
+
+/// Refuses a transfer source that takes other images, has other classes, or was trained on
+/// another dataset than `model`.
+pub fn check_transfer_source<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    source: &TrainedModel<D>,
+) -> Result<(), AttackError> {
+    let (ours, theirs) = (model.network.config(), source.network.config());
+    if (ours.in_channels, ours.height, ours.width, ours.classes)
+        != (
+            theirs.in_channels,
+            theirs.height,
+            theirs.width,
+            theirs.classes,
+        )
+    {
+        return Err(AttackError::TransferShape);
+    }
+    if source.dataset != model.dataset {
+        return Err(AttackError::TransferDataset {
+            source_dataset: source.dataset.clone(),
+            attacked: model.dataset.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The Square attack ([`square`]) on `set`, scored at each of its budgets.

@@ -9,7 +9,7 @@ use super::attack::{
 };
 use super::device::{dispatch, OnDevice};
 use super::progress::Bars;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use gmvae_trainer::attack::adaptive::{AdaptiveOptions, CodePool, StepSchedule};
 use gmvae_trainer::attack::compare::{load_worst_cases, worst_case_chart};
@@ -329,8 +329,8 @@ pub fn command_line() -> String {
     args.join(" ")
 }
 
-/// The source model of the transfer attack, refused unless it was trained on the dataset of
-/// the evaluated model.
+/// The source model of the transfer attack (`suite::run_transfer` refuses one of another
+/// dataset or shape; it is checked here too so that the refusal comes before any attack).
 fn transfer_source<D: TrainDevice>(
     path: &std::path::Path,
     model: &TrainedModel<D>,
@@ -338,13 +338,7 @@ fn transfer_source<D: TrainDevice>(
 ) -> Result<TrainedModel<D>> {
     let source = TrainedModel::load(path, dev)
         .with_context(|| format!("cannot load the transfer source {}", path.display()))?;
-    if source.dataset != model.dataset {
-        bail!(
-            "the transfer source {} was trained on {}, the evaluated model on {}",
-            path.display(),
-            source.dataset,
-            model.dataset
-        );
-    }
+    suite::check_transfer_source(model, &source)
+        .with_context(|| format!("cannot attack with {}", path.display()))?;
     Ok(source)
 }
