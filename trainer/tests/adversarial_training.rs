@@ -1,5 +1,5 @@
 //! Adversarial training does what it is for: the same tiny model, trained the same number of
-//! epochs on the same digits, resists FGSM better after adversarial training (with either
+//! epochs on the same digits, resists FGSM better after adversarial training (with any
 //! inner loss) than after the paper's; the CCAT-like variant sends perturbed digits farther
 //! from every class mean, where the Mahalanobis test rejects them; catastrophic overfitting is
 //! reported; bad settings are refused before any work.
@@ -58,9 +58,19 @@ fn adversarial_epochs_make_a_tiny_model_resist_fgsm_better_than_normal_ones() {
         loss: InnerLoss::Margin,
         ..adversarial
     };
+    let wrong_mean = AdversarialTraining {
+        loss: InnerLoss::WrongMean,
+        ..adversarial
+    };
     let mut measured = Vec::new();
     let mut far = Vec::new();
-    for settings in [None, Some(adversarial), Some(reject), Some(margin)] {
+    for settings in [
+        None,
+        Some(adversarial),
+        Some(reject),
+        Some(margin),
+        Some(wrong_mean),
+    ] {
         let mut trainer = Trainer::new(config, options(settings), &dev).unwrap();
         let mut last = None;
         for _ in 0..EPOCHS {
@@ -83,7 +93,7 @@ fn adversarial_epochs_make_a_tiny_model_resist_fgsm_better_than_normal_ones() {
         }
         measured.push((last.monitor_accuracy.unwrap(), fgsm, pgd));
     }
-    let [(clean_normal, fgsm_normal, pgd_normal), (clean_adv, fgsm_adv, pgd_adv), (clean_margin, fgsm_margin, pgd_margin)] =
+    let [(clean_normal, fgsm_normal, pgd_normal), (clean_adv, fgsm_adv, pgd_adv), (clean_margin, fgsm_margin, pgd_margin), (clean_mean, fgsm_mean, pgd_mean)] =
         measured[..]
     else {
         unreachable!()
@@ -91,12 +101,17 @@ fn adversarial_epochs_make_a_tiny_model_resist_fgsm_better_than_normal_ones() {
     eprintln!(
         "normal: clean {clean_normal:.3} FGSM {fgsm_normal:.3} PGD {pgd_normal:.3}; \
          adversarial: clean {clean_adv:.3} FGSM {fgsm_adv:.3} PGD {pgd_adv:.3}; \
-         margin inner loss: clean {clean_margin:.3} FGSM {fgsm_margin:.3} PGD {pgd_margin:.3}"
+         margin inner loss: clean {clean_margin:.3} FGSM {fgsm_margin:.3} PGD {pgd_margin:.3}; \
+         wrong-mean inner loss: clean {clean_mean:.3} FGSM {fgsm_mean:.3} PGD {pgd_mean:.3}"
     );
-    // The margin inner loss buys FGSM and PGD robustness too.
+    // The margin and wrong-mean inner losses buy FGSM and PGD robustness too.
     assert!(
         fgsm_margin > fgsm_normal + 0.15 && pgd_margin > pgd_normal,
         "margin inner loss: FGSM {fgsm_margin} PGD {pgd_margin} vs {fgsm_normal} {pgd_normal}"
+    );
+    assert!(
+        fgsm_mean > fgsm_normal + 0.15 && pgd_mean > pgd_normal,
+        "wrong-mean inner loss: FGSM {fgsm_mean} PGD {pgd_mean} vs {fgsm_normal} {pgd_normal}"
     );
     assert!(
         fgsm_adv > fgsm_normal + 0.15,
@@ -108,15 +123,15 @@ fn adversarial_epochs_make_a_tiny_model_resist_fgsm_better_than_normal_ones() {
     );
     // The CCAT-like variant sends FGSM digits farther from every class mean (towards the
     // centroid, 0.9 from each, where τ_enc rejects them) than either other training.
-    eprintln!("median squared distance of FGSM digits to the nearest mean: normal, adversarial, reject, margin = {far:?}");
+    eprintln!("median squared distance of FGSM digits to the nearest mean: normal, adversarial, reject, margin, wrong-mean = {far:?}");
     assert!(
         far[2] > far[0].max(far[1]) + 0.05,
         "median squared distance to the nearest mean {far:?}"
     );
     // All still classify clean digits.
     assert!(
-        clean_normal > 0.8 && clean_adv > 0.6 && clean_margin > 0.6,
-        "{clean_normal} {clean_adv} {clean_margin}"
+        clean_normal > 0.8 && clean_adv > 0.6 && clean_margin > 0.6 && clean_mean > 0.6,
+        "{clean_normal} {clean_adv} {clean_margin} {clean_mean}"
     );
 }
 

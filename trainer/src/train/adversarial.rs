@@ -5,10 +5,11 @@
 //! point that moves from the class mean to the centroid of the class means as the
 //! perturbation grows, where the Mahalanobis test rejects it.
 //!
-//! The inner attack maximises one of two losses ([`InnerLoss`]) from a uniform random start:
+//! The inner attack maximises one of three losses ([`InnerLoss`]) from a uniform random start:
 //! the cross-entropy of the mixture posterior (softmax of the class coordinates of f(x'), the
-//! loss of [`crate::attack::EncoderLoss`] at T = 1), or the latent margin of the best wrong
-//! class (the adaptive attack's untargeted loss without its threshold hinges). It takes one
+//! loss of [`crate::attack::EncoderLoss`] at T = 1), the latent margin of the best wrong
+//! class (the adaptive attack's untargeted loss without its threshold hinges), or the
+//! closeness to that class's mean (its targeted mean strategy without the hinges). It takes one
 //! signed step of `step_factor·ε` (FGSM with random start, as in fast adversarial training,
 //! Wong et al. 2020), or `steps` signed steps of `step_factor·ε / steps` each (PGD), each step
 //! projected back into the ball and `[0, 1]`.
@@ -63,11 +64,17 @@ pub enum InnerLoss {
     /// one-hot means: it walks f(x') towards the nearest wrong class mean, as the adaptive
     /// attack's untargeted strategy does.
     Margin,
+    /// The negated squared distance −||f(x') − μ_k||² to the mean of the best wrong class `k`
+    /// (chosen again before every step): it walks f(x') into k's acceptance region, as the
+    /// adaptive attack's targeted mean strategy (the one that wins most often) does, without
+    /// its threshold hinges, which need the calibration that training has not made yet.
+    WrongMean,
 }
 
 crate::choice::choice!(InnerLoss {
     Posterior => "posterior", "cross-entropy of the mixture posterior at temperature 1";
     Margin => "margin", "latent margin of the best wrong class, chosen again every step (the adaptive attack's untargeted loss)";
+    WrongMean => "wrong-mean", "distance to the mean of the best wrong class, chosen again every step (the adaptive attack's mean strategy without hinges)";
 });
 
 /// Where the outer loss pulls the encoding f(x') of a perturbed image.
@@ -201,7 +208,6 @@ pub fn perturb<D: Device<f32>>(
 ) -> Matrix<D> {
     let clean = images.as_vec();
     let (pixels, n) = *images.shape();
-    let classes = network.config().classes;
     let mut current: Vec<f32> = clean
         .iter()
         .zip(&attack.start)
@@ -211,10 +217,7 @@ pub fn perturb<D: Device<f32>>(
         let x = network
             .device()
             .tensor_from_vec(current.clone(), (pixels, n));
-        let gradient = match attack.loss {
-            InnerLoss::Posterior => cross_entropy_gradient(network, params, x, targets, classes),
-            InnerLoss::Margin => margin_gradient(network, params, x, targets, classes),
-        };
+        let gradient = super::inner_loss::gradient(attack.loss, network, params, x, targets);
         for ((value, &g), &x0) in current.iter_mut().zip(&gradient).zip(&clean) {
             let stepped = *value + attack.step_size * sign(g);
             *value = stepped
@@ -317,78 +320,6 @@ pub fn robust_accuracy<D: Device<f32>>(
         }
     }
     correct as f64 / data.len().max(1) as f64
-}
-
-/// ∂/∂x of Σ CE(softmax(class coordinates of f(x)), y), `[pixels, n]` row-major.
-fn cross_entropy_gradient<D: Device<f32>>(
-    network: &Network<D>,
-    params: &Params<D>,
-    x: Matrix<D>,
-    targets: &Matrix<D>,
-    classes: usize,
-) -> Vec<f32> {
-    let n = x.shape().1;
-    let (logits, select) = class_coordinates(network, params, &x, classes);
-    let onehot = select.matmul(targets.clone());
-    let ce = (logits.log_softmax::<Axis<0>>() * onehot)
-        .sum::<_, Axis<0>>()
-        .negate();
-    let grads = ce.sum().backward();
-    let g = grads.get(&x).as_vec();
-    debug_assert_eq!(g.len(), x.shape().0 * n);
-    g
-}
-
-/// The class coordinates `[classes, n]` of f(x), on a tape that leads back to `x`, and the
-/// selection `[classes, latent]` (identity on the first `classes` rows) that picked them.
-fn class_coordinates<D: Device<f32>>(
-    network: &Network<D>,
-    params: &Params<D>,
-    x: &Matrix<D>,
-    classes: usize,
-) -> (Matrix<D, OwnedTape<f32, D>>, Matrix<D>) {
-    let latent = network.config().latent;
-    let selection: Vec<f32> = (0..classes * latent)
-        .map(|r| f32::from(r / latent == r % latent))
-        .collect();
-    let select = network
-        .device()
-        .tensor_from_vec(selection, (classes, latent));
-    let z = network.encode(params, x.clone().traced(Gradients::leaky()));
-    let coordinates = select.clone().retaped::<OwnedTape<f32, D>>().matmul(z);
-    (coordinates, select)
-}
-
-/// ∂/∂x of Σ (z_k − z_y) over the columns of `x`, with y the class of each column's one-hot
-/// `targets` column and k the wrong class with the largest coordinate of z = f(x);
-/// `[pixels, n]` row-major.
-fn margin_gradient<D: Device<f32>>(
-    network: &Network<D>,
-    params: &Params<D>,
-    x: Matrix<D>,
-    targets: &Matrix<D>,
-    classes: usize,
-) -> Vec<f32> {
-    let n = x.shape().1;
-    let (coordinates, _) = class_coordinates(network, params, &x, classes);
-    let values = coordinates.as_vec();
-    let truth = targets.as_vec();
-    let mut direction = vec![0f32; classes * n];
-    for column in 0..n {
-        let y = (0..classes)
-            .max_by(|&a, &b| truth[a * n + column].total_cmp(&truth[b * n + column]))
-            .unwrap_or(0);
-        let wrong = (0..classes)
-            .filter(|&k| k != y)
-            .max_by(|&a, &b| values[a * n + column].total_cmp(&values[b * n + column]));
-        if let Some(k) = wrong {
-            direction[k * n + column] = 1.0;
-            direction[y * n + column] = -1.0;
-        }
-    }
-    let direction = network.device().tensor_from_vec(direction, (classes, n));
-    let grads = (coordinates * direction).sum().backward();
-    grads.get(&x).as_vec()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod checkpoint;
 mod error;
 pub mod fit;
+mod inner_loss;
 pub mod loss;
 pub mod semi;
 pub mod shards;
