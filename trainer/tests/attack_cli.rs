@@ -184,6 +184,54 @@ fn attack_and_report_write_their_files() {
     assert!(md.contains("## Sanity checks of this evaluation"), "{md}");
     let unbounded = r["sanity"]["unbounded_success"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&unbounded), "{unbounded}");
+
+    // The attack through reclassification on the report's adaptive inputs, combined with the
+    // report into the worst case of the decision with reclassification.
+    let through = dir.path().join("through");
+    let run = gmvae(&[
+        "attack",
+        "reclassify",
+        m,
+        "--out",
+        through.to_str().unwrap(),
+        "--samples",
+        "4",
+        "--steps",
+        "2",
+        "--targets",
+        "1",
+        "--eps",
+        "0.1,0.3",
+        "--reclassify-steps",
+        "3",
+        "--report",
+        report.join("report.json").to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(through.join("reclassify.json").is_file() && through.join("reclassify.png").is_file());
+    let combined = json(&through.join("worst-case-with-reclassification.json"));
+    let (with, without) = (
+        combined["worst_case"].as_array().unwrap(),
+        combined["report_worst_case"].as_array().unwrap(),
+    );
+    assert_eq!((with.len(), without.len()), (2, 2));
+    for (w, r) in with.iter().zip(without) {
+        assert_eq!(
+            (w["samples"].clone(), r["samples"].clone()),
+            (4.into(), 4.into())
+        );
+        // The report's wins stay wins under the decision with reclassification.
+        assert!(
+            w["attacker_wins"].as_u64() >= r["attacker_wins"].as_u64(),
+            "{w} vs {r}"
+        );
+    }
+    let md = std::fs::read_to_string(through.join("WORST-CASE-WITH-RECLASSIFICATION.md")).unwrap();
+    assert!(md.contains("decision with reclassification"), "{md}");
 }
 
 #[test]
@@ -208,6 +256,21 @@ fn bad_arguments_fail_clearly() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("is not an attack result file"), "{err}");
 
+    // The report to combine with is read before the model.
+    let run = gmvae(&[
+        "attack",
+        "reclassify",
+        "/no/such/model.gmvae",
+        "--report",
+        not_json.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("cannot combine with") && !err.contains("model.gmvae"),
+        "{err}"
+    );
+
     let run = gmvae(&["attack", "pgd", "m.gmvae", "--eps", "0.1,-2"]);
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("non-negative"));
@@ -218,6 +281,7 @@ fn bad_arguments_fail_clearly() {
 
     for args in [
         &["attack", "fgsm", "m.gmvae", "--samples", "0"][..],
+        &["attack", "reclassify", "m.gmvae", "--steps", "0"],
         &["report", "m.gmvae", "--adaptive-samples", "0"],
         &["reclassify", "m.gmvae", "--samples", "0"],
     ] {

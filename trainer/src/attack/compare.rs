@@ -145,6 +145,16 @@ pub fn load_worst_cases(path: &Path) -> Result<WorstCases, AttackError> {
     Ok(report)
 }
 
+/// Reads a whole report written by `gmvae report` (`report.json`, every attack's per-input
+/// outcomes included): at most [`MAX_REPORT_BYTES`].
+pub fn load_report(path: &Path) -> Result<super::report::SecurityReport, AttackError> {
+    read_json(
+        path,
+        MAX_REPORT_BYTES,
+        "a security report (report.json of gmvae report)",
+    )
+}
+
 /// Attacker success (accepted and misclassified under some attack, of all attacked inputs)
 /// and, where measured, the robust error RErr (of the inputs classified correctly when clean)
 /// against ε, for every `(label, worst cases)` in one chart.

@@ -97,16 +97,17 @@ impl SampleOutcome {
     }
 }
 
-/// Scores adversarial `adv` against its clean rows `clean` (test indices `indices`, true
-/// `labels`).
-pub fn outcomes<D: Device<f32>>(
-    model: &TrainedModel<D>,
+/// The outcomes of adversarial `adv` against its clean rows `clean` (test indices `indices`,
+/// true `labels`) from verdicts already reached, one per row of `adv` (by a decision other
+/// than the classifier's alone, say).
+pub fn judged_outcomes(
+    verdicts: Vec<Verdict>,
     clean: ArrayView2<f32>,
     adv: ArrayView2<f32>,
     labels: &[usize],
     indices: &[usize],
 ) -> Vec<SampleOutcome> {
-    verdicts(model, adv)
+    verdicts
         .into_iter()
         .enumerate()
         .map(|(i, verdict)| SampleOutcome {

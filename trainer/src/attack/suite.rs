@@ -4,7 +4,7 @@
 use super::adaptive::{adaptive, work, AdaptiveOptions, CodePool};
 use super::fgsm::fgsm_sweep;
 use super::fooling::{fooling, uniform_noise};
-use super::metrics::{clean_metrics, outcomes, verdicts, AttackPoint, Verdict};
+use super::metrics::{clean_metrics, judged_outcomes, verdicts, AttackPoint, Verdict};
 use super::mim::{mim, MimOptions};
 use super::objective::EncoderLoss;
 use super::pgd::{pgd, PgdOptions};
@@ -306,13 +306,40 @@ fn bounded<D: Device<f32>>(
     settings: serde_json::Value,
     start: Instant,
 ) -> BoundedRun {
-    let cal = &model.calibration;
     let clean = verdicts(model, set.images.view());
+    let judged = adversarial
+        .into_iter()
+        .map(|(e, adv)| {
+            let v = verdicts(model, adv.view());
+            (e, adv, v)
+        })
+        .collect();
+    judged_run(
+        model, set, kind, title, norm, clean, judged, settings, start,
+    )
+}
+
+/// A bounded run from verdicts already reached (by the deployed decision, which may be more
+/// than the classifier): `clean` on the set's inputs, and per budget the adversarial images
+/// with one verdict each.
+#[allow(clippy::too_many_arguments)]
+pub fn judged_run<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    set: &SampleSet,
+    kind: &str,
+    title: &str,
+    norm: Norm,
+    clean: Vec<Verdict>,
+    adversarial: Vec<(f32, Array2<f32>, Vec<Verdict>)>,
+    settings: serde_json::Value,
+    start: Instant,
+) -> BoundedRun {
+    let cal = &model.calibration;
     let mut points = Vec::new();
     let mut all = Vec::new();
-    for (e, adv) in &adversarial {
-        let o = outcomes(
-            model,
+    for (e, adv, judged) in &adversarial {
+        let o = judged_outcomes(
+            judged.clone(),
             set.images.view(),
             adv.view(),
             &set.labels,
@@ -323,7 +350,7 @@ fn bounded<D: Device<f32>>(
     }
     let final_images = adversarial
         .last()
-        .map_or_else(|| set.images.clone(), |(_, a)| a.clone());
+        .map_or_else(|| set.images.clone(), |(_, a, _)| a.clone());
     // Example grid: broken inputs first, then the others in order.
     let examples = all.last().map(|o| {
         let mut order: Vec<usize> = (0..o.len()).filter(|&i| o[i].attacker_wins()).collect();

@@ -1,6 +1,7 @@
 //! `gmvae attack <kind>`: run one attack against a model on its test split and write JSON, a
 //! Markdown table, Figure-3-style curves (SVG and PNG) and Figure-4-style example grids.
 
+use super::attack_reclassify::ThroughReclassificationArgs;
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::eval::{dataset_for, parent_dir};
@@ -41,6 +42,9 @@ pub enum AttackCommand {
     Fooling(FoolingArgs),
     /// Adaptive L∞ PGD on the full defended model (misclassify and pass both thresholds).
     Adaptive(AdaptiveArgs),
+    /// The image and the code the reclassifier should find, descended together, judged by the
+    /// decision with reclassification (paper §3.5).
+    Reclassify(ThroughReclassificationArgs),
 }
 
 /// Options every attack takes.
@@ -405,6 +409,7 @@ pub fn run(command: AttackCommand) -> Result<()> {
         AttackCommand::Whitebox(a) => drop(a.optimiser.options(a.eps)?),
         AttackCommand::Fooling(a) => drop(a.optimiser.options(None)?),
         AttackCommand::Fgsm(a) => drop(a.versus_run()?),
+        AttackCommand::Reclassify(a) => drop((a.options()?, a.report()?)),
         _ => {}
     }
     let device = common(&command).device;
@@ -421,6 +426,7 @@ fn common(command: &AttackCommand) -> &CommonArgs {
         AttackCommand::Whitebox(a) => &a.common,
         AttackCommand::Fooling(a) => &a.common,
         AttackCommand::Adaptive(a) => &a.common,
+        AttackCommand::Reclassify(a) => &a.common,
     }
 }
 
@@ -554,6 +560,7 @@ impl OnDevice for AttackJob {
                 )?;
                 bounded_files(&run, &loaded.out, shape)?
             }
+            AttackCommand::Reclassify(a) => a.run(&loaded, shape, &bars)?,
         };
         Ok(summary(&markdown, &written))
     }

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use gmvae_trainer::choice::Choice;
 
 pub mod attack;
+pub mod attack_reclassify;
 pub mod bench;
 pub mod classify;
 pub mod data;

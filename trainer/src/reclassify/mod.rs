@@ -12,9 +12,12 @@
 //! Both take [`gmvae_runtime::ReclassifySettings`] and return [`Outcome`]s. The Adam update is
 //! the runtime's, in the same `f32` order (`runtime/NUMERICS.md`), applied on the host.
 //! [`report`] turns outcomes into the paper's figures: recovered rejected clean samples and
-//! Table 2 (FGSM).
+//! Table 2 (FGSM). [`deployed`] is the decision with reclassification (classify, reclassify
+//! what is rejected), and [`attack`] attacks that whole decision.
 
+pub mod attack;
 pub mod autograd;
+pub mod deployed;
 pub mod engine;
 mod error;
 pub mod experiment;
