@@ -180,6 +180,7 @@ pub fn attack_through_reclassification<D: Device<f32>>(
                 let mut best: Vec<(f32, Vec<f32>)> = (0..n)
                     .map(|i| (f32::INFINITY, images.row(i).to_vec()))
                     .collect();
+                progress.status(&format!("ε = {e}: descending"));
                 for restart in 0..options.restarts {
                     for rank in 0..options.targets {
                         for chunk in active.chunks(BATCH) {
@@ -208,6 +209,10 @@ pub fn attack_through_reclassification<D: Device<f32>>(
                         .row_mut(i)
                         .assign(&ndarray::ArrayView1::from(row.as_slice()));
                 }
+                progress.status(&format!(
+                    "ε = {e}: judging {} inputs by the decision with reclassification",
+                    active.len()
+                ));
                 let fresh = deployed_verdicts(
                     model,
                     judged.select(NdAxis(0), &active).view(),
