@@ -84,7 +84,18 @@ fn the_attack_through_reclassification_wins_inside_nested_balls_and_beats_noise(
         // Every reported verdict is the deployed decision's on the reported image.
         let again = deployed_verdicts(&model, r.images.view(), &SETTINGS).unwrap();
         assert_eq!(r.verdicts, again, "ε = {}", r.eps);
+        // The second-stage wins are exactly the wins the classifier alone rejects.
+        let classified = verdicts(&model, r.images.view());
+        let expected: Vec<usize> = wins(&r.verdicts)
+            .into_iter()
+            .filter(|&i| !classified[i].accepted)
+            .collect();
+        assert_eq!(r.second_stage_wins, expected, "ε = {}", r.eps);
     }
+    eprintln!(
+        "second-stage wins: {:?} / {:?}",
+        results[0].second_stage_wins, results[1].second_stage_wins
+    );
     // An input broken at ε = 0.1 stays broken at 0.3.
     let (small, large) = (wins(&results[0].verdicts), wins(&results[1].verdicts));
     assert!(
@@ -94,6 +105,7 @@ fn the_attack_through_reclassification_wins_inside_nested_balls_and_beats_noise(
     // The attack breaks more inputs than random signs of the same budget.
     let noise = random_signs(x.view(), 0.3);
     let noisy = wins(&deployed_verdicts(&model, noise.view(), &SETTINGS).unwrap());
+
     eprintln!(
         "broken under the decision with reclassification: attack {} / {} at ε 0.1 / 0.3, noise {} at 0.3, of {}",
         small.len(),

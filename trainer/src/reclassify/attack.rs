@@ -13,13 +13,16 @@
 //!
 //! (reconstruct x well from a code inside t's acceptance region that is nearest to μ_t, and
 //! make the first stage reject x by moving f(x) out of its true class's region). x takes
-//! signed steps in the L∞ ball and `[0, 1]`, z takes Adam steps. The lowest-loss iterate of
-//! every input over targets and starts is judged by the deployed decision itself
-//! ([`deployed_verdicts`](super::deployed::deployed_verdicts)): the real reclassification, not the attacker's code.
+//! signed steps in the L∞ ball and `[0, 1]`, z takes Adam steps. Every iterate is scored by
+//! the classifier alone (cheap): one it accepts with a wrong label is a win under the whole
+//! decision, and the input's first such image is kept. Otherwise the lowest-loss iterate of
+//! the input over targets and starts is judged by the deployed decision itself
+//! ([`deployed_verdicts`](super::deployed::deployed_verdicts)): the real reclassification, not
+//! the attacker's code.
 
 use super::deployed::deployed_verdicts;
 use super::{ReclassifyError, ReclassifySettings};
-use crate::attack::metrics::Verdict;
+use crate::attack::metrics::{verdicts, Verdict};
 use crate::attack::objective::Objective;
 use crate::attack::project::{ascend, project, random_start, Norm};
 use crate::attack::results::BoundedRun;
@@ -150,6 +153,9 @@ pub struct ReclassifiedEps {
     pub images: Array2<f32>,
     /// The deployed decision on each.
     pub verdicts: Vec<Verdict>,
+    /// Rows whose image the classifier alone rejects and the reclassification accepts with a
+    /// wrong label: the wins that only the second stage gives the attacker.
+    pub second_stage_wins: Vec<usize>,
 }
 
 /// Runs the attack on `images` with true `labels`; `progress` advances by one per image and
@@ -187,7 +193,9 @@ pub fn attack_through_reclassification<D: Device<f32>>(
                             let chunk: Vec<usize> = chunk
                                 .iter()
                                 .copied()
-                                .filter(|&i| targets[i].len() > rank)
+                                .filter(|&i| {
+                                    targets[i].len() > rank && best[i].0 > f32::NEG_INFINITY
+                                })
                                 .collect();
                             let t: Vec<usize> = chunk.iter().map(|&i| targets[i][rank]).collect();
                             let job = Job {
@@ -226,10 +234,19 @@ pub fn attack_through_reclassification<D: Device<f32>>(
                     }
                     decided[i] = Some(verdict);
                 }
+                let first_stage = verdicts(model, judged.view());
+                let decided: Vec<Verdict> = decided.into_iter().flatten().collect();
+                let second_stage_wins = (0..n)
+                    .filter(|&i| {
+                        let v = decided[i];
+                        v.accepted && v.prediction != labels[i] && !first_stage[i].accepted
+                    })
+                    .collect();
                 results.push(ReclassifiedEps {
                     eps: e,
                     images: judged,
-                    verdicts: decided.into_iter().flatten().collect(),
+                    verdicts: decided,
+                    second_stage_wins,
                 });
             }
             Ok(())
@@ -240,7 +257,8 @@ pub fn attack_through_reclassification<D: Device<f32>>(
 
 /// The attack on `set` as a bounded run (kind `reclassify`), every image judged by the
 /// deployed decision with reclassification, the clean inputs too; reported to `progress` as
-/// the task `through reclassification`.
+/// the task `through reclassification`. Its settings list, per budget, the test indices of the
+/// wins only the second stage gave (`second_stage_wins`).
 pub fn run_through_reclassification<D: Device<f32>>(
     model: &TrainedModel<D>,
     set: &SampleSet,
@@ -251,6 +269,17 @@ pub fn run_through_reclassification<D: Device<f32>>(
     let results =
         attack_through_reclassification(model, set.images.view(), &set.labels, options, progress)?;
     let clean = deployed_verdicts(model, set.images.view(), &options.reclassify)?;
+    let second_stage: Vec<Vec<usize>> = results
+        .iter()
+        .map(|r| {
+            r.second_stage_wins
+                .iter()
+                .map(|&i| set.indices[i])
+                .collect()
+        })
+        .collect();
+    let mut settings = options.settings_json();
+    settings["second_stage_wins"] = serde_json::json!(second_stage);
     let judged = results
         .into_iter()
         .map(|r| (r.eps, r.images, r.verdicts))
@@ -263,7 +292,7 @@ pub fn run_through_reclassification<D: Device<f32>>(
         Norm::Linf,
         clean,
         judged,
-        tidy(options.settings_json()),
+        tidy(settings),
         start,
     ))
 }
@@ -301,7 +330,8 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Runs the joint descent and keeps, per input, the lowest-loss image in `best`.
+    /// Runs the joint descent and keeps, per input, the lowest-loss image in `best`, or the
+    /// first image the classifier alone accepts with a wrong label (kept with loss −∞).
     #[allow(clippy::too_many_arguments)]
     fn run<D: Device<f32>>(
         &self,
@@ -354,9 +384,15 @@ impl Job<'_> {
                 + ((target_distance * (1.0 / tau_enc) + 1e-6).ln() - hinge).relu()
                 + (margin + kappa).relu()
                 + ((true_distance * (1.0 / tau_enc) + 1e-6).ln().negate() + outside).relu();
+            let classified = verdicts(model, x.view());
             for (r, &l) in loss.as_vec().iter().enumerate() {
                 let i = self.chunk[r];
-                if l.is_finite() && l < best[i].0 {
+                if classified[r].accepted && classified[r].prediction != labels[i] {
+                    // Accepted and wrong at the first stage: a win under the whole decision.
+                    if best[i].0 > f32::NEG_INFINITY {
+                        best[i] = (f32::NEG_INFINITY, x.row(r).to_vec());
+                    }
+                } else if l.is_finite() && l < best[i].0 {
                     best[i] = (l, x.row(r).to_vec());
                 }
             }
