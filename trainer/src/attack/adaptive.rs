@@ -569,6 +569,29 @@ impl Apgd {
     }
 }
 
+/// The `count` wrong classes with the largest class coordinates of f(x) (the nearest wrong
+/// class means), most likely first, for every input.
+pub fn likely_wrong_classes<D: Device<f32>>(
+    model: &TrainedModel<D>,
+    images: ArrayView2<f32>,
+    labels: &[usize],
+    count: usize,
+) -> Vec<Vec<usize>> {
+    let classes = model.network.config().classes;
+    let latents = infer::encode_images(&model.network, &model.params, images);
+    latents
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .map(|(z, &y)| {
+            let mut others: Vec<usize> = (0..classes).filter(|&k| k != y).collect();
+            others.sort_by(|&a, &b| z[b].total_cmp(&z[a]));
+            others.truncate(count);
+            others
+        })
+        .collect()
+}
+
 /// The target classes of both strategies for every input.
 fn choose_targets<D: Device<f32>>(
     model: &TrainedModel<D>,
@@ -578,19 +601,9 @@ fn choose_targets<D: Device<f32>>(
     options: &AdaptiveOptions,
 ) -> Targets {
     let classes = model.network.config().classes;
-    let latents = infer::encode_images(&model.network, &model.params, images);
-    let mean_classes = latents
-        .rows()
-        .into_iter()
-        .zip(labels)
-        .map(|(z, &y)| {
-            let mut others: Vec<usize> = (0..classes).filter(|&k| k != y).collect();
-            others.sort_by(|&a, &b| z[b].total_cmp(&z[a]));
-            // The untargeted strategy starts from the first, even with no targeted runs.
-            others.truncate(options.targets.max(usize::from(options.untargeted)));
-            others
-        })
-        .collect();
+    // The untargeted strategy starts from the first, even with no targeted runs.
+    let count = options.targets.max(usize::from(options.untargeted));
+    let mean_classes = likely_wrong_classes(model, images, labels, count);
     let mut targets = Targets {
         mean_classes,
         code_classes: vec![Vec::new(); images.nrows()],

@@ -22,6 +22,7 @@
 
 use super::deployed::deployed_verdicts;
 use super::{ReclassifyError, ReclassifySettings};
+use crate::attack::adaptive::likely_wrong_classes;
 use crate::attack::metrics::{verdicts, Verdict};
 use crate::attack::objective::Objective;
 use crate::attack::project::{ascend, project, random_start, Norm};
@@ -295,28 +296,6 @@ pub fn run_through_reclassification<D: Device<f32>>(
         tidy(settings),
         start,
     ))
-}
-
-/// The `count` wrong classes with the largest class coordinates of f(x), per input.
-fn likely_wrong_classes<D: Device<f32>>(
-    model: &TrainedModel<D>,
-    images: ArrayView2<f32>,
-    labels: &[usize],
-    count: usize,
-) -> Vec<Vec<usize>> {
-    let classes = model.network.config().classes;
-    let latents = crate::infer::encode_images(&model.network, &model.params, images);
-    latents
-        .rows()
-        .into_iter()
-        .zip(labels)
-        .map(|(z, &y)| {
-            let mut others: Vec<usize> = (0..classes).filter(|&k| k != y).collect();
-            others.sort_by(|&a, &b| z[b].total_cmp(&z[a]));
-            others.truncate(count);
-            others
-        })
-        .collect()
 }
 
 /// One start against one target for a batch of inputs at one budget.
