@@ -403,13 +403,13 @@ impl PgdArgs {
 }
 
 /// Runs `gmvae attack`.
-pub fn run(command: AttackCommand) -> Result<()> {
+pub fn run(mut command: AttackCommand) -> Result<()> {
     // Check the cheap things before loading anything.
-    match &command {
+    match &mut command {
         AttackCommand::Whitebox(a) => drop(a.optimiser.options(a.eps)?),
         AttackCommand::Fooling(a) => drop(a.optimiser.options(None)?),
         AttackCommand::Fgsm(a) => drop(a.versus_run()?),
-        AttackCommand::Reclassify(a) => drop((a.options()?, a.report()?)),
+        AttackCommand::Reclassify(a) => a.prepare()?,
         _ => {}
     }
     let device = common(&command).device;

@@ -53,6 +53,9 @@ pub struct ThroughReclassificationArgs {
     /// the decision with reclassification over its attacks and this one.
     #[arg(long, value_name = "REPORT_JSON")]
     pub report: Option<PathBuf>,
+    /// The `--report` file, read once by [`Self::prepare`] before the model is loaded.
+    #[arg(skip)]
+    pub loaded_report: Option<Box<SecurityReport>>,
 }
 
 impl ThroughReclassificationArgs {
@@ -77,18 +80,23 @@ impl ThroughReclassificationArgs {
         Ok(options)
     }
 
-    /// The report to combine with, read before any work.
-    pub fn report(&self) -> Result<Option<SecurityReport>> {
-        self.report
+    /// Checks the settings and reads the report to combine with, before any work.
+    pub fn prepare(&mut self) -> Result<()> {
+        self.options()?;
+        self.loaded_report = self
+            .report
             .as_deref()
             .map(|path| {
-                load_report(path).with_context(|| format!("cannot combine with {}", path.display()))
+                load_report(path)
+                    .map(Box::new)
+                    .with_context(|| format!("cannot combine with {}", path.display()))
             })
-            .transpose()
+            .transpose()?;
+        Ok(())
     }
 
-    /// Runs the attack and writes its files (and the combined worst case); returns the
-    /// Markdown and the files written.
+    /// Runs the attack and writes its files (and, after [`Self::prepare`], the combined worst
+    /// case); returns the Markdown and the files written.
     pub fn run<D: TrainDevice>(
         &self,
         loaded: &Loaded<D>,
@@ -96,12 +104,11 @@ impl ThroughReclassificationArgs {
         bars: &Bars,
     ) -> Result<(String, Vec<PathBuf>)> {
         let options = self.options()?;
-        let report = self.report()?;
         let (model, split) = (&loaded.model, &loaded.split);
         let set = stratified(&split.test, self.samples, self.common.seed);
         let run = run_through_reclassification(model, &set, &options, bars)?;
         let (mut markdown, mut written) = bounded_files(&run, &loaded.out, shape)?;
-        if let (Some(report), Some(path)) = (&report, &self.report) {
+        if let (Some(report), Some(path)) = (&self.loaded_report, &self.report) {
             let labels: Vec<usize> = split.test.labels.iter().map(|&l| usize::from(l)).collect();
             let combined = DeployedWorstCase::measure(
                 model,
