@@ -143,12 +143,22 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    #[test]
-    fn the_wrong_mean_attack_stays_in_the_ball_and_nears_the_best_wrong_mean() {
-        // Latent 4 with 3 classes: the padded coordinate counts in the distance too.
+    /// A freshly initialised tiny model (latent 4, 3 classes: the padded coordinate counts),
+    /// `n = 6` random 8×8 images, their labels `c % 3`, and both as device matrices.
+    #[allow(clippy::type_complexity)]
+    fn fixture(
+        seed: u64,
+    ) -> (
+        Network<Cpu>,
+        Params<Cpu>,
+        Vec<f32>,
+        Vec<usize>,
+        Matrix<Cpu>,
+        Matrix<Cpu>,
+    ) {
         let config = ModelConfig::from_preset(Preset::Tiny, (1, 8, 8), 3, Some(4)).unwrap();
         let dev = Cpu::default();
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let params = Params::init(&config, &dev, &mut rng);
         let network = Network::new(config, &dev);
         let n = 6;
@@ -160,6 +170,71 @@ mod tests {
         }
         let images = dev.tensor_from_vec(clean.clone(), (64, n));
         let targets = dev.tensor_from_vec(targets, (4, n));
+        (network, params, clean, labels, images, targets)
+    }
+
+    /// The inner attack of `loss` (5 steps, total step 2.5·ε, no random start) at `eps`,
+    /// checked to stay in the ball and in [0, 1].
+    fn attacked(
+        loss: InnerLoss,
+        eps: f32,
+        network: &Network<Cpu>,
+        params: &Params<Cpu>,
+        (clean, images, targets): (&[f32], &Matrix<Cpu>, &Matrix<Cpu>),
+    ) -> Vec<f32> {
+        let settings = AdversarialTraining {
+            steps: 5,
+            step_factor: 2.5,
+            loss,
+            ..DEFAULT_ADVERSARIAL
+        };
+        let attack = InnerAttack::new(&settings, eps, vec![0.0; clean.len()]);
+        let adv = perturb(network, params, images, targets, &attack).as_vec();
+        for (&a, &x) in adv.iter().zip(clean) {
+            assert!((0.0..=1.0).contains(&a), "{a}");
+            assert!((a - x).abs() <= eps + 1e-6, "{a} vs {x}");
+        }
+        adv
+    }
+
+    #[test]
+    fn the_margin_attack_stays_in_the_ball_and_raises_the_best_wrong_margin() {
+        let (network, params, clean, labels, images, targets) = fixture(5);
+        let (dev, n) = (Cpu::default(), labels.len());
+        // The summed margin max_{k≠y} z_k − z_y over the columns.
+        let margin = |x: Vec<f32>| -> f32 {
+            let z = network
+                .encode(&params, dev.tensor_from_vec(x, (64, n)))
+                .as_vec();
+            (0..n)
+                .map(|c| {
+                    let best_wrong = (0..3)
+                        .filter(|&k| k != labels[c])
+                        .map(|k| z[k * n + c])
+                        .fold(f32::MIN, f32::max);
+                    best_wrong - z[labels[c] * n + c]
+                })
+                .sum()
+        };
+        let adv = attacked(
+            InnerLoss::Margin,
+            0.1,
+            &network,
+            &params,
+            (&clean, &images, &targets),
+        );
+        assert!(
+            margin(adv.clone()) > margin(clean.clone()),
+            "{} vs {}",
+            margin(adv),
+            margin(clean)
+        );
+    }
+
+    #[test]
+    fn the_wrong_mean_attack_stays_in_the_ball_and_nears_the_best_wrong_mean() {
+        let (network, params, clean, labels, images, targets) = fixture(7);
+        let (dev, n) = (Cpu::default(), labels.len());
         // The summed squared distance of f(x) to its nearest wrong class mean.
         let distance = |x: Vec<f32>| -> f32 {
             let z = network
@@ -178,19 +253,13 @@ mod tests {
                 })
                 .sum()
         };
-        let eps = 0.1;
-        let settings = AdversarialTraining {
-            steps: 5,
-            step_factor: 2.5,
-            loss: InnerLoss::WrongMean,
-            ..DEFAULT_ADVERSARIAL
-        };
-        let attack = InnerAttack::new(&settings, eps, vec![0.0; 64 * n]);
-        let adv = perturb(&network, &params, &images, &targets, &attack).as_vec();
-        for (&a, &x) in adv.iter().zip(&clean) {
-            assert!((0.0..=1.0).contains(&a), "{a}");
-            assert!((a - x).abs() <= eps + 1e-6, "{a} vs {x}");
-        }
+        let adv = attacked(
+            InnerLoss::WrongMean,
+            0.1,
+            &network,
+            &params,
+            (&clean, &images, &targets),
+        );
         let (before, after) = (distance(clean), distance(adv));
         assert!(after < before, "{after} vs {before}");
     }
