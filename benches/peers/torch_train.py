@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-PRESETS = {"paper": (32, 64, 256), "edge": (8, 16, 64), "tiny": (4, 8, 16)}
+PRESETS = {"paper": (32, 64, 256), "wide": (32, 64, 1024), "edge": (8, 16, 64), "tiny": (4, 8, 16)}
 
 
 class GmVae(nn.Module):

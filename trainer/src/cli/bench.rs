@@ -351,6 +351,7 @@ fn default_peer_script(relative: &str) -> Result<PathBuf> {
 fn preset_name(preset: Preset) -> &'static str {
     match preset {
         Preset::Paper => "paper",
+        Preset::Wide => "wide",
         Preset::Edge => "edge",
         Preset::Tiny => "tiny",
     }

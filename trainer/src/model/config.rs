@@ -34,6 +34,9 @@ pub struct ModelConfig {
 pub enum Preset {
     /// The paper's sizes: 3×3 convolutions with 32/64 channels, 256 hidden units.
     Paper,
+    /// The paper's convolutions with 1,024 hidden units, the dense width of Madry et al.'s
+    /// MNIST network: more capacity for adversarial training (≈6.5 M parameters).
+    Wide,
     /// A small model for microcontrollers: 8/16 channels, 64 hidden units (≈0.4 MB of f32).
     Edge,
     /// A tiny model for tests: 4/8 channels, 16 hidden units.
@@ -42,6 +45,7 @@ pub enum Preset {
 
 crate::choice::choice!(Preset {
     Paper => "paper", "the paper's sizes: 32/64 channels, 256 hidden units";
+    Wide => "wide", "for adversarial training: 32/64 channels, 1,024 hidden units";
     Edge => "edge", "for microcontrollers: 8/16 channels, 64 hidden units";
     Tiny => "tiny", "for tests: 4/8 channels, 16 hidden units";
 });
@@ -91,6 +95,7 @@ impl ModelConfig {
     ) -> Result<Self, ConfigError> {
         let (conv1, conv2, hidden) = match preset {
             Preset::Paper => (32, 64, 256),
+            Preset::Wide => (32, 64, 1024),
             Preset::Edge => (8, 16, 64),
             Preset::Tiny => (4, 8, 16),
         };
@@ -110,7 +115,7 @@ impl ModelConfig {
 
     /// The preset whose sizes these are, if any (a checkpoint records sizes, not names).
     pub fn preset(&self) -> Option<Preset> {
-        [Preset::Paper, Preset::Edge, Preset::Tiny]
+        [Preset::Paper, Preset::Wide, Preset::Edge, Preset::Tiny]
             .into_iter()
             .find(|&p| {
                 Self::from_preset(
@@ -214,6 +219,17 @@ mod tests {
         // 320 + 18,496 + 803,072 + 2,570 + 2,816 + 805,952 + 18,464 + 289
         assert_eq!(c.param_count(), 1_651_979);
         assert_eq!(c.flat_features(), 3136);
+    }
+
+    #[test]
+    fn wide_preset_widens_only_the_dense_layers() {
+        let paper = ModelConfig::from_preset(Preset::Paper, (1, 28, 28), 10, None).unwrap();
+        let wide = ModelConfig::from_preset(Preset::Wide, (1, 28, 28), 10, None).unwrap();
+        assert_eq!((wide.conv1, wide.conv2, wide.hidden), (32, 64, 1024));
+        assert_eq!(wide.flat_features(), paper.flat_features());
+        // 320 + 18,496 + 3,212,288 + 10,250 + 11,264 + 3,214,400 + 18,464 + 289
+        assert_eq!(wide.param_count(), 6_485_771);
+        assert_eq!(wide.preset(), Some(Preset::Wide));
     }
 
     #[test]

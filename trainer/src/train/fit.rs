@@ -561,6 +561,7 @@ pub fn calibrated<D: TrainDevice>(
 pub fn describe(config: &ModelConfig) -> String {
     match config.preset() {
         Some(Preset::Paper) => "the paper-sized model".to_owned(),
+        Some(Preset::Wide) => "the wide model".to_owned(),
         Some(Preset::Edge) => "the edge model".to_owned(),
         Some(Preset::Tiny) => "the tiny model".to_owned(),
         None => format!(
