@@ -140,14 +140,15 @@ pub fn train_and_calibrate<D: TrainDevice>(
     let epochs = config.options.epochs.max(trainer.options.epochs);
     trainer.options.epochs = epochs;
     progress.note(&format!(
-        "training {} on {} ({} train / {} test images, {} classes): {} parameters, {} epochs",
+        "training {} on {} ({} train / {} test images, {} classes): {} parameters, {} epoch{}",
         describe(trainer.network.config()),
         split.name,
         train.len(),
         split.test.len(),
         train.num_classes(),
         trainer.network.config().param_count(),
-        epochs
+        epochs,
+        if epochs == 1 { "" } else { "s" }
     ));
     if let Some(semi) = trainer.options.semi {
         progress.note(&format!(
