@@ -9,6 +9,7 @@
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
+use gmvae_trainer::choice::Choice;
 use gmvae_trainer::model::fused::LayerKernels;
 use gmvae_trainer::model::{ModelConfig, Preset};
 use gmvae_trainer::train::step_bench::StepBench;
@@ -176,7 +177,7 @@ fn train(args: TrainBenchArgs) -> Result<()> {
         (Some(_), None) => Some(default_peer_script(TORCH_PEER)?),
     };
     let config = ModelConfig::from_preset(args.preset, (1, 28, 28), 10, None)?;
-    let preset = preset_name(args.preset);
+    let preset = args.preset.name();
     let mut report = TrainBenchReport {
         preset: preset.to_owned(),
         params: config.param_count(),
@@ -272,7 +273,7 @@ fn run_peer(
         ("--batch", args.batch_size.to_string()),
         ("--steps", args.steps.to_string()),
         ("--warmup", args.warmup.to_string()),
-        ("--preset", preset_name(args.preset).to_owned()),
+        ("--preset", args.preset.name().to_owned()),
         ("--seed", args.seed.to_string()),
     ] {
         peer_args.extend([flag.to_owned(), value]);
@@ -345,16 +346,6 @@ fn default_peer_script(relative: &str) -> Result<PathBuf> {
         .into_iter()
         .find(|p| p.is_file())
         .ok_or_else(|| anyhow!("cannot find {}; pass --peer-script", relative.display()))
-}
-
-/// The preset's command-line name, as the peer script spells it.
-fn preset_name(preset: Preset) -> &'static str {
-    match preset {
-        Preset::Paper => "paper",
-        Preset::Wide => "wide",
-        Preset::Edge => "edge",
-        Preset::Tiny => "tiny",
-    }
 }
 
 fn print_header(r: &TrainBenchReport) {

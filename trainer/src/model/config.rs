@@ -1,5 +1,6 @@
 //! Model sizes: the paper's architecture family with a paper-sized default and an edge preset.
 
+use crate::choice::Choice;
 use serde::{Deserialize, Serialize};
 
 /// Sizes of one member of the model family.
@@ -115,17 +116,15 @@ impl ModelConfig {
 
     /// The preset whose sizes these are, if any (a checkpoint records sizes, not names).
     pub fn preset(&self) -> Option<Preset> {
-        [Preset::Paper, Preset::Wide, Preset::Edge, Preset::Tiny]
-            .into_iter()
-            .find(|&p| {
-                Self::from_preset(
-                    p,
-                    (self.in_channels, self.height, self.width),
-                    self.classes,
-                    Some(self.latent),
-                )
-                .is_ok_and(|c| c == *self)
-            })
+        Preset::ALL.iter().copied().find(|&p| {
+            Self::from_preset(
+                p,
+                (self.in_channels, self.height, self.width),
+                self.classes,
+                Some(self.latent),
+            )
+            .is_ok_and(|c| c == *self)
+        })
     }
 
     /// Checks the invariants the model relies on.
