@@ -197,24 +197,33 @@ mod tests {
         adv
     }
 
+    /// `per_column(z, y)` summed over the columns of `images` (one 8×8 image each), where
+    /// `z(row)` reads that column's code f(x) and `y` is its label.
+    fn summed_over_columns(
+        network: &Network<Cpu>,
+        params: &Params<Cpu>,
+        images: Vec<f32>,
+        labels: &[usize],
+        per_column: impl Fn(&dyn Fn(usize) -> f32, usize) -> f32,
+    ) -> f32 {
+        let n = labels.len();
+        let codes = network
+            .encode(params, Cpu::default().tensor_from_vec(images, (64, n)))
+            .as_vec();
+        (0..n)
+            .map(|c| per_column(&|row| codes[row * n + c], labels[c]))
+            .sum()
+    }
+
     #[test]
     fn the_margin_attack_stays_in_the_ball_and_raises_the_best_wrong_margin() {
         let (network, params, clean, labels, images, targets) = fixture(5);
-        let (dev, n) = (Cpu::default(), labels.len());
         // The summed margin max_{k≠y} z_k − z_y over the columns.
-        let margin = |x: Vec<f32>| -> f32 {
-            let z = network
-                .encode(&params, dev.tensor_from_vec(x, (64, n)))
-                .as_vec();
-            (0..n)
-                .map(|c| {
-                    let best_wrong = (0..3)
-                        .filter(|&k| k != labels[c])
-                        .map(|k| z[k * n + c])
-                        .fold(f32::MIN, f32::max);
-                    best_wrong - z[labels[c] * n + c]
-                })
-                .sum()
+        let margin = |x: Vec<f32>| {
+            summed_over_columns(&network, &params, x, &labels, |z, y| {
+                let best_wrong = (0..3).filter(|&k| k != y).map(z).fold(f32::MIN, f32::max);
+                best_wrong - z(y)
+            })
         };
         let adv = attacked(
             InnerLoss::Margin,
@@ -234,24 +243,18 @@ mod tests {
     #[test]
     fn the_wrong_mean_attack_stays_in_the_ball_and_nears_the_best_wrong_mean() {
         let (network, params, clean, labels, images, targets) = fixture(7);
-        let (dev, n) = (Cpu::default(), labels.len());
         // The summed squared distance of f(x) to its nearest wrong class mean.
-        let distance = |x: Vec<f32>| -> f32 {
-            let z = network
-                .encode(&params, dev.tensor_from_vec(x, (64, n)))
-                .as_vec();
-            (0..n)
-                .map(|c| {
-                    (0..3)
-                        .filter(|&k| k != labels[c])
-                        .map(|k| {
-                            (0..4)
-                                .map(|row| (z[row * n + c] - f32::from(row == k)).powi(2))
-                                .sum::<f32>()
-                        })
-                        .fold(f32::MAX, f32::min)
-                })
-                .sum()
+        let distance = |x: Vec<f32>| {
+            summed_over_columns(&network, &params, x, &labels, |z, y| {
+                (0..3)
+                    .filter(|&k| k != y)
+                    .map(|k| {
+                        (0..4)
+                            .map(|row| (z(row) - f32::from(row == k)).powi(2))
+                            .sum::<f32>()
+                    })
+                    .fold(f32::MAX, f32::min)
+            })
         };
         let adv = attacked(
             InnerLoss::WrongMean,
