@@ -6,6 +6,7 @@ use super::checkpoint::Checkpoint;
 use super::semi::{labeled_subset, CalibrationImages, SemiSupervised};
 use super::{EncoderVariance, EpochStats, LrSchedule, TrainDevice, TrainOptions, Trainer};
 use crate::calibrate::{Calibration, CalibrationSettings};
+use crate::choice::Choice;
 use crate::data::stratify::hold_out;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
@@ -562,9 +563,7 @@ pub fn calibrated<D: TrainDevice>(
 pub fn describe(config: &ModelConfig) -> String {
     match config.preset() {
         Some(Preset::Paper) => "the paper-sized model".to_owned(),
-        Some(Preset::Wide) => "the wide model".to_owned(),
-        Some(Preset::Edge) => "the edge model".to_owned(),
-        Some(Preset::Tiny) => "the tiny model".to_owned(),
+        Some(preset) => format!("the {} model", preset.name()),
         None => format!(
             "a custom model ({}/{} channels, {} hidden)",
             config.conv1, config.conv2, config.hidden
