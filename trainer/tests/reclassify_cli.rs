@@ -89,9 +89,20 @@ fn reclassify_reports_recovered_samples_and_table2_with_both_engines_free_or_con
         serde_json::from_slice(&std::fs::read(dir.path().join("reclassify-fgsm.json")).unwrap())
             .unwrap();
     // Every row also reclassifies the clean originals of its rejected samples.
+    // and lists every rejected digit, whose labels add up to the row's tallies.
+    let mut rejected_somewhere = 0;
     for row in json["table"]["rows"].as_array().unwrap() {
         assert_eq!(row["unperturbed"]["reclassified"], row["rejected"], "{row}");
+        let per_sample = row["per_sample"].as_array().unwrap();
+        assert_eq!(per_sample.len() as u64, row["rejected"].as_u64().unwrap());
+        rejected_somewhere += per_sample.len();
+        let count =
+            |field: &str| per_sample.iter().filter(|s| s[field] == s["label"]).count() as u64;
+        assert_eq!(count("reclassified"), row["recovery"]["correct"], "{row}");
+        assert_eq!(count("unperturbed"), row["unperturbed"]["correct"], "{row}");
+        assert!(per_sample.iter().all(|s| s["index"].as_u64().unwrap() < 10));
     }
+    assert!(rejected_somewhere > 0, "no row rejected anything: {json}");
     assert!(text.contains("the same digits unperturbed"), "{text}");
 }
 

@@ -2,7 +2,7 @@
 //! with thresholds, reclassify the rejected (or all) samples with either engine, and tally
 //! the paper's figures ([`super::report`]).
 
-use super::report::{CleanReport, FgsmRow, FgsmTable, Recovery};
+use super::report::{CleanReport, FgsmRow, FgsmTable, Recovery, RejectedSample};
 use super::{autograd, engine, Outcome, ReclassifyError, ReclassifySettings};
 use crate::attack::{fgsm_sweep, EncoderLoss};
 use crate::infer;
@@ -187,13 +187,12 @@ pub fn fgsm_table<D: Device<f32>>(
 ) -> Result<FgsmTable, ReclassifyError> {
     let adversarial = fgsm_sweep(model, images, labels, eps, EncoderLoss::default())?;
     let mut rows = Vec::new();
-    let mut rejected_per_row = Vec::new();
+    let mut done_per_row = Vec::new();
     for (&e, adv) in eps.iter().zip(&adversarial) {
         let (report, done) =
             clean_report(model, dataset, adv.view(), labels, engine, settings, all)?;
         // With `all`, every row was reclassified, in order.
         let all = all.then(|| Recovery::tally(&done.outcomes, labels));
-        rejected_per_row.push(done.rejected);
         rows.push(FgsmRow {
             eps: e,
             samples: report.samples,
@@ -204,15 +203,21 @@ pub fn fgsm_table<D: Device<f32>>(
             recovery: report.recovery,
             all,
             unperturbed: Recovery::default(),
+            per_sample: Vec::new(),
         });
+        done_per_row.push(done);
     }
     // The clean originals of every row's rejected samples, reclassified once.
-    let mut union: Vec<usize> = rejected_per_row.iter().flatten().copied().collect();
+    let mut union: Vec<usize> = done_per_row
+        .iter()
+        .flat_map(|d| d.rejected.iter().copied())
+        .collect();
     union.sort_unstable();
     union.dedup();
     let clean = engine.run(model, images.select(NdAxis(0), &union).view(), settings)?;
-    for (row, rejected) in rows.iter_mut().zip(&rejected_per_row) {
-        let (outcomes, truth): (Vec<Outcome>, Vec<usize>) = rejected
+    for (row, done) in rows.iter_mut().zip(&done_per_row) {
+        let (outcomes, truth): (Vec<Outcome>, Vec<usize>) = done
+            .rejected
             .iter()
             .filter_map(|i| {
                 let at = union.binary_search(i).ok()?;
@@ -220,9 +225,34 @@ pub fn fgsm_table<D: Device<f32>>(
             })
             .unzip();
         row.unperturbed = Recovery::tally(&outcomes, &truth);
+        row.per_sample = per_sample(done, &union, &clean, labels);
     }
     Ok(FgsmTable {
         dataset: dataset.to_owned(),
         rows,
     })
+}
+
+/// One record per rejected sample of a Table 2 row: its attacked outcome (found among the
+/// row's reclassified `indices`) beside its clean original's (among `union`).
+fn per_sample(
+    done: &Reclassifications,
+    union: &[usize],
+    clean: &[Outcome],
+    labels: &[usize],
+) -> Vec<RejectedSample> {
+    done.rejected
+        .iter()
+        .filter_map(|&i| {
+            let attacked = done.outcomes.get(done.indices.binary_search(&i).ok()?)?;
+            let original = clean.get(union.binary_search(&i).ok()?)?;
+            Some(RejectedSample {
+                index: i,
+                label: *labels.get(i)?,
+                reclassified: attacked.label,
+                passes_thresholds: attacked.passes_thresholds,
+                unperturbed: original.label,
+            })
+        })
+        .collect()
 }

@@ -156,6 +156,27 @@ pub struct FgsmRow {
     /// The clean originals of the rejected samples, reclassified: how many of these digits
     /// the reclassifier gets right without any attack.
     pub unperturbed: Recovery,
+    /// Every rejected sample on its own, in row order: which digits the reclassifier gets
+    /// wrong, so that two models (or the attacked and clean digit) can be compared digit by
+    /// digit.
+    #[serde(default)]
+    pub per_sample: Vec<RejectedSample>,
+}
+
+/// One rejected adversarial sample of a Table 2 row and what reclassification made of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedSample {
+    /// Row of the evaluated set (with `--samples N`, the test set's first N: the test index).
+    pub index: usize,
+    /// Its true label.
+    pub label: usize,
+    /// The label reclassification gave the attacked sample.
+    pub reclassified: usize,
+    /// Whether that winning code also passes both thresholds (else it stays rejected as
+    /// fooling, when fooling rejection is on).
+    pub passes_thresholds: bool,
+    /// The label reclassification gives the clean original of the same digit.
+    pub unperturbed: usize,
 }
 
 /// Table 2 for one model.
