@@ -166,7 +166,7 @@ pub struct FgsmRow {
 /// One rejected adversarial sample of a Table 2 row and what reclassification made of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedSample {
-    /// Row of the evaluated set (with `--samples N`, the test set's first N: the test index).
+    /// Row of the evaluated set: its index in the split (`--samples N` takes the split's first N).
     pub index: usize,
     /// Its true label.
     pub label: usize,
