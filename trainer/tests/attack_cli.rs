@@ -142,6 +142,8 @@ fn attack_and_report_write_their_files() {
         "50",
         "--sanity-samples",
         "3",
+        "--seed",
+        "7",
     ]);
     assert!(
         run.status.success(),
@@ -150,6 +152,9 @@ fn attack_and_report_write_their_files() {
     );
     let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
     assert!(md.contains("Worst case per input"), "{md}");
+    // The report names the sample its figures come from.
+    assert!(md.contains("drawn with seed 7."), "{md}");
+    assert_eq!(json(&report.join("report.json"))["seed"], 7);
     for kind in [
         "fgsm",
         "pgd-linf",
@@ -188,7 +193,8 @@ fn attack_and_report_write_their_files() {
     // The attack through reclassification on the report's adaptive inputs, combined with the
     // report into the worst case of the decision with reclassification.
     let through = dir.path().join("through");
-    let run = gmvae(&[
+    let report_json = report.join("report.json");
+    let through_args = [
         "attack",
         "reclassify",
         m,
@@ -205,8 +211,15 @@ fn attack_and_report_write_their_files() {
         "--reclassify-steps",
         "3",
         "--report",
-        report.join("report.json").to_str().unwrap(),
-    ]);
+        report_json.to_str().unwrap(),
+    ];
+    // Another seed would attack other inputs than the report's: refused before any work.
+    let other_seed = gmvae(&[&through_args[..], &["--seed", "8"]].concat());
+    assert!(!other_seed.status.success());
+    let stderr = String::from_utf8_lossy(&other_seed.stderr);
+    assert!(stderr.contains("pass --seed 7"), "{stderr}");
+    assert!(!through.exists(), "nothing is written before the check");
+    let run = gmvae(&[&through_args[..], &["--seed", "7"]].concat());
     assert!(
         run.status.success(),
         "{}",

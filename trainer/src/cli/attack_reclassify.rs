@@ -5,7 +5,7 @@
 
 use super::attack::{bounded_files, parse_budgets, Budgets, CommonArgs, Loaded};
 use super::progress::Bars;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use gmvae_trainer::attack::compare::load_report;
 use gmvae_trainer::attack::report::SecurityReport;
@@ -50,7 +50,8 @@ pub struct ThroughReclassificationArgs {
     #[arg(long, value_name = "F")]
     pub confine_fraction: Option<f32>,
     /// A `report.json` of `gmvae report` on the same model: also the worst case per input of
-    /// the decision with reclassification over its attacks and this one.
+    /// the decision with reclassification over its attacks and this one (its `--seed` must be
+    /// this attack's, so that both attack the same inputs).
     #[arg(long, value_name = "REPORT_JSON")]
     pub report: Option<PathBuf>,
     /// The `--report` file, read once by [`Self::prepare`] before the model is loaded.
@@ -92,6 +93,15 @@ impl ThroughReclassificationArgs {
                     .with_context(|| format!("cannot combine with {}", path.display()))
             })
             .transpose()?;
+        if let (Some(report), Some(path)) = (&self.loaded_report, &self.report) {
+            if let Some(seed) = report.seed.filter(|&s| s != self.common.seed) {
+                bail!(
+                    "cannot combine with {}: its inputs were drawn with --seed {seed}, this attack's would be drawn with --seed {}; pass --seed {seed}",
+                    path.display(),
+                    self.common.seed
+                );
+            }
+        }
         Ok(())
     }
 

@@ -300,6 +300,7 @@ impl OnDevice for ReportJob {
             sanity,
             bounded,
             targeted,
+            seed: Some(seed),
             command: command_line(),
             seconds: started.elapsed().as_secs_f64(),
         };
