@@ -154,6 +154,7 @@ fn attack_and_report_write_their_files() {
     assert!(md.contains("Worst case per input"), "{md}");
     // The report names the sample its figures come from.
     assert!(md.contains("drawn with seed 7."), "{md}");
+    assert!(md.contains("attacker success rate (95 % interval)"), "{md}");
     assert_eq!(json(&report.join("report.json"))["seed"], 7);
     for kind in [
         "fgsm",

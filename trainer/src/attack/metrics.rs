@@ -271,6 +271,33 @@ pub struct WorstCase {
     pub robust_error: Option<f64>,
 }
 
+impl WorstCase {
+    /// The 95 % interval of the attacker success rate for a sample of this size
+    /// ([`wilson_interval`]); `None` when no input was attacked.
+    pub fn success_interval(&self) -> Option<(f64, f64)> {
+        wilson_interval(self.attacker_wins, self.samples)
+    }
+}
+
+/// The standard normal quantile of 0.975: two-sided 95 % intervals.
+const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval (95 %) of a rate of `successes` in `trials` independent inputs:
+/// how far the rate measured on this sample may lie from the rate on the whole population.
+/// `None` for zero trials (or more successes than trials).
+pub fn wilson_interval(successes: usize, trials: usize) -> Option<(f64, f64)> {
+    if trials == 0 || successes > trials {
+        return None;
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let scale = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / scale;
+    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / scale;
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
 /// Combines per-input outcomes of several attacks (`(name, outcomes)`): an input counts as
 /// broken when any of them wins on it; only inputs that every attack covered are counted.
 /// `clean_correct` holds the test indices the model classifies correctly when clean (empty:
@@ -322,6 +349,35 @@ pub fn worst_case(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_interval_matches_the_closed_form() {
+        // Reference values from the closed form in double precision (Python, z = 1.95996…).
+        let close = |(lo, hi): (f64, f64), (a, b): (f64, f64)| {
+            assert!(
+                (lo - a).abs() < 1e-12 && (hi - b).abs() < 1e-12,
+                "{lo} {hi}"
+            );
+        };
+        close(
+            wilson_interval(36, 500).unwrap(),
+            (0.052_458_031_418_126_2, 0.098_068_404_016_962_53),
+        );
+        close(
+            wilson_interval(0, 10).unwrap(),
+            (0.0, 0.277_532_799_862_889_2),
+        );
+        close(
+            wilson_interval(10, 10).unwrap(),
+            (0.722_467_200_137_110_7, 1.0),
+        );
+        assert_eq!(wilson_interval(0, 0), None);
+        assert_eq!(wilson_interval(3, 2), None);
+        // More inputs, a narrower interval around the same rate.
+        let (a, b) = wilson_interval(36, 500).unwrap();
+        let (c, d) = wilson_interval(360, 5000).unwrap();
+        assert!(c > a && d < b);
+    }
 
     fn outcome(index: usize, label: usize, prediction: usize, accepted: bool) -> SampleOutcome {
         SampleOutcome {
