@@ -88,8 +88,8 @@ fn reclassify_reports_recovered_samples_and_table2_with_both_engines_free_or_con
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("reclassify-fgsm.json")).unwrap())
             .unwrap();
-    // Every row also reclassifies the clean originals of its rejected samples.
-    // and lists every rejected digit, whose labels add up to the row's tallies.
+    // Every row also reclassifies the clean originals of its rejected samples, and lists
+    // every rejected digit, whose labels add up to the row's tallies.
     let mut rejected_somewhere = 0;
     for row in json["table"]["rows"].as_array().unwrap() {
         assert_eq!(row["unperturbed"]["reclassified"], row["rejected"], "{row}");

@@ -5,7 +5,7 @@
 
 use super::attack::{bounded_files, parse_budgets, Budgets, CommonArgs, Loaded};
 use super::progress::Bars;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use gmvae_trainer::attack::compare::load_report;
 use gmvae_trainer::attack::report::SecurityReport;
@@ -83,24 +83,16 @@ impl ThroughReclassificationArgs {
 
     /// Checks the settings and reads the report to combine with, before any work.
     pub fn prepare(&mut self) -> Result<()> {
-        self.options()?;
-        self.loaded_report = self
-            .report
-            .as_deref()
-            .map(|path| {
-                load_report(path)
-                    .map(Box::new)
-                    .with_context(|| format!("cannot combine with {}", path.display()))
-            })
-            .transpose()?;
-        if let (Some(report), Some(path)) = (&self.loaded_report, &self.report) {
-            if let Some(seed) = report.seed.filter(|&s| s != self.common.seed) {
-                bail!(
-                    "cannot combine with {}: its inputs were drawn with --seed {seed}, this attack's would be drawn with --seed {}; pass --seed {seed}",
-                    path.display(),
-                    self.common.seed
-                );
-            }
+        let options = self.options()?;
+        if let Some(path) = &self.report {
+            let combinable = || -> Result<SecurityReport> {
+                let report = load_report(path)?;
+                options.check_report(&report)?;
+                Ok(report)
+            };
+            let report =
+                combinable().with_context(|| format!("cannot combine with {}", path.display()))?;
+            self.loaded_report = Some(Box::new(report));
         }
         Ok(())
     }

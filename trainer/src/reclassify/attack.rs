@@ -26,6 +26,7 @@ use crate::attack::adaptive::likely_wrong_classes;
 use crate::attack::metrics::{verdicts, Verdict};
 use crate::attack::objective::Objective;
 use crate::attack::project::{ascend, project, random_start, Norm};
+use crate::attack::report::SecurityReport;
 use crate::attack::results::BoundedRun;
 use crate::attack::sampling::SampleSet;
 use crate::attack::suite::{judged_run, tidy};
@@ -114,6 +115,19 @@ impl ThroughReclassification {
             .validate()
             .map_err(ReclassifyError::Settings)?;
         Ok(())
+    }
+
+    /// Checks that `report` attacked the inputs this attack will (the same seed draws the same
+    /// sample), so that the two can be combined input by input; reports without a recorded
+    /// seed pass.
+    pub fn check_report(&self, report: &SecurityReport) -> Result<(), ReclassifyError> {
+        match report.seed {
+            Some(seed) if seed != self.seed => Err(ReclassifyError::ReportSeed {
+                report: seed,
+                attack: self.seed,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The settings as JSON, for reports.

@@ -52,6 +52,14 @@ pub enum ReclassifyError {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    /// A security report to combine with attacked other inputs: its seed drew another sample.
+    #[error("its inputs were drawn with --seed {report}, this attack's would be drawn with --seed {attack}; pass --seed {report}")]
+    ReportSeed {
+        /// The report's seed.
+        report: u64,
+        /// This attack's seed.
+        attack: u64,
+    },
     /// The attack that makes Table 2's adversarial inputs failed.
     #[error(transparent)]
     Attack(#[from] AttackError),

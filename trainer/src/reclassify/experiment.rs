@@ -216,16 +216,18 @@ pub fn fgsm_table<D: Device<f32>>(
     union.dedup();
     let clean = engine.run(model, images.select(NdAxis(0), &union).view(), settings)?;
     for (row, done) in rows.iter_mut().zip(&done_per_row) {
-        let (outcomes, truth): (Vec<Outcome>, Vec<usize>) = done
+        // Each rejected row index beside its clean original's outcome, looked up once.
+        let originals: Vec<(usize, &Outcome)> = done
             .rejected
             .iter()
-            .filter_map(|i| {
-                let at = union.binary_search(i).ok()?;
-                Some((clean.get(at)?.clone(), labels[*i]))
-            })
+            .filter_map(|&i| Some((i, clean.get(union.binary_search(&i).ok()?)?)))
+            .collect();
+        let (outcomes, truth): (Vec<Outcome>, Vec<usize>) = originals
+            .iter()
+            .map(|&(i, o)| (o.clone(), labels[i]))
             .unzip();
         row.unperturbed = Recovery::tally(&outcomes, &truth);
-        row.per_sample = per_sample(done, &union, &clean, labels);
+        row.per_sample = per_sample(done, &originals, labels);
     }
     Ok(FgsmTable {
         dataset: dataset.to_owned(),
@@ -234,18 +236,16 @@ pub fn fgsm_table<D: Device<f32>>(
 }
 
 /// One record per rejected sample of a Table 2 row: its attacked outcome (found among the
-/// row's reclassified `indices`) beside its clean original's (among `union`).
+/// row's reclassified `indices`) beside its clean original's (`originals`).
 fn per_sample(
     done: &Reclassifications,
-    union: &[usize],
-    clean: &[Outcome],
+    originals: &[(usize, &Outcome)],
     labels: &[usize],
 ) -> Vec<RejectedSample> {
-    done.rejected
+    originals
         .iter()
-        .filter_map(|&i| {
+        .filter_map(|&(i, original)| {
             let attacked = done.outcomes.get(done.indices.binary_search(&i).ok()?)?;
-            let original = clean.get(union.binary_search(&i).ok()?)?;
             Some(RejectedSample {
                 index: i,
                 label: *labels.get(i)?,
