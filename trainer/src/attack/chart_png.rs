@@ -3,7 +3,7 @@
 
 use super::error::write_file;
 use super::AttackError;
-use crate::plot::svg::LineChart;
+use crate::plot::svg::{nice_ticks, LineChart};
 use std::path::Path;
 
 const WIDTH: usize = 720;
@@ -98,12 +98,13 @@ pub fn encode_chart(chart: &LineChart) -> Result<Vec<u8>, AttackError> {
     let grey = [225, 225, 225];
     let dark = [50, 50, 50];
     cv.text(&chart.title, WIDTH as f64 / 2.0, 12.0, 1, dark);
-    for i in 0..=5 {
-        let fx = x0 + (x1 - x0) * i as f64 / 5.0;
-        let fy = y0 + (y1 - y0) * i as f64 / 5.0;
+    // The SVG's round ticks, so that both renderings of a chart read the same.
+    for fx in nice_ticks(x0, x1) {
         cv.line((sx(fx), TOP as f64), (sx(fx), TOP as f64 + ph), grey, 1);
-        cv.line((LEFT as f64, sy(fy)), (LEFT as f64 + pw, sy(fy)), grey, 1);
         cv.text(&tick(fx), sx(fx), TOP as f64 + ph + 6.0, 1, dark);
+    }
+    for fy in nice_ticks(y0, y1) {
+        cv.line((LEFT as f64, sy(fy)), (LEFT as f64 + pw, sy(fy)), grey, 1);
         cv.text(&tick(fy), LEFT as f64 - 6.0, sy(fy) - 3.0, 2, dark);
     }
     let corners = [
@@ -133,12 +134,23 @@ pub fn encode_chart(chart: &LineChart) -> Result<Vec<u8>, AttackError> {
                 cv.dot((sx(x), sy(y)), 3.0, c, true);
             }
         }
+        for &(x, low, high) in &series.error_bars {
+            let (x, a, b) = (sx(x), sy(low), sy(high));
+            cv.line((x, a), (x, b), c, 1);
+            cv.line((x - 4.0, a), (x + 4.0, a), c, 1);
+            cv.line((x - 4.0, b), (x + 4.0, b), c, 1);
+        }
     }
     for m in &chart.markers {
         let c = rgb(m.color);
         let (x, y) = (sx(m.at.0), sy(m.at.1));
         cv.dot((x, y), 5.0, c, false);
-        cv.text(&m.label, x + 8.0, y - 12.0, 0, c);
+        // Labels of points in the right half go to their left, as in the SVG.
+        if x > LEFT as f64 + pw / 2.0 {
+            cv.text(&m.label, x - 8.0, y - 12.0, 2, c);
+        } else {
+            cv.text(&m.label, x + 8.0, y - 12.0, 0, c);
+        }
     }
     for (i, series) in chart.series.iter().enumerate() {
         let y = TOP as f64 + 12.0 + 14.0 * i as f64;
@@ -270,6 +282,7 @@ mod tests {
                 points: vec![(0.0, 0.0), (1.0, 1.0)],
                 color: PALETTE[1],
                 dots: true,
+                error_bars: Vec::new(),
             }],
             markers: vec![],
         };

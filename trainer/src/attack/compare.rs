@@ -170,6 +170,7 @@ pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
                 .collect(),
             color: success,
             dots: true,
+            error_bars: Vec::new(),
         });
         let rerr: Vec<(f64, f64)> = cases
             .iter()
@@ -181,6 +182,7 @@ pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
                 points: rerr,
                 color: robust,
                 dots: true,
+                error_bars: Vec::new(),
             });
         }
     }
@@ -206,7 +208,7 @@ pub fn worst_case_chart(models: &[(&str, &[WorstCase])]) -> LineChart {
 /// The top of a percentage axis that shows `highest` (%) with a little room above it: the
 /// smallest of 5, 10, 20, 25, 50 and 100 that is at least 1.1 × `highest`, so that a few
 /// percent are not drawn flat against the bottom of a 0–100 axis.
-fn percent_axis_top(highest: f64) -> f64 {
+pub(super) fn percent_axis_top(highest: f64) -> f64 {
     [5.0, 10.0, 20.0, 25.0, 50.0]
         .into_iter()
         .find(|&top| 1.1 * highest <= top)

@@ -233,6 +233,7 @@ impl TargetedRun {
                 points,
                 color: PALETTE[0],
                 dots: false,
+                error_bars: Vec::new(),
             }],
             markers: vec![],
         }
@@ -390,6 +391,7 @@ impl BoundedRun {
                 .collect(),
             color,
             dots: true,
+            error_bars: Vec::new(),
         }
     }
 

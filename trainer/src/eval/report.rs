@@ -191,18 +191,21 @@ impl EvalReport {
                     points: to_points(&self.curve_combined),
                     color: PALETTE[0],
                     dots: false,
+                    error_bars: Vec::new(),
                 },
                 Series {
                     name: "latent d² only".into(),
                     points: to_points(&self.curve_latent),
                     color: PALETTE[2],
                     dots: false,
+                    error_bars: Vec::new(),
                 },
                 Series {
                     name: "reconstruction error only".into(),
                     points: to_points(&self.curve_reconstruction),
                     color: PALETTE[3],
                     dots: false,
+                    error_bars: Vec::new(),
                 },
             ],
             markers: vec![Marker {

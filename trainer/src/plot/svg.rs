@@ -14,6 +14,9 @@ pub struct Series {
     pub color: &'static str,
     /// Draw dots at the points as well as the line.
     pub dots: bool,
+    /// Vertical error bars `(x, low, high)` in the series' colour (e.g. confidence
+    /// intervals of the points); empty for none.
+    pub error_bars: Vec<(f64, f64, f64)>,
 }
 
 /// A labelled point to highlight (e.g. the calibrated operating point).
@@ -138,6 +141,16 @@ impl LineChart {
                     );
                 }
             }
+            for &(x, low, high) in &series.error_bars {
+                let (x, a, b) = (sx(x), sy(low.clamp(y0, y1)), sy(high.clamp(y0, y1)));
+                let _ = writeln!(
+                    s,
+                    r#"<path d="M{x:.2},{a:.2}V{b:.2}M{l:.2},{a:.2}H{r:.2}M{l:.2},{b:.2}H{r:.2}" stroke="{c}" stroke-width="1.5" fill="none"/>"#,
+                    l = x - 4.0,
+                    r = x + 4.0,
+                    c = series.color
+                );
+            }
         }
         for m in &self.markers {
             let (x, y) = (sx(m.at.0), sy(m.at.1.clamp(y0, y1)));
@@ -256,7 +269,7 @@ fn short(name: &str) -> String {
 }
 
 /// Round tick positions (steps of 1, 2 or 5 times a power of ten) covering `lo..=hi`.
-fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+pub fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = hi - lo;
     if span.is_nan() || span <= 0.0 || !span.is_finite() {
         return vec![lo];
@@ -320,6 +333,8 @@ mod tests {
                 points: vec![(0.0, 0.0), (0.5, 0.01), (1.0, 0.03)],
                 color: PALETTE[0],
                 dots: true,
+                // One bar inside the plot, one clipped to its top.
+                error_bars: vec![(0.5, 0.005, 0.015), (1.0, 0.02, 0.5)],
             }],
             markers: vec![Marker {
                 label: "τ".into(),
@@ -332,6 +347,10 @@ mod tests {
         assert!(svg.contains("risk &lt;vs&gt; coverage") && svg.contains("a &amp; b"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("<circle").count(), 4);
+        // Each bar: a vertical stroke with a cap at both ends, in the series' colour; the
+        // clipped one ends at the top of the plot (y = 40).
+        assert_eq!(svg.matches(r#"stroke-width="1.5""#).count(), 2);
+        assert!(svg.contains("V40.00M"), "{svg}");
     }
 
     #[test]
