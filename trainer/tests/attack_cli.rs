@@ -191,6 +191,51 @@ fn attack_and_report_write_their_files() {
     let unbounded = r["sanity"]["unbounded_success"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&unbounded), "{unbounded}");
 
+    // The report pooled on its own gives back its counts, with the goal judged; the same
+    // report twice is refused, since its inputs would count twice.
+    let pooled = dir.path().join("pooled");
+    let run = gmvae(&[
+        "pool-reports",
+        "--model",
+        &format!("tiny={}", report.display()),
+        "--goal",
+        "0.3:50",
+        "--out",
+        pooled.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let p = json(&pooled.join("worst-case-pooled.json"));
+    for k in 0..2 {
+        for field in ["eps", "samples", "attacker_wins", "correct_inputs"] {
+            assert_eq!(
+                p[0]["cases"][k][field], r["worst_case"][k][field],
+                "{field}"
+            );
+        }
+    }
+    for ext in ["md", "svg", "png"] {
+        assert!(pooled.join(format!("worst-case-pooled.{ext}")).is_file());
+    }
+    let table = std::fs::read_to_string(pooled.join("worst-case-pooled.md")).unwrap();
+    assert!(table.contains("- tiny at ε = 0.3: "), "{table}");
+    let twice = gmvae(&[
+        "pool-reports",
+        "--model",
+        &format!("tiny={0},{0}/report.json", report.display()),
+        "--out",
+        pooled.to_str().unwrap(),
+    ]);
+    assert!(!twice.status.success());
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("given twice"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+
     // The attack through reclassification on the report's adaptive inputs, combined with the
     // report into the worst case of the decision with reclassification.
     let through = dir.path().join("through");

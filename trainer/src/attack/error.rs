@@ -120,6 +120,15 @@ pub enum AttackError {
         /// Why not.
         reason: String,
     },
+    /// Security reports that cannot be pooled: none given, or one without a budget another
+    /// has (pooling needs the same budgets from every report).
+    #[error("cannot pool the reports of “{label}”: {reason}")]
+    Pool {
+        /// The model whose reports these are.
+        label: String,
+        /// Why not.
+        reason: String,
+    },
     /// A chart could not be encoded as PNG.
     #[error("cannot encode the chart “{title}” as PNG")]
     Png {

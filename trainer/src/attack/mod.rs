@@ -15,7 +15,8 @@
 //! [`metrics`] scores adversarial inputs the way the deployed model would (accept only below
 //! both thresholds); [`suite`] runs each attack on a sample set; [`results`] writes one
 //! attack's JSON, Markdown, SVG/PNG curves and image grids; [`report`] combines them all, with
-//! the worst case per input, into the security report. The suite computes results; writing
+//! the worst case per input, into the security report; [`pool`] sums one model's reports on
+//! several input samples, with intervals and goals. The suite computes results; writing
 //! them is a separate step that takes the results and a directory.
 //!
 //! Every fallible function returns an [`AttackError`]; long attacks report their progress to a
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod mim;
 pub mod objective;
 pub mod pgd;
+pub mod pool;
 pub mod project;
 pub mod report;
 pub mod results;

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod export;
 pub mod inspect;
 pub mod model_bytes;
+pub mod pool_reports;
 pub mod progress;
 pub mod reclassify;
 pub mod report;
@@ -59,6 +60,9 @@ pub enum Command {
     Attack(attack::AttackCommand),
     /// Regenerate the whole security report of a model (every attack, worst case per input).
     Report(report::ReportArgs),
+    /// Pool each model's security reports over their input samples: one table and one chart
+    /// of the worst case with 95 % intervals, and goals judged in whole inputs.
+    PoolReports(pool_reports::PoolReportsArgs),
 }
 
 /// Runs a parsed command line.
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => data::run(command),
         Command::Attack(command) => attack::run(command),
         Command::Report(args) => report::run(args),
+        Command::PoolReports(args) => pool_reports::run(args),
     }
 }
 
