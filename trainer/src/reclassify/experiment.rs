@@ -117,6 +117,8 @@ impl Classified {
 pub struct Reclassifications {
     /// Row indices of the rejected samples.
     pub rejected: Vec<usize>,
+    /// The encoder's nearest-mean label for every row of the evaluated set.
+    pub encoder_labels: Vec<usize>,
     /// Row indices into the evaluated set.
     pub indices: Vec<usize>,
     /// One outcome per index.
@@ -163,6 +165,7 @@ pub fn clean_report<D: Device<f32>>(
         report,
         Reclassifications {
             rejected,
+            encoder_labels: classified.predictions,
             indices,
             outcomes,
         },
@@ -252,6 +255,8 @@ fn per_sample(
                 reclassified: attacked.label,
                 passes_thresholds: attacked.passes_thresholds,
                 unperturbed: original.label,
+                encoder_label: *done.encoder_labels.get(i)?,
+                start_losses: attacked.start_losses.clone(),
             })
         })
         .collect()

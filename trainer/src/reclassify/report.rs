@@ -164,7 +164,7 @@ pub struct FgsmRow {
 }
 
 /// One rejected adversarial sample of a Table 2 row and what reclassification made of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RejectedSample {
     /// Row of the evaluated set: its index in the split (`--samples N` takes the split's first N).
     pub index: usize,
@@ -177,6 +177,12 @@ pub struct RejectedSample {
     pub passes_thresholds: bool,
     /// The label reclassification gives the clean original of the same digit.
     pub unperturbed: usize,
+    /// The encoder's nearest-mean label for the attacked sample (the prediction the
+    /// thresholds rejected).
+    pub encoder_label: usize,
+    /// Each start's best loss `‖x − g(z)‖²` for the attacked sample, by class: how close the
+    /// true class came to the winner.
+    pub start_losses: Vec<f32>,
 }
 
 /// Table 2 for one model.
