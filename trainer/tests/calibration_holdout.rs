@@ -1,9 +1,11 @@
 //! `TrainConfig::calibration_holdout`: the thresholds are fitted on a stratified, seeded part
 //! of the training split that the model never trained on, the export from the checkpoint
-//! fits the same part again, and a resume cannot change which part that is.
+//! fits the same part again, a resume cannot change which part that is, and a model file
+//! without its checkpoint is calibrated on the same part again when told the run's holdout
+//! and seed.
 
 use dfdx::prelude::*;
-use gmvae_trainer::calibrate::Calibration;
+use gmvae_trainer::calibrate::{Calibration, CalibrationSettings};
 use gmvae_trainer::data::stratify::hold_out;
 use gmvae_trainer::data::{Dataset, ImageShape, Split};
 use gmvae_trainer::infer::encode_and_reconstruct;
@@ -11,7 +13,9 @@ use gmvae_trainer::model::Preset;
 use gmvae_trainer::progress::Silent;
 use gmvae_trainer::train::checkpoint::Checkpoint;
 use gmvae_trainer::train::fit::calibrate_checkpoint;
+use gmvae_trainer::train::recalibrate::{recalibrate_model, CalibrationSource};
 use gmvae_trainer::train::{train_and_calibrate, TrainConfig};
+use gmvae_trainer::trained::TrainedModel;
 use gmvae_trainer::Error;
 
 /// Three classes of 8×8 images: a bright bar at the top, middle or bottom, with noise.
@@ -162,4 +166,84 @@ fn a_holdout_that_leaves_nothing_to_train_on_is_refused_before_training() {
         );
         assert!(!dir.path().join(format!("run{n}.ckpt")).exists());
     }
+}
+
+#[test]
+fn a_model_file_is_given_its_run_thresholds_again_or_new_ones() {
+    let split = split();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Cpu::default();
+    let fitted = train_and_calibrate(
+        &config(&dir.path().join("run.ckpt"), Some(30)),
+        &split,
+        &dev,
+        &Silent,
+    )
+    .unwrap();
+    let file = dir.path().join("model.gmvae");
+    fitted.model.save(&file).unwrap();
+    let load = || TrainedModel::load(&file, &dev).unwrap();
+    let run_images = CalibrationSource {
+        train_limit: None,
+        holdout: Some((30, 5)),
+    };
+    let settings = fitted.model.calibration.settings;
+
+    // The run's holdout and settings give back the run's thresholds, and the same file.
+    // (The file keeps s2 as an f32, so only s2's f64 widening may differ.)
+    let again = recalibrate_model(load(), &split, run_images, settings).unwrap();
+    let run = &fitted.model.calibration;
+    assert_eq!(
+        (again.calibration.tau_enc, again.calibration.tau_dec),
+        (run.tau_enc, run.tau_dec)
+    );
+    assert_eq!(again.calibration.precisions, run.precisions);
+    assert_eq!(again.calibration.s2 as f32, run.s2 as f32);
+    let again_file = dir.path().join("again.gmvae");
+    again.save(&again_file).unwrap();
+    assert_eq!(
+        std::fs::read(&again_file).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+
+    // Another operating point changes the thresholds, not the weights.
+    let stricter = CalibrationSettings {
+        tpr: Some(0.9),
+        ..settings
+    };
+    let other = recalibrate_model(load(), &split, run_images, stricter).unwrap();
+    assert_ne!(other.calibration.tau_enc, fitted.model.calibration.tau_enc);
+    assert_eq!(
+        other.calibration.precisions,
+        fitted.model.calibration.precisions
+    );
+    assert_eq!(other.calibration.samples, 30);
+
+    // Another seed holds out other images, so other thresholds.
+    let other_seed = CalibrationSource {
+        holdout: Some((30, 6)),
+        ..run_images
+    };
+    let moved = recalibrate_model(load(), &split, other_seed, settings).unwrap();
+    assert_ne!(moved.calibration.precisions, run.precisions);
+
+    // A holdout the training images cannot give is refused.
+    let too_many = CalibrationSource {
+        holdout: Some((1000, 5)),
+        ..run_images
+    };
+    let err = recalibrate_model(load(), &split, too_many, settings)
+        .err()
+        .expect("must be refused");
+    assert!(
+        matches!(
+            err,
+            Error::Holdout {
+                holdout: 1000,
+                available: 90,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

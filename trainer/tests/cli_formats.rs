@@ -82,6 +82,25 @@ fn export_inspect_classify_and_bench_a_tiny_model() {
     assert_eq!(full_view.calibration().samples, 9000);
     assert_eq!(trained_view.calibration().samples, 300);
 
+    // export from the model file alone (no checkpoint): the run's calibration images and
+    // settings give back its file byte for byte; a model file needs --out, and a checkpoint
+    // refuses the model-file flags.
+    let from_file = dir.path().join("from-file.gmvae");
+    let out = ok(&[
+        "export",
+        s(&trained_path),
+        "--out",
+        s(&from_file),
+        "--train-limit",
+        "300",
+    ]);
+    assert!(out.contains("with new thresholds"), "{out}");
+    assert_eq!(std::fs::read(&from_file).unwrap(), trained);
+    let err = one_error_line(&["export", s(&trained_path)]);
+    assert!(err.contains("pass --out"), "{err}");
+    let err = one_error_line(&["export", s(&run), "--calibration-holdout", "10"]);
+    assert!(err.contains("are for a model file"), "{err}");
+
     // inspect: text and JSON report the runtime's workspace and the thresholds.
     let model = s(&trained_path);
     let runtime = gmvae_runtime::Model::parse(&trained).unwrap();

@@ -1,24 +1,30 @@
 //! `gmvae export`: writes a model file from a training checkpoint (for example of a run that
 //! was interrupted before it exported), calibrating the thresholds on the training split of
-//! the checkpoint's dataset exactly as `gmvae train` does.
+//! the checkpoint's dataset exactly as `gmvae train` does; or gives a model file new
+//! thresholds when its checkpoint is not at hand (its run's holdout and seed named by flags).
 
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::train::{files, CalibrationArgs};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use gmvae_trainer::data::{load, DatasetSpec, Split};
 use gmvae_trainer::train::checkpoint::Checkpoint;
 use gmvae_trainer::train::fit::calibrate_checkpoint;
-use gmvae_trainer::train::TrainDevice;
+use gmvae_trainer::train::recalibrate::{recalibrate_model, CalibrationSource};
+use gmvae_trainer::train::{TrainDevice, DEFAULT_OPTIONS};
+use gmvae_trainer::trained::TrainedModel;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `gmvae export`.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// A run directory (its `checkpoint.ckpt` is read) or a checkpoint file.
+    /// A run directory (its `checkpoint.ckpt` is read), a checkpoint file, or a model file
+    /// (`.gmvae`) to give new thresholds without its checkpoint.
     pub source: PathBuf,
-    /// The model file to write [default: model.gmvae beside the checkpoint].
+    /// The model file to write [default: model.gmvae beside the checkpoint; required for a
+    /// model file].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The dataset to calibrate on [default: the one recorded in the checkpoint].
@@ -31,13 +37,34 @@ pub struct ExportArgs {
     /// its thresholds).
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// For a model file: the run's --calibration-holdout N, to calibrate on the same held-out
+    /// images (with --seed) [default: every training image, as a run without a holdout].
+    #[arg(long, value_name = "N")]
+    pub calibration_holdout: Option<usize>,
+    /// For a model file: the run's --seed, which chose its held-out images.
+    #[arg(long, requires = "calibration_holdout")]
+    pub seed: Option<u64>,
     /// Where to run the network.
     #[arg(long, value_enum, default_value_t = DeviceKind::Auto)]
     pub device: DeviceKind,
 }
 
+/// Whether `path` is a model file (it begins with the format's magic bytes).
+fn is_model_file(path: &Path) -> bool {
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == gmvae_format::layout::MAGIC)
+}
+
 /// Runs `gmvae export`.
 pub fn run(args: ExportArgs) -> Result<()> {
+    if args.source.is_file() && is_model_file(&args.source) {
+        return recalibrate(args);
+    }
+    if args.calibration_holdout.is_some() {
+        bail!("--calibration-holdout and --seed are for a model file; a checkpoint holds its run's own holdout and seed");
+    }
     let checkpoint_path = if args.source.is_dir() {
         args.source.join(files::CHECKPOINT)
     } else {
@@ -65,6 +92,44 @@ pub fn run(args: ExportArgs) -> Result<()> {
         "model written to {} (checkpoint {} after epoch {epochs})",
         out.display(),
         checkpoint_path.display()
+    );
+    Ok(())
+}
+
+/// `gmvae export MODEL.gmvae --out NEW.gmvae`: the model's weights with new thresholds.
+fn recalibrate(args: ExportArgs) -> Result<()> {
+    let Some(out) = args.out.clone() else {
+        bail!("a model file is given new thresholds into another file: pass --out NEW.gmvae");
+    };
+    if out == args.source {
+        bail!("--out is the model file itself: write the new thresholds to another file");
+    }
+    args.calibration.settings().validate()?;
+    let bytes = super::model_bytes::read(&args.source)?;
+    let recorded = super::model_bytes::view(&args.source, &bytes)?
+        .dataset_name()
+        .to_owned();
+    let split = load(&dataset_spec(&args.dataset, &recorded)?)?;
+    let source = CalibrationSource {
+        train_limit: args.train_limit,
+        holdout: args
+            .calibration_holdout
+            .map(|n| (n, args.seed.unwrap_or(DEFAULT_OPTIONS.seed))),
+    };
+    dispatch(
+        args.device,
+        RecalibrateJob {
+            model: args.source.clone(),
+            split,
+            source,
+            settings: args.calibration.settings(),
+            out: out.clone(),
+        },
+    )?;
+    println!(
+        "model written to {} (the weights of {} with new thresholds)",
+        out.display(),
+        args.source.display()
     );
     Ok(())
 }
@@ -103,6 +168,25 @@ impl OnDevice for ExportJob {
             self.args.train_limit,
             &dev,
         )?;
+        Ok(model.save(&self.out)?)
+    }
+}
+
+/// Reads a model file on a device, fits its new thresholds and saves it.
+struct RecalibrateJob {
+    model: PathBuf,
+    split: Split,
+    source: CalibrationSource,
+    settings: gmvae_trainer::calibrate::CalibrationSettings,
+    out: PathBuf,
+}
+
+impl OnDevice for RecalibrateJob {
+    type Output = ();
+    fn run<D: TrainDevice>(self, dev: D) -> Result<()> {
+        let model = TrainedModel::load(&self.model, &dev)
+            .with_context(|| format!("cannot load the model {}", self.model.display()))?;
+        let model = recalibrate_model(model, &self.split, self.source, self.settings)?;
         Ok(model.save(&self.out)?)
     }
 }

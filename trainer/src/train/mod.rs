@@ -9,6 +9,7 @@ mod error;
 pub mod fit;
 mod inner_loss;
 pub mod loss;
+pub mod recalibrate;
 pub mod semi;
 pub mod shards;
 pub mod step_bench;
