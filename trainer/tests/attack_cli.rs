@@ -191,18 +191,21 @@ fn attack_and_report_write_their_files() {
     let unbounded = r["sanity"]["unbounded_success"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&unbounded), "{unbounded}");
 
-    // The report pooled on its own gives back its counts, with the goal judged; the same
-    // report twice is refused, since its inputs would count twice.
+    // The report pooled on its own gives back its worst case; the same report twice counts
+    // each input once.
     let pooled = dir.path().join("pooled");
-    let run = gmvae(&[
-        "pool-reports",
-        "--model",
-        &format!("tiny={}", report.display()),
-        "--goal",
-        "0.3:50",
-        "--out",
-        pooled.to_str().unwrap(),
-    ]);
+    let pool_reports = |paths: &str, goal: &str| {
+        gmvae(&[
+            "pool-reports",
+            "--model",
+            &format!("tiny={paths}"),
+            "--goal",
+            goal,
+            "--out",
+            pooled.to_str().unwrap(),
+        ])
+    };
+    let run = pool_reports(report.to_str().unwrap(), "0.3:50");
     assert!(
         run.status.success(),
         "{}",
@@ -210,30 +213,48 @@ fn attack_and_report_write_their_files() {
     );
     let p = json(&pooled.join("worst-case-pooled.json"));
     for k in 0..2 {
+        let (pooled_case, own) = (&p["models"][0]["cases"][k], &r["worst_case"][k]);
         for field in ["eps", "samples", "attacker_wins", "correct_inputs"] {
-            assert_eq!(
-                p[0]["cases"][k][field], r["worst_case"][k][field],
-                "{field}"
-            );
+            assert_eq!(pooled_case[field], own[field], "{field}");
         }
     }
     for ext in ["md", "svg", "png"] {
         assert!(pooled.join(format!("worst-case-pooled.{ext}")).is_file());
     }
     let table = std::fs::read_to_string(pooled.join("worst-case-pooled.md")).unwrap();
-    assert!(table.contains("- tiny at ε = 0.3: "), "{table}");
-    let twice = gmvae(&[
+    let wins = r["worst_case"][1]["attacker_wins"].as_u64().unwrap();
+    assert!(
+        table.contains(&format!("- tiny at ε = 0.3: {wins} of 4 ")),
+        "{table}"
+    );
+    let twice = pool_reports(&format!("{0},{0}/report.json", report.display()), "0.3:50");
+    assert!(twice.status.success());
+    let p = json(&pooled.join("worst-case-pooled.json"));
+    assert_eq!(p["models"][0]["cases"][1]["samples"], 4);
+    assert_eq!(p["models"][0]["cases"][1]["repeated_inputs"], 4);
+    // Its own inputs set aside as seen, nothing is left to pool.
+    let all_seen = gmvae(&[
         "pool-reports",
         "--model",
-        &format!("tiny={0},{0}/report.json", report.display()),
+        &format!("tiny={}", report.display()),
+        "--exclude-seen",
+        report.to_str().unwrap(),
         "--out",
         pooled.to_str().unwrap(),
     ]);
-    assert!(!twice.status.success());
+    assert!(!all_seen.status.success());
     assert!(
-        String::from_utf8_lossy(&twice.stderr).contains("given twice"),
+        String::from_utf8_lossy(&all_seen.stderr).contains("no input was attacked"),
         "{}",
-        String::from_utf8_lossy(&twice.stderr)
+        String::from_utf8_lossy(&all_seen.stderr)
+    );
+    // A goal at a budget the reports did not measure fails, naming it.
+    let unmeasured = pool_reports(report.to_str().unwrap(), "0.2:5");
+    assert!(!unmeasured.status.success());
+    assert!(
+        String::from_utf8_lossy(&unmeasured.stderr).contains("did not measure"),
+        "{}",
+        String::from_utf8_lossy(&unmeasured.stderr)
     );
 
     // The attack through reclassification on the report's adaptive inputs, combined with the

@@ -19,7 +19,7 @@ pub const MAX_REPORT_BYTES: u64 = 1 << 30;
 
 /// Reads the JSON file at `path` as a `T`, reading at most `limit` bytes; `expected` names
 /// what the file should hold in the error.
-fn read_json<T: serde::de::DeserializeOwned>(
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     limit: u64,
     expected: &'static str,

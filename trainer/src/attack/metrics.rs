@@ -298,6 +298,36 @@ pub fn wilson_interval(successes: usize, trials: usize) -> Option<(f64, f64)> {
     Some(((centre - half).max(0.0), (centre + half).min(1.0)))
 }
 
+/// The inputs behind a [`WorstCase`], by test index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorstCaseInputs {
+    /// The inputs every attack covered.
+    pub attacked: BTreeSet<usize>,
+    /// Those of them on which some attack won (accepted and misclassified).
+    pub broken: BTreeSet<usize>,
+}
+
+/// Which inputs every attack of `runs` covered, and on which of them some attack won: the
+/// sets [`worst_case`] counts.
+pub fn worst_case_inputs(runs: &[(String, &[SampleOutcome])]) -> WorstCaseInputs {
+    let mut common: Option<BTreeSet<usize>> = None;
+    for (_, outcomes) in runs {
+        let set: BTreeSet<usize> = outcomes.iter().map(|o| o.index).collect();
+        common = Some(match common {
+            None => set,
+            Some(c) => c.intersection(&set).copied().collect(),
+        });
+    }
+    let attacked = common.unwrap_or_default();
+    let broken = runs
+        .iter()
+        .flat_map(|(_, o)| o.iter())
+        .filter(|o| o.attacker_wins() && attacked.contains(&o.index))
+        .map(|o| o.index)
+        .collect();
+    WorstCaseInputs { attacked, broken }
+}
+
 /// Combines per-input outcomes of several attacks (`(name, outcomes)`): an input counts as
 /// broken when any of them wins on it; only inputs that every attack covered are counted.
 /// `clean_correct` holds the test indices the model classifies correctly when clean (empty:
@@ -307,21 +337,10 @@ pub fn worst_case(
     runs: &[(String, &[SampleOutcome])],
     clean_correct: &BTreeSet<usize>,
 ) -> WorstCase {
-    let mut common: Option<BTreeSet<usize>> = None;
-    for (_, outcomes) in runs {
-        let set: BTreeSet<usize> = outcomes.iter().map(|o| o.index).collect();
-        common = Some(match common {
-            None => set,
-            Some(c) => c.intersection(&set).copied().collect(),
-        });
-    }
-    let common = common.unwrap_or_default();
-    let broken: BTreeSet<usize> = runs
-        .iter()
-        .flat_map(|(_, o)| o.iter())
-        .filter(|o| o.attacker_wins() && common.contains(&o.index))
-        .map(|o| o.index)
-        .collect();
+    let WorstCaseInputs {
+        attacked: common,
+        broken,
+    } = worst_case_inputs(runs);
     let mut still_right: BTreeSet<usize> = common.clone();
     for (_, outcomes) in runs {
         for o in outcomes.iter() {

@@ -1,47 +1,90 @@
 //! Worst cases pooled over several security reports of one model: each `gmvae report --seed S`
-//! attacks its own sample of inputs, and one sample of 500 cannot tell 7 % from 8 %. Pooling
-//! sums the broken and the attacked inputs per budget, so the 95 % interval
-//! ([`wilson_interval`]) narrows with every report; the chart draws it as an error bar and a
-//! goal as a marker, and the table says whether each goal is met.
+//! attacks its own sample of test inputs, and one sample of 500 cannot tell 7 % from 8 %.
+//!
+//! Pooling works on inputs, not on counts. Samples drawn with different seeds share some test
+//! inputs (two stratified samples of 500 of the 10,000 MNIST test digits share about 25), and
+//! summing counts would count those twice. So each report's attacked and broken inputs are
+//! recomputed from its per-input outcomes with the report's own rule
+//! ([`linf_runs_within`], [`worst_case_inputs`]), and the pool takes their union. An input that
+//! several reports attacked is broken if some attack in any of them won on it: the worst case
+//! over every attack that ran on it. Clean correctness, which RErr needs, comes from the
+//! reports' ε = 0 points (the FGSM sweep's first budget by default).
+//!
+//! Inputs that an earlier evaluation already showed (the sample a model or a threshold was
+//! chosen on) can be set aside ([`seen_inputs`]), so that the pool holds fresh inputs only.
+//!
+//! The 95 % interval ([`wilson_interval`]) of the pooled rate narrows with every report. The
+//! chart draws it as an error bar and each goal as a marker, and the table says whether each
+//! goal is met, in whole inputs.
 
-use super::compare::{percent_axis_top, WorstCases};
+use super::compare::{load_report, percent_axis_top, read_json, MAX_REPORT_BYTES};
 use super::error::{write_file, AttackError};
-use super::metrics::wilson_interval;
-use super::results::write_chart;
+use super::metrics::{wilson_interval, worst_case_inputs};
+use super::project::Norm;
+use super::report::{linf_runs_within, SecurityReport};
+use super::results::{write_chart, BoundedRun};
 use crate::plot::svg::{LineChart, Marker, Series, PALETTE};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// The stem of the files [`write_pooled`] writes.
 pub const POOLED_STEM: &str = "worst-case-pooled";
 
-/// The worst case at one budget, summed over a model's reports.
+/// How far apart two budgets may be and still be the same budget (they went through `f32`).
+const SAME_BUDGET: f64 = 1e-6;
+
+/// The worst case at one budget, over the distinct inputs of a model's reports.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PooledWorstCase {
     /// L∞ budget.
     pub eps: f64,
-    /// Inputs attacked, over every report.
+    /// Distinct inputs attacked (by every attack of some report).
     pub samples: usize,
-    /// Inputs on which some attack won (accepted and misclassified), over every report.
+    /// Of those, the inputs on which some attack of some report won (accepted and
+    /// misclassified).
     pub attacker_wins: usize,
     /// 95 % Wilson interval of `attacker_wins / samples`.
     pub interval: (f64, f64),
-    /// Inputs the model classifies correctly when clean, over every report.
-    pub correct_inputs: usize,
-    /// Of those, the inputs some attack left accepted and misclassified (RErr's numerator);
-    /// `None` unless every report measured it.
-    pub robust_errors: Option<usize>,
+    /// Inputs attacked by more than one report, counted once in `samples`.
+    pub repeated_inputs: usize,
+    /// Inputs the reports attacked that were set aside as seen before (not in `samples`).
+    pub excluded_inputs: usize,
+    /// Of the attacked inputs, those the model classifies correctly when clean; `None` when
+    /// some report has no clean verdict (an ε = 0 point) for an input it attacked.
+    pub correct_inputs: Option<usize>,
+    /// Of those, the inputs some attack left accepted and misclassified (RErr's numerator).
+    pub robust_error_count: Option<usize>,
 }
 
 impl PooledWorstCase {
     /// `attacker_wins / samples` (0 for no samples).
     pub fn rate(&self) -> f64 {
-        if self.samples == 0 {
-            0.0
-        } else {
-            self.attacker_wins as f64 / self.samples as f64
-        }
+        ratio(self.attacker_wins, self.samples)
     }
+
+    /// RErr: `robust_error_count / correct_inputs`, where known.
+    pub fn robust_error(&self) -> Option<f64> {
+        Some(ratio(self.robust_error_count?, self.correct_inputs?))
+    }
+}
+
+/// `k / n`, 0 for `n = 0`.
+fn ratio(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        0.0
+    } else {
+        k as f64 / n as f64
+    }
+}
+
+/// One pooled report: where it was read from, and the sample it attacked.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PooledSource {
+    /// The report file.
+    pub path: PathBuf,
+    /// Its sample's seed (`None` in reports older than the seed record).
+    pub seed: Option<u64>,
 }
 
 /// One model's reports, pooled.
@@ -49,14 +92,14 @@ impl PooledWorstCase {
 pub struct PooledModel {
     /// Its legend label.
     pub label: String,
-    /// How many reports were pooled.
-    pub reports: usize,
+    /// The reports pooled, in the order given.
+    pub reports: Vec<PooledSource>,
     /// One entry per budget, in increasing ε.
     pub cases: Vec<PooledWorstCase>,
 }
 
 /// A goal for the attacker success rate: at most `percent` % at budget `eps`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Goal {
     /// L∞ budget.
     pub eps: f64,
@@ -64,73 +107,213 @@ pub struct Goal {
     pub percent: f64,
 }
 
-/// Sums `reports` (one model's, on disjoint input samples) per budget. Every report must have
-/// the same budgets, each with attacked inputs; an empty list is an error too.
-pub fn pool(label: &str, reports: &[WorstCases]) -> Result<PooledModel, AttackError> {
+impl Goal {
+    /// A goal, if `eps` is a finite non-negative budget and `percent` lies in 0–100.
+    pub fn new(eps: f64, percent: f64) -> Option<Self> {
+        (eps.is_finite() && eps >= 0.0 && (0.0..=100.0).contains(&percent))
+            .then_some(Self { eps, percent })
+    }
+
+    /// The most broken inputs of `samples` that meet the goal.
+    pub fn allowed(&self, samples: usize) -> usize {
+        // 7 % of 1,000 is 70.00000000000001 in f64: a hair of slack keeps it 70.
+        (self.percent / 100.0 * samples as f64 + 1e-9).floor() as usize
+    }
+}
+
+/// A report directory stands for its `report.json`.
+fn report_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Reads the reports at `paths` (a report directory stands for its `report.json`) and pools
+/// them under `label` with [`pool`], setting `seen` inputs aside.
+pub fn load_and_pool(
+    label: &str,
+    paths: &[PathBuf],
+    seen: &BTreeSet<usize>,
+) -> Result<PooledModel, AttackError> {
+    let mut reports = Vec::with_capacity(paths.len());
+    for path in paths {
+        let file = report_file(path);
+        let report = load_report(&file)?;
+        reports.push((file, report));
+    }
+    pool(label, &reports, seen)
+}
+
+/// The test inputs an earlier evaluation at `path` showed: a security report's (directory or
+/// `report.json`: the inputs its worst case counted at its largest budget) or one attack's
+/// result file (`adaptive.json` of `gmvae attack adaptive`, say: every input it attacked).
+pub fn seen_inputs(path: &Path) -> Result<BTreeSet<usize>, AttackError> {
+    let file = report_file(path);
+    if let Ok(report) = load_report(&file) {
+        let top = report.worst_case.iter().map(|c| c.eps).fold(0.0, f64::max);
+        return Ok(worst_case_inputs(&linf_runs_within(&report.bounded, top)).attacked);
+    }
+    let run: BoundedRun = read_json(
+        &file,
+        MAX_REPORT_BYTES,
+        "a security report or an attack's result file",
+    )?;
+    Ok(run.outcomes.iter().flatten().map(|o| o.index).collect())
+}
+
+/// Pools one model's reports (`(file, report)`) over their distinct inputs, less the `seen`
+/// ones. Every report must be of the same dataset and thresholds (one model) and have the
+/// same worst-case budgets, each once; an empty list is refused too.
+pub fn pool(
+    label: &str,
+    reports: &[(PathBuf, SecurityReport)],
+    seen: &BTreeSet<usize>,
+) -> Result<PooledModel, AttackError> {
     let fail = |reason: String| AttackError::Pool {
         label: label.to_owned(),
         reason,
     };
-    let first = reports
+    let (first_path, first) = reports
         .first()
         .ok_or_else(|| fail("no report given".into()))?;
-    let budgets = sorted_budgets(first);
-    let mut cases: Vec<PooledWorstCase> = budgets
-        .iter()
-        .map(|&eps| PooledWorstCase {
-            eps,
-            samples: 0,
-            attacker_wins: 0,
-            interval: (0.0, 0.0),
-            correct_inputs: 0,
-            robust_errors: Some(0),
-        })
-        .collect();
-    for report in reports {
-        let theirs = sorted_budgets(report);
-        if theirs != budgets {
+    let budgets = budgets_of(first_path, first).map_err(&fail)?;
+    let mut clean: BTreeMap<usize, bool> = BTreeMap::new();
+    for (path, report) in reports {
+        if (report.dataset.as_str(), report.tau_enc, report.tau_dec)
+            != (first.dataset.as_str(), first.tau_enc, first.tau_dec)
+        {
             return Err(fail(format!(
-                "{} has the budgets {theirs:?}, {} has {budgets:?}",
-                report.model, first.model
+                "{} evaluates {} on {} (τ_enc {}, τ_dec {}), {} evaluates {} on {} (τ_enc {}, τ_dec {}): pool one model's reports",
+                path.display(), report.model, report.dataset, report.tau_enc, report.tau_dec,
+                first_path.display(), first.model, first.dataset, first.tau_enc, first.tau_dec
             )));
         }
-        for case in &report.worst_case {
-            let Some(sum) = cases.iter_mut().find(|c| c.eps == case.eps) else {
-                continue;
-            };
-            if case.attacker_wins > case.samples {
-                return Err(fail(format!(
-                    "{} counts {} wins of {} inputs at ε = {}",
-                    report.model, case.attacker_wins, case.samples, case.eps
-                )));
-            }
-            sum.samples += case.samples;
-            sum.attacker_wins += case.attacker_wins;
-            sum.correct_inputs += case.correct_inputs;
-            // RErr is stored as a rate k / n; k is recovered exactly by rounding.
-            let errors = case
-                .robust_error
-                .map(|r| (r * case.correct_inputs as f64).round() as usize);
-            sum.robust_errors = sum.robust_errors.zip(errors).map(|(a, b)| a + b);
+        let theirs = budgets_of(path, report).map_err(&fail)?;
+        let same = theirs.len() == budgets.len()
+            && theirs
+                .iter()
+                .zip(&budgets)
+                .all(|(a, b)| (a - b).abs() <= SAME_BUDGET);
+        if !same {
+            return Err(fail(format!(
+                "{} has the budgets {theirs:?}, {} has {budgets:?}",
+                path.display(),
+                first_path.display()
+            )));
+        }
+        for (index, correct) in clean_verdicts(report) {
+            clean.insert(index, correct);
         }
     }
-    for case in &mut cases {
-        case.interval = wilson_interval(case.attacker_wins, case.samples)
-            .ok_or_else(|| fail(format!("no input was attacked at ε = {}", case.eps)))?;
+    let mut cases = Vec::with_capacity(budgets.len());
+    for &eps in &budgets {
+        let mut attacked = BTreeSet::new();
+        let mut broken = BTreeSet::new();
+        let mut attacks = 0;
+        for (_, report) in reports {
+            let inputs = worst_case_inputs(&linf_runs_within(&report.bounded, eps));
+            attacks += inputs.attacked.len();
+            attacked.extend(inputs.attacked);
+            broken.extend(inputs.broken);
+        }
+        let before = attacked.len();
+        attacked.retain(|i| !seen.contains(i));
+        broken.retain(|i| attacked.contains(i));
+        let excluded_inputs = before - attacked.len();
+        let interval = wilson_interval(broken.len(), attacked.len())
+            .ok_or_else(|| fail(format!("no input was attacked at ε = {eps}")))?;
+        // The attacked inputs right when clean, if every one has a clean verdict.
+        let verdicts: Option<Vec<(usize, bool)>> = attacked
+            .iter()
+            .map(|&i| clean.get(&i).map(|&right| (i, right)))
+            .collect();
+        let correct: Option<BTreeSet<usize>> = verdicts.map(|v| {
+            v.into_iter()
+                .filter(|&(_, right)| right)
+                .map(|(i, _)| i)
+                .collect()
+        });
+        cases.push(PooledWorstCase {
+            eps,
+            samples: attacked.len(),
+            attacker_wins: broken.len(),
+            interval,
+            repeated_inputs: attacks - before,
+            excluded_inputs,
+            robust_error_count: correct.as_ref().map(|c| c.intersection(&broken).count()),
+            correct_inputs: correct.map(|c| c.len()),
+        });
     }
     Ok(PooledModel {
         label: label.to_owned(),
-        reports: reports.len(),
+        reports: reports
+            .iter()
+            .map(|(path, r)| PooledSource {
+                path: path.clone(),
+                seed: r.seed,
+            })
+            .collect(),
         cases,
     })
 }
 
-/// A report's budgets in increasing order, without repeats.
-fn sorted_budgets(report: &WorstCases) -> Vec<f64> {
+/// A report's worst-case budgets in increasing order; a budget twice is an error.
+fn budgets_of(path: &Path, report: &SecurityReport) -> Result<Vec<f64>, String> {
     let mut eps: Vec<f64> = report.worst_case.iter().map(|c| c.eps).collect();
+    if eps.is_empty() || eps.iter().any(|e| !e.is_finite()) {
+        return Err(format!(
+            "{} has no worst case to pool (or a budget that is not a number)",
+            path.display()
+        ));
+    }
     eps.sort_by(f64::total_cmp);
-    eps.dedup();
-    eps
+    if eps.windows(2).any(|w| w[1] - w[0] <= SAME_BUDGET) {
+        return Err(format!(
+            "{} has the same budget twice: {eps:?}",
+            path.display()
+        ));
+    }
+    Ok(eps)
+}
+
+/// Whether the model classifies each input correctly when clean (nearest mean, no
+/// thresholds), from the report's L∞ points at ε = 0.
+fn clean_verdicts(report: &SecurityReport) -> impl Iterator<Item = (usize, bool)> + '_ {
+    report
+        .bounded
+        .iter()
+        .flat_map(|r| r.points.iter().zip(&r.outcomes))
+        .filter(|(p, _)| p.norm == Norm::Linf && p.eps.abs() <= SAME_BUDGET)
+        .flat_map(|(_, outcomes)| outcomes.iter())
+        .map(|o| (o.index, o.verdict.prediction == o.label))
+}
+
+/// Every goal's budget among `models`' budgets; else which goal was not measured.
+fn check_goals(models: &[PooledModel], goals: &[Goal]) -> Result<(), AttackError> {
+    for g in goals {
+        for m in models {
+            if find_case(m, g.eps).is_none() {
+                return Err(AttackError::Pool {
+                    label: m.label.clone(),
+                    reason: format!(
+                        "the goal at ε = {} is at a budget its reports did not measure",
+                        g.eps
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pooled worst case of `model` at budget `eps`.
+fn find_case(model: &PooledModel, eps: f64) -> Option<&PooledWorstCase> {
+    model
+        .cases
+        .iter()
+        .find(|c| (c.eps - eps).abs() <= SAME_BUDGET)
 }
 
 /// Attacker success (percent) against ε for every model, with its 95 % interval as an error
@@ -148,23 +331,24 @@ pub fn pooled_chart(models: &[PooledModel], goals: &[Goal]) -> LineChart {
         .enumerate()
         .map(|(k, m)| {
             let dodge = 0.01 * x_top * (k as f64 - (models.len() as f64 - 1.0) / 2.0);
+            let x = |eps: f64| (eps + dodge).max(0.0);
             Series {
                 name: format!(
                     "{} ({} inputs)",
                     m.label,
-                    m.cases.first().map_or(0, |c| c.samples)
+                    m.cases.last().map_or(0, |c| c.samples)
                 ),
                 points: m
                     .cases
                     .iter()
-                    .map(|c| (c.eps + dodge, 100.0 * c.rate()))
+                    .map(|c| (x(c.eps), 100.0 * c.rate()))
                     .collect(),
                 color: PALETTE[k % PALETTE.len()],
                 dots: true,
                 error_bars: m
                     .cases
                     .iter()
-                    .map(|c| (c.eps + dodge, 100.0 * c.interval.0, 100.0 * c.interval.1))
+                    .map(|c| (x(c.eps), 100.0 * c.interval.0, 100.0 * c.interval.1))
                     .collect(),
             }
         })
@@ -192,34 +376,38 @@ pub fn pooled_chart(models: &[PooledModel], goals: &[Goal]) -> LineChart {
     }
 }
 
+/// `n input` or `n inputs`.
+fn inputs(n: usize) -> String {
+    format!("{n} input{}", if n == 1 { "" } else { "s" })
+}
+
 /// The pooled worst cases as a Markdown table (one row per model and budget), then one line
 /// per goal and model saying whether the pooled rate meets it.
 pub fn pooled_markdown(models: &[PooledModel], goals: &[Goal]) -> String {
     let mut s = String::from(
-        "| model | reports | ε | broken / attacked | attacker success | 95 % interval | RErr (of the inputs right when clean) |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+        "| model | reports | ε | broken / attacked (distinct inputs) | attacker success | 95 % interval | inputs in several reports | seen inputs set aside | RErr (of the inputs right when clean) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for m in models {
+        // A `|` in a label would end its table cell.
+        let label = m.label.replace('|', "\\|");
         for c in &m.cases {
-            let rerr = match c.robust_errors {
-                Some(k) if c.correct_inputs > 0 => format!(
-                    "{:.2} % ({k} / {})",
-                    100.0 * k as f64 / c.correct_inputs as f64,
-                    c.correct_inputs
-                ),
+            let rerr = match (c.robust_error_count, c.correct_inputs) {
+                (Some(k), Some(n)) => format!("{:.2} % ({k} / {n})", 100.0 * ratio(k, n)),
                 _ => "—".into(),
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} / {} | {:.1} % | {:.1}–{:.1} % | {rerr} |",
-                m.label,
-                m.reports,
+                "| {label} | {} | {} | {} / {} | {:.1} % | {:.1}–{:.1} % | {} | {} | {rerr} |",
+                m.reports.len(),
                 c.eps,
                 c.attacker_wins,
                 c.samples,
                 100.0 * c.rate(),
                 100.0 * c.interval.0,
-                100.0 * c.interval.1
+                100.0 * c.interval.1,
+                c.repeated_inputs,
+                c.excluded_inputs
             );
         }
     }
@@ -228,15 +416,14 @@ pub fn pooled_markdown(models: &[PooledModel], goals: &[Goal]) -> String {
     }
     for g in goals {
         for m in models {
-            let line = match m.cases.iter().find(|c| c.eps == g.eps) {
+            let line = match find_case(m, g.eps) {
                 None => format!("- {} at ε = {}: not measured", m.label, g.eps),
                 Some(c) => {
-                    // The most wins the goal allows, counted in whole inputs.
-                    let allowed = (g.percent / 100.0 * c.samples as f64 + 1e-9).floor() as usize;
+                    let allowed = g.allowed(c.samples);
                     let verdict = if c.attacker_wins <= allowed {
                         "met".to_owned()
                     } else {
-                        format!("missed by {} inputs", c.attacker_wins - allowed)
+                        format!("missed by {}", inputs(c.attacker_wins - allowed))
                     };
                     format!(
                         "- {} at ε = {}: {} of {} ({:.1} %) against the goal of at most {} % ({allowed}): {verdict}",
@@ -256,17 +443,29 @@ pub fn pooled_markdown(models: &[PooledModel], goals: &[Goal]) -> String {
     s
 }
 
-/// Writes `worst-case-pooled.{json,md,svg,png}` into `dir` atomically (the pooled counts,
-/// the table with the goals' verdicts, and the chart); returns the paths written.
+/// What `worst-case-pooled.json` holds.
+#[derive(serde::Serialize)]
+struct PooledFile<'a> {
+    models: &'a [PooledModel],
+    goals: &'a [Goal],
+}
+
+/// Writes `worst-case-pooled.{json,md,svg,png}` into `dir` atomically (the pooled inputs and
+/// their sources, the table with the goals' verdicts, and the chart); returns the paths
+/// written. A goal at a budget that some model did not measure is refused before anything is
+/// written.
 pub fn write_pooled(
     dir: &Path,
     models: &[PooledModel],
     goals: &[Goal],
 ) -> Result<Vec<PathBuf>, AttackError> {
+    check_goals(models, goals)?;
     let json_path = dir.join(format!("{POOLED_STEM}.json"));
-    let json = serde_json::to_vec_pretty(models).map_err(|source| AttackError::Json {
-        path: json_path.clone(),
-        source,
+    let json = serde_json::to_vec_pretty(&PooledFile { models, goals }).map_err(|source| {
+        AttackError::Json {
+            path: json_path.clone(),
+            source,
+        }
     })?;
     write_file(&json_path, &json)?;
     let md_path = dir.join(format!("{POOLED_STEM}.md"));
@@ -277,113 +476,4 @@ pub fn write_pooled(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::attack::metrics::WorstCase;
-
-    fn report(model: &str, cases: &[(f64, usize, usize, usize, Option<usize>)]) -> WorstCases {
-        WorstCases {
-            model: model.into(),
-            worst_case: cases
-                .iter()
-                .map(|&(eps, samples, wins, correct, rerr)| WorstCase {
-                    eps,
-                    samples,
-                    attacker_wins: wins,
-                    attacker_success_rate: wins as f64 / samples as f64,
-                    robust_accuracy: 0.5,
-                    attacks: vec!["adaptive".into()],
-                    correct_inputs: correct,
-                    robust_error: rerr.map(|k| k as f64 / correct as f64),
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn reports_are_summed_per_budget_and_the_interval_narrows() {
-        let a = report(
-            "m",
-            &[(0.1, 500, 8, 492, Some(3)), (0.3, 500, 31, 492, Some(24))],
-        );
-        let b = report(
-            "m",
-            &[(0.3, 500, 42, 492, Some(33)), (0.1, 500, 9, 492, Some(3))],
-        );
-        let one = pool("m", std::slice::from_ref(&a)).unwrap();
-        let both = pool("m", &[a, b]).unwrap();
-        assert_eq!(both.reports, 2);
-        let at = |p: &PooledModel, eps: f64| p.cases.iter().find(|c| c.eps == eps).cloned();
-        let c = at(&both, 0.3).unwrap();
-        assert_eq!(
-            (
-                c.samples,
-                c.attacker_wins,
-                c.correct_inputs,
-                c.robust_errors
-            ),
-            (1000, 73, 984, Some(57))
-        );
-        assert_eq!(c.interval, wilson_interval(73, 1000).unwrap());
-        let single = at(&one, 0.3).unwrap().interval;
-        assert!(c.interval.1 - c.interval.0 < single.1 - single.0);
-        // Budgets come out in increasing order whatever the reports' order.
-        let eps: Vec<f64> = both.cases.iter().map(|c| c.eps).collect();
-        assert_eq!(eps, [0.1, 0.3]);
-    }
-
-    #[test]
-    fn reports_with_other_budgets_or_none_are_refused() {
-        let a = report("a.gmvae", &[(0.1, 10, 1, 10, None)]);
-        let b = report("b.gmvae", &[(0.2, 10, 1, 10, None)]);
-        let err = pool("m", &[a, b]).unwrap_err().to_string();
-        assert!(err.contains("b.gmvae has the budgets [0.2]"), "{err}");
-        assert!(pool("m", &[]).is_err());
-        let broken = report("c.gmvae", &[(0.1, 10, 11, 10, None)]);
-        assert!(pool("m", &[broken]).is_err());
-    }
-
-    #[test]
-    fn robust_error_is_pooled_only_when_every_report_has_it() {
-        let a = report("a", &[(0.3, 100, 5, 90, Some(4))]);
-        let b = report("b", &[(0.3, 100, 5, 90, None)]);
-        assert_eq!(pool("m", &[a, b]).unwrap().cases[0].robust_errors, None);
-    }
-
-    #[test]
-    fn goals_are_judged_in_whole_inputs_and_drawn() {
-        let m = pool("robust", &[report("a", &[(0.3, 1000, 73, 984, None)])]).unwrap();
-        let missed = pooled_markdown(
-            &[m.clone()],
-            &[Goal {
-                eps: 0.3,
-                percent: 7.0,
-            }],
-        );
-        assert!(missed.contains("73 of 1000 (7.3 %)"), "{missed}");
-        assert!(missed.contains("missed by 3 inputs"), "{missed}");
-        let met = pooled_markdown(
-            &[m.clone()],
-            &[Goal {
-                eps: 0.3,
-                percent: 7.3,
-            }],
-        );
-        assert!(met.contains(": met"), "{met}");
-        let chart = pooled_chart(
-            &[m],
-            &[Goal {
-                eps: 0.3,
-                percent: 7.0,
-            }],
-        );
-        let bar = chart.series[0].error_bars[0];
-        assert_eq!(bar.0, 0.3);
-        assert!(bar.1 < 7.3 && 7.3 < bar.2);
-        assert_eq!(chart.markers[0].at, (0.3, 7.0));
-        // The axis shows the whole interval.
-        assert!(chart.y_range.1 >= bar.2);
-        let svg = chart.to_svg();
-        assert!(svg.contains("goal ≤ 7 %"));
-    }
-}
+mod tests;

@@ -174,15 +174,17 @@ pub fn linf_worst_cases(
 ) -> Vec<WorstCase> {
     budgets
         .iter()
-        .map(|&e| {
-            let included: Vec<(String, &[SampleOutcome])> = runs
-                .iter()
-                .flat_map(|r| r.points.iter().zip(&r.outcomes))
-                .filter(|(p, _)| p.norm == Norm::Linf && p.eps <= e + 1e-6)
-                .map(|(p, o)| (format!("{} ε={}", p.attack, p.eps), o.as_slice()))
-                .collect();
-            worst_case(e, &included, clean_correct)
-        })
+        .map(|&e| worst_case(e, &linf_runs_within(runs, e), clean_correct))
+        .collect()
+}
+
+/// Every L∞ attack of `runs` at a budget of at most `eps` (1e-6 of slack for budgets that
+/// went through `f32`), named `"{attack} ε={budget}"`: what the worst case at `eps` combines.
+pub fn linf_runs_within(runs: &[BoundedRun], eps: f64) -> Vec<(String, &[SampleOutcome])> {
+    runs.iter()
+        .flat_map(|r| r.points.iter().zip(&r.outcomes))
+        .filter(|(p, _)| p.norm == Norm::Linf && p.eps <= eps + 1e-6)
+        .map(|(p, o)| (format!("{} ε={}", p.attack, p.eps), o.as_slice()))
         .collect()
 }
 

@@ -1,10 +1,12 @@
-//! `gmvae pool-reports`: one or more models' security reports, each model's pooled over its
-//! input samples (`gmvae report --seed S`), in one table and one chart with 95 % intervals.
+//! `gmvae pool-reports`: one or more models' security reports, each model's pooled over the
+//! distinct inputs of its samples (`gmvae report --seed S`), in one table and one chart with
+//! 95 % intervals.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use gmvae_trainer::attack::compare::load_worst_cases;
-use gmvae_trainer::attack::pool::{pool, write_pooled, Goal};
+use gmvae_trainer::attack::pool::{
+    load_and_pool, pooled_markdown, seen_inputs, write_pooled, Goal,
+};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -39,60 +41,47 @@ fn goal(text: &str) -> Result<Goal, String> {
     let (eps, percent) = text.split_once(':').ok_or_else(bad)?;
     let eps: f64 = eps.trim().parse().map_err(|_| bad())?;
     let percent: f64 = percent.trim().parse().map_err(|_| bad())?;
-    if !(eps.is_finite() && eps >= 0.0 && (0.0..=100.0).contains(&percent)) {
-        return Err(format!(
-            "{text:?}: ε must be a finite non-negative number and the percentage within 0–100"
-        ));
-    }
-    Ok(Goal { eps, percent })
+    Goal::new(eps, percent).ok_or_else(|| {
+        format!("{text:?}: ε must be a finite non-negative number and the percentage within 0–100")
+    })
 }
 
 /// Arguments of `gmvae pool-reports`.
 #[derive(Debug, Clone, Args)]
 pub struct PoolReportsArgs {
     /// One model: its legend label and the `gmvae report` directories (or `report.json`
-    /// files) to pool, one per input sample (repeat for each model).
+    /// files) to pool, one per input sample (repeat for each model). An input in several
+    /// samples counts once.
     #[arg(long = "model", value_name = "LABEL=REPORT_DIR[,REPORT_DIR...]", value_parser = model_reports, required = true)]
     pub models: Vec<ModelReports>,
     /// A goal for the attacker success rate, at most PERCENT % at budget EPS: drawn as a
     /// marker, and judged in the table (repeatable).
     #[arg(long = "goal", value_name = "EPS:PERCENT", value_parser = goal)]
     pub goals: Vec<Goal>,
+    /// Set aside the inputs an earlier evaluation showed: a report (directory or
+    /// `report.json`) or one attack's result file (`adaptive.json`), e.g. the sample a model
+    /// or its thresholds were chosen on, so that only fresh inputs are pooled (repeatable).
+    #[arg(long, value_name = "REPORT_OR_ATTACK_JSON")]
+    pub exclude_seen: Vec<PathBuf>,
     /// Where to write `worst-case-pooled.{json,md,svg,png}`.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
 
-/// Runs `gmvae pool-reports`: reads every report before writing anything.
+/// Runs `gmvae pool-reports`: reads and pools every report before writing anything.
 pub fn run(a: PoolReportsArgs) -> Result<()> {
     let mut seen = BTreeSet::new();
-    let mut pooled = Vec::with_capacity(a.models.len());
-    for model in &a.models {
-        let mut reports = Vec::with_capacity(model.paths.len());
-        for path in &model.paths {
-            let file = if path.is_dir() {
-                path.join("report.json")
-            } else {
-                path.clone()
-            };
-            // The same report twice would count its inputs twice.
-            let key = file.canonicalize().unwrap_or_else(|_| file.clone());
-            if !seen.insert(key) {
-                bail!(
-                    "{} is given twice: each report may be pooled once",
-                    file.display()
-                );
-            }
-            reports.push(load_worst_cases(&file)?);
-        }
-        pooled.push(pool(&model.label, &reports)?);
+    for path in &a.exclude_seen {
+        seen.extend(seen_inputs(path)?);
     }
+    let pooled = a
+        .models
+        .iter()
+        .map(|m| load_and_pool(&m.label, &m.paths, &seen))
+        .collect::<Result<Vec<_>, _>>()?;
     let written = write_pooled(&a.out, &pooled, &a.goals)
         .with_context(|| format!("writing the pooled reports into {}", a.out.display()))?;
-    print!(
-        "{}",
-        gmvae_trainer::attack::pool::pooled_markdown(&pooled, &a.goals)
-    );
+    print!("{}", pooled_markdown(&pooled, &a.goals));
     println!();
     for path in written {
         println!("wrote {}", path.display());
