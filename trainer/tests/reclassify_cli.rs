@@ -101,6 +101,16 @@ fn reclassify_reports_recovered_samples_and_table2_with_both_engines_free_or_con
         assert_eq!(count("reclassified"), row["recovery"]["correct"], "{row}");
         assert_eq!(count("unperturbed"), row["unperturbed"]["correct"], "{row}");
         assert!(per_sample.iter().all(|s| s["index"].as_u64().unwrap() < 10));
+        // The encoder's labels of the rejected samples are the rejected part of its
+        // accuracy; every sample has one loss per class start.
+        let encoder_right = row["correct_unthresholded"].as_u64().unwrap()
+            - row["accepted_correct"].as_u64().unwrap();
+        assert_eq!(count("encoder_label"), encoder_right, "{row}");
+        for s in per_sample {
+            let losses = s["start_losses"].as_array().unwrap();
+            assert_eq!(losses.len(), 10, "{s}");
+            assert!(losses.iter().all(|l| l.as_f64().unwrap() >= 0.0), "{s}");
+        }
     }
     assert!(rejected_somewhere > 0, "no row rejected anything: {json}");
     assert!(text.contains("the same digits unperturbed"), "{text}");

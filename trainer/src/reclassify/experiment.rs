@@ -255,7 +255,7 @@ fn per_sample(
                 reclassified: attacked.label,
                 passes_thresholds: attacked.passes_thresholds,
                 unperturbed: original.label,
-                encoder_label: *done.encoder_labels.get(i)?,
+                encoder_label: done.encoder_labels.get(i).copied(),
                 start_losses: attacked.start_losses.clone(),
             })
         })

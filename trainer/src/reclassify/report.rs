@@ -178,10 +178,12 @@ pub struct RejectedSample {
     /// The label reclassification gives the clean original of the same digit.
     pub unperturbed: usize,
     /// The encoder's nearest-mean label for the attacked sample (the prediction the
-    /// thresholds rejected).
-    pub encoder_label: usize,
+    /// thresholds rejected); `None` in tables written before it was recorded.
+    #[serde(default)]
+    pub encoder_label: Option<usize>,
     /// Each start's best loss `‖x − g(z)‖²` for the attacked sample, by class: how close the
-    /// true class came to the winner.
+    /// true class came to the winner; absent (empty) in older tables.
+    #[serde(default)]
     pub start_losses: Vec<f32>,
 }
 
