@@ -244,7 +244,7 @@ fn attack_and_report_write_their_files() {
     ]);
     assert!(!all_seen.status.success());
     assert!(
-        String::from_utf8_lossy(&all_seen.stderr).contains("no input was attacked"),
+        String::from_utf8_lossy(&all_seen.stderr).contains("were set aside as seen"),
         "{}",
         String::from_utf8_lossy(&all_seen.stderr)
     );

@@ -206,7 +206,7 @@ fn a_model_file_is_given_its_run_thresholds_again_or_new_ones() {
         std::fs::read(&file).unwrap()
     );
 
-    // Another operating point changes the thresholds, not the weights.
+    // Another operating point changes the thresholds, not the covariances they scale.
     let stricter = CalibrationSettings {
         tpr: Some(0.9),
         ..settings

@@ -96,8 +96,56 @@ fn export_inspect_classify_and_bench_a_tiny_model() {
     ]);
     assert!(out.contains("with new thresholds"), "{out}");
     assert_eq!(std::fs::read(&from_file).unwrap(), trained);
+    // A run with a holdout and another seed: the same flags give back its file, and the
+    // default seed picks other images, so other thresholds.
+    let held = dir.path().join("held");
+    ok(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "500",
+        "--calibration-holdout",
+        "250",
+        "--seed",
+        "7",
+        "--out",
+        s(&held),
+    ]);
+    let held_model = held.join("model.gmvae");
+    let again = dir.path().join("held-again.gmvae");
+    let export_held = |seed: Option<&str>| {
+        let mut args = vec![
+            "export",
+            s(&held_model),
+            "--out",
+            s(&again),
+            "--train-limit",
+            "500",
+            "--calibration-holdout",
+            "250",
+        ];
+        args.extend(seed.map(|v| ["--seed", v]).into_iter().flatten());
+        ok(&args);
+        std::fs::read(&again).unwrap()
+    };
+    assert_eq!(export_held(Some("7")), std::fs::read(&held_model).unwrap());
+    assert_ne!(export_held(None), std::fs::read(&held_model).unwrap());
     let err = one_error_line(&["export", s(&trained_path)]);
     assert!(err.contains("pass --out"), "{err}");
+    let err = one_error_line(&[
+        "export",
+        s(&trained_path),
+        "--out",
+        &format!("{}/../run/model.gmvae", run.display()),
+    ]);
+    assert!(err.contains("the model file itself"), "{err}");
+    let damaged = dir.path().join("damaged.gmvae");
+    std::fs::write(&damaged, b"not a model").unwrap();
+    let err = one_error_line(&["export", s(&damaged), "--out", s(&again)]);
+    assert!(err.contains("not a valid gmvae model"), "{err}");
     let err = one_error_line(&["export", s(&run), "--calibration-holdout", "10"]);
     assert!(err.contains("are for a model file"), "{err}");
 

@@ -21,7 +21,7 @@ use super::compare::{load_report, percent_axis_top, read_json, MAX_REPORT_BYTES}
 use super::error::{write_file, AttackError};
 use super::metrics::{wilson_interval, worst_case_inputs};
 use super::project::Norm;
-use super::report::{linf_runs_within, SecurityReport};
+use super::report::{linf_runs_within, SecurityReport, SAME_BUDGET};
 use super::results::{write_chart, BoundedRun};
 use crate::plot::svg::{LineChart, Marker, Series, PALETTE};
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,9 +30,6 @@ use std::path::{Path, PathBuf};
 
 /// The stem of the files [`write_pooled`] writes.
 pub const POOLED_STEM: &str = "worst-case-pooled";
-
-/// How far apart two budgets may be and still be the same budget (they went through `f32`).
-const SAME_BUDGET: f64 = 1e-6;
 
 /// The worst case at one budget, over the distinct inputs of a model's reports.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -46,7 +43,7 @@ pub struct PooledWorstCase {
     pub attacker_wins: usize,
     /// 95 % Wilson interval of `attacker_wins / samples`.
     pub interval: (f64, f64),
-    /// Inputs attacked by more than one report, counted once in `samples`.
+    /// Of those, the inputs more than one report attacked (each counted once in `samples`).
     pub repeated_inputs: usize,
     /// Inputs the reports attacked that were set aside as seen before (not in `samples`).
     pub excluded_inputs: usize,
@@ -63,9 +60,11 @@ impl PooledWorstCase {
         ratio(self.attacker_wins, self.samples)
     }
 
-    /// RErr: `robust_error_count / correct_inputs`, where known.
+    /// RErr: `robust_error_count / correct_inputs`, where known and some input was right when
+    /// clean (as the report's own worst case has it).
     pub fn robust_error(&self) -> Option<f64> {
-        Some(ratio(self.robust_error_count?, self.correct_inputs?))
+        let correct = self.correct_inputs.filter(|&n| n > 0)?;
+        Some(ratio(self.robust_error_count?, correct))
     }
 }
 
@@ -146,26 +145,38 @@ pub fn load_and_pool(
     pool(label, &reports, seen)
 }
 
-/// The test inputs an earlier evaluation at `path` showed: a security report's (directory or
-/// `report.json`: the inputs its worst case counted at its largest budget) or one attack's
-/// result file (`adaptive.json` of `gmvae attack adaptive`, say: every input it attacked).
+/// The test inputs an earlier evaluation at `path` showed: every input that some attack of
+/// a security report (directory or `report.json`) or of one attack's result file
+/// (`adaptive.json` of `gmvae attack adaptive`, say) ran on.
 pub fn seen_inputs(path: &Path) -> Result<BTreeSet<usize>, AttackError> {
     let file = report_file(path);
-    if let Ok(report) = load_report(&file) {
-        let top = report.worst_case.iter().map(|c| c.eps).fold(0.0, f64::max);
-        return Ok(worst_case_inputs(&linf_runs_within(&report.bounded, top)).attacked);
-    }
-    let run: BoundedRun = read_json(
-        &file,
-        MAX_REPORT_BYTES,
-        "a security report or an attack's result file",
-    )?;
-    Ok(run.outcomes.iter().flatten().map(|o| o.index).collect())
+    let as_report = match load_report(&file) {
+        Ok(report) => return Ok(outcome_indices(&report.bounded)),
+        Err(e) => e,
+    };
+    let run: BoundedRun =
+        read_json(&file, MAX_REPORT_BYTES, "an attack's result file").map_err(|as_attack| {
+            AttackError::Read {
+                path: file.clone(),
+                expected: "a security report or an attack's result file",
+                reason: format!("as a report: {as_report}; as an attack: {as_attack}"),
+            }
+        })?;
+    Ok(outcome_indices(std::slice::from_ref(&run)))
+}
+
+/// Every input index in the outcomes of `runs`.
+fn outcome_indices(runs: &[BoundedRun]) -> BTreeSet<usize> {
+    runs.iter()
+        .flat_map(|r| r.outcomes.iter().flatten())
+        .map(|o| o.index)
+        .collect()
 }
 
 /// Pools one model's reports (`(file, report)`) over their distinct inputs, less the `seen`
 /// ones. Every report must be of the same dataset and thresholds (one model) and have the
-/// same worst-case budgets, each once; an empty list is refused too.
+/// same worst-case budgets, each once; an empty list is refused too. Attack settings are not
+/// compared: pooling reports of weaker and stronger attacks gives the worst case over both.
 pub fn pool(
     label: &str,
     reports: &[(PathBuf, SecurityReport)],
@@ -209,21 +220,28 @@ pub fn pool(
     }
     let mut cases = Vec::with_capacity(budgets.len());
     for &eps in &budgets {
-        let mut attacked = BTreeSet::new();
+        // How many reports attacked each input, and which inputs some attack broke.
+        let mut times: BTreeMap<usize, usize> = BTreeMap::new();
         let mut broken = BTreeSet::new();
-        let mut attacks = 0;
         for (_, report) in reports {
             let inputs = worst_case_inputs(&linf_runs_within(&report.bounded, eps));
-            attacks += inputs.attacked.len();
-            attacked.extend(inputs.attacked);
+            for i in inputs.attacked {
+                *times.entry(i).or_default() += 1;
+            }
             broken.extend(inputs.broken);
         }
-        let before = attacked.len();
-        attacked.retain(|i| !seen.contains(i));
+        let before = times.len();
+        times.retain(|i, _| !seen.contains(i));
+        let attacked: BTreeSet<usize> = times.keys().copied().collect();
         broken.retain(|i| attacked.contains(i));
         let excluded_inputs = before - attacked.len();
-        let interval = wilson_interval(broken.len(), attacked.len())
-            .ok_or_else(|| fail(format!("no input was attacked at ε = {eps}")))?;
+        let interval = wilson_interval(broken.len(), attacked.len()).ok_or_else(|| {
+            fail(if before > 0 {
+                format!("all {before} inputs attacked at ε = {eps} were set aside as seen")
+            } else {
+                format!("no input was attacked at ε = {eps}")
+            })
+        })?;
         // The attacked inputs right when clean, if every one has a clean verdict.
         let verdicts: Option<Vec<(usize, bool)>> = attacked
             .iter()
@@ -240,7 +258,7 @@ pub fn pool(
             samples: attacked.len(),
             attacker_wins: broken.len(),
             interval,
-            repeated_inputs: attacks - before,
+            repeated_inputs: times.values().filter(|&&n| n > 1).count(),
             excluded_inputs,
             robust_error_count: correct.as_ref().map(|c| c.intersection(&broken).count()),
             correct_inputs: correct.map(|c| c.len()),
@@ -392,8 +410,8 @@ pub fn pooled_markdown(models: &[PooledModel], goals: &[Goal]) -> String {
         // A `|` in a label would end its table cell.
         let label = m.label.replace('|', "\\|");
         for c in &m.cases {
-            let rerr = match (c.robust_error_count, c.correct_inputs) {
-                (Some(k), Some(n)) => format!("{:.2} % ({k} / {n})", 100.0 * ratio(k, n)),
+            let rerr = match (c.robust_error(), c.robust_error_count, c.correct_inputs) {
+                (Some(r), Some(k), Some(n)) => format!("{:.2} % ({k} / {n})", 100.0 * r),
                 _ => "—".into(),
             };
             let _ = writeln!(

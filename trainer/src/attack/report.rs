@@ -178,12 +178,15 @@ pub fn linf_worst_cases(
         .collect()
 }
 
-/// Every L∞ attack of `runs` at a budget of at most `eps` (1e-6 of slack for budgets that
-/// went through `f32`), named `"{attack} ε={budget}"`: what the worst case at `eps` combines.
+/// How far apart two budgets may be and still be the same budget (they went through `f32`).
+pub const SAME_BUDGET: f64 = 1e-6;
+
+/// Every L∞ attack of `runs` at a budget of at most `eps` (with [`SAME_BUDGET`] of slack),
+/// named `"{attack} ε={budget}"`: what the worst case at `eps` combines.
 pub fn linf_runs_within(runs: &[BoundedRun], eps: f64) -> Vec<(String, &[SampleOutcome])> {
     runs.iter()
         .flat_map(|r| r.points.iter().zip(&r.outcomes))
-        .filter(|(p, _)| p.norm == Norm::Linf && p.eps <= eps + 1e-6)
+        .filter(|(p, _)| p.norm == Norm::Linf && p.eps <= eps + SAME_BUDGET)
         .map(|(p, o)| (format!("{} ε={}", p.attack, p.eps), o.as_slice()))
         .collect()
 }

@@ -21,13 +21,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     /// A run directory (its `checkpoint.ckpt` is read), a checkpoint file, or a model file
-    /// (`.gmvae`) to give new thresholds without its checkpoint.
+    /// (`.gmvae`) to give new thresholds without its checkpoint (supervised runs: every
+    /// calibration image keeps its true label, which a semi-supervised run's calibration
+    /// did not).
     pub source: PathBuf,
     /// The model file to write [default: model.gmvae beside the checkpoint; required for a
     /// model file].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The dataset to calibrate on [default: the one recorded in the checkpoint].
+    /// The dataset to calibrate on [default: the one recorded in the checkpoint or model
+    /// file].
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// Threshold settings.
@@ -41,7 +44,8 @@ pub struct ExportArgs {
     /// images (with --seed) [default: every training image, as a run without a holdout].
     #[arg(long, value_name = "N")]
     pub calibration_holdout: Option<usize>,
-    /// For a model file: the run's --seed, which chose its held-out images.
+    /// For a model file: the run's --seed, which chose its held-out images [default: the
+    /// training default, 2019].
     #[arg(long, requires = "calibration_holdout")]
     pub seed: Option<u64>,
     /// Where to run the network.
@@ -49,12 +53,29 @@ pub struct ExportArgs {
     pub device: DeviceKind,
 }
 
-/// Whether `path` is a model file (it begins with the format's magic bytes).
+/// Whether `path` is meant as a model file: it begins with the format's magic bytes, or is
+/// named `*.gmvae` (then a damaged one fails with the model reader's error, not the
+/// checkpoint reader's).
 fn is_model_file(path: &Path) -> bool {
     let mut magic = [0u8; 8];
-    std::fs::File::open(path)
+    let magic_matches = std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|()| magic == gmvae_format::layout::MAGIC)
+        .is_ok_and(|()| magic == gmvae_format::layout::MAGIC);
+    magic_matches || path.extension().is_some_and(|e| e == "gmvae")
+}
+
+/// Whether `a` and `b` name the same file (or would: `b` need not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        let name = p.file_name()?;
+        let dir = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d.canonicalize().ok()?,
+            None => std::env::current_dir().ok()?,
+        };
+        let joined = dir.join(name);
+        Some(joined.canonicalize().unwrap_or(joined))
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// Runs `gmvae export`.
@@ -101,7 +122,7 @@ fn recalibrate(args: ExportArgs) -> Result<()> {
     let Some(out) = args.out.clone() else {
         bail!("a model file is given new thresholds into another file: pass --out NEW.gmvae");
     };
-    if out == args.source {
+    if same_file(&out, &args.source) {
         bail!("--out is the model file itself: write the new thresholds to another file");
     }
     args.calibration.settings().validate()?;
@@ -134,8 +155,8 @@ fn recalibrate(args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The dataset to calibrate on: the flags, else the checkpoint's named dataset, else the
-/// directory it names.
+/// The dataset to calibrate on: the flags, else the dataset the checkpoint or model file
+/// names, else the directory it names.
 fn dataset_spec(args: &DatasetArgs, recorded: &str) -> Result<DatasetSpec> {
     if args.dataset.is_some() || args.data_dir.is_some() {
         return args
@@ -147,7 +168,7 @@ fn dataset_spec(args: &DatasetArgs, recorded: &str) -> Result<DatasetSpec> {
     if Path::new(recorded).is_dir() {
         return Ok(DatasetSpec::Dir(PathBuf::from(recorded)));
     }
-    bail!("the checkpoint was trained on `{recorded}`, which is not a known dataset or an existing directory; pass --dataset or --data-dir")
+    bail!("the model was trained on `{recorded}`, which is not a known dataset or an existing directory; pass --dataset or --data-dir")
 }
 
 /// Restores the checkpoint on a device, calibrates and saves.

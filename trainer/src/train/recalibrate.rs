@@ -2,8 +2,10 @@
 //! shipped on its own, or a run directory that was cleaned up): the weights are the file's,
 //! and the thresholds are fitted again, with other settings, on the training images the run
 //! calibrated on: every one of them, or the stratified holdout `hold_out(labels, n, seed)`
-//! that `--calibration-holdout n` with `--seed` picked. With the run's own settings this gives
-//! back the run's thresholds, bit for bit.
+//! that `--calibration-holdout n` with `--seed` picked. For a supervised run, the run's own
+//! settings give back its thresholds bit for bit. A semi-supervised run calibrated on its
+//! labelled images or on predicted labels, which a model file does not record: here every
+//! calibration image keeps its true label.
 
 use super::fit::{check_fits, first_images};
 use crate::calibrate::{Calibration, CalibrationSettings};

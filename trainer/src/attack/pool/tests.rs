@@ -145,6 +145,40 @@ fn an_input_in_two_samples_counts_once_and_is_broken_if_either_broke_it() {
 }
 
 #[test]
+fn an_input_in_three_samples_is_one_repeated_input() {
+    let r = |seed| {
+        report(
+            seed,
+            50.0,
+            &[(5, 5, 5, None), (seed as usize * 10, 1, 1, None)],
+            &[0.3],
+            true,
+        )
+    };
+    let c = &pool(
+        "m",
+        &[at("a", r(1)), at("b", r(2)), at("c", r(3))],
+        &BTreeSet::new(),
+    )
+    .unwrap()
+    .cases[0];
+    assert_eq!((c.samples, c.repeated_inputs), (4, 1));
+    // Set aside as seen, it is no longer repeated in the pool.
+    let c = &pool("m", &[at("a", r(1)), at("b", r(2))], &BTreeSet::from([5]))
+        .unwrap()
+        .cases[0];
+    assert_eq!((c.samples, c.repeated_inputs, c.excluded_inputs), (2, 0, 1));
+}
+
+#[test]
+fn no_input_right_when_clean_gives_no_robust_error_as_in_the_report() {
+    let r = report(1, 50.0, &[(1, 1, 2, None)], &[0.3], true);
+    assert_eq!(r.worst_case[0].robust_error, None);
+    let c = &pool("m", &[at("a", r)], &BTreeSet::new()).unwrap().cases[0];
+    assert_eq!((c.correct_inputs, c.robust_error()), (Some(0), None));
+}
+
+#[test]
 fn without_clean_verdicts_there_is_no_robust_error() {
     let a = report(1, 50.0, &[(1, 1, 1, Some(0.3))], &[0.3], false);
     let c = &pool("m", &[at("a", a)], &BTreeSet::new()).unwrap().cases[0];
