@@ -167,7 +167,11 @@ done
 step "C example on the host"
 cargo rustc --release --manifest-path "$root/Cargo.toml" -p gmvae-capi --features std \
     --crate-type staticlib || die "the C interface's static library did not build"
-lib="$root/target/release/libgmvae_capi.a"
+# Where cargo put it: the workspace's target/, or CARGO_TARGET_DIR when set (cargo reads a
+# relative one from the current directory).
+cargo_target="${CARGO_TARGET_DIR:-$root/target}"
+case "$cargo_target" in /*) ;; *) cargo_target="$PWD/$cargo_target" ;; esac
+lib="$cargo_target/release/libgmvae_capi.a"
 exe="$out/c-example-host"
 gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I "$root/runtime/capi/include" \
     "$root/runtime/capi/c/host_main.c" "$root/runtime/capi/c/classify_golden.c" "$lib" \
