@@ -93,6 +93,8 @@ pub struct PooledModel {
     pub label: String,
     /// The reports pooled, in the order given.
     pub reports: Vec<PooledSource>,
+    /// The further attack result files whose wins were counted.
+    pub attacks: Vec<PathBuf>,
     /// One entry per budget, in increasing ε.
     pub cases: Vec<PooledWorstCase>,
 }
@@ -129,29 +131,21 @@ fn report_file(path: &Path) -> PathBuf {
     }
 }
 
-/// Reads the reports at `paths` (a report directory stands for its `report.json`) and pools
-/// them under `label` with [`pool`], setting `seen` inputs aside.
-pub fn load_and_pool(
-    label: &str,
-    paths: &[PathBuf],
-    seen: &BTreeSet<usize>,
-) -> Result<PooledModel, AttackError> {
-    let mut reports = Vec::with_capacity(paths.len());
-    for path in paths {
-        let file = report_file(path);
-        let report = load_report(&file)?;
-        reports.push((file, report));
-    }
-    pool(label, &reports, seen)
+/// An evaluation read from a file: a whole security report, or one attack's result file.
+#[derive(Debug)]
+pub enum Evaluation {
+    /// `report.json` of `gmvae report`.
+    Report(Box<SecurityReport>),
+    /// One attack's result (`adaptive.json` of `gmvae attack adaptive`, say).
+    Attack(Box<BoundedRun>),
 }
 
-/// The test inputs an earlier evaluation at `path` showed: every input that some attack of
-/// a security report (directory or `report.json`) or of one attack's result file
-/// (`adaptive.json` of `gmvae attack adaptive`, say) ran on.
-pub fn seen_inputs(path: &Path) -> Result<BTreeSet<usize>, AttackError> {
+/// Reads `path` (a report directory stands for its `report.json`) as a security report or,
+/// failing that, as one attack's result file; the error gives both readers' reasons.
+pub fn load_evaluation(path: &Path) -> Result<(PathBuf, Evaluation), AttackError> {
     let file = report_file(path);
     let as_report = match load_report(&file) {
-        Ok(report) => return Ok(outcome_indices(&report.bounded)),
+        Ok(report) => return Ok((file, Evaluation::Report(Box::new(report)))),
         Err(e) => e,
     };
     let run: BoundedRun =
@@ -162,7 +156,36 @@ pub fn seen_inputs(path: &Path) -> Result<BTreeSet<usize>, AttackError> {
                 reason: format!("as a report: {as_report}; as an attack: {as_attack}"),
             }
         })?;
-    Ok(outcome_indices(std::slice::from_ref(&run)))
+    Ok((file, Evaluation::Attack(Box::new(run))))
+}
+
+/// Reads the evaluations at `paths` with [`load_evaluation`] and pools them under `label`
+/// with [`pool`], setting `seen` inputs aside: reports give the inputs, attack result files
+/// only more attacks on them.
+pub fn load_and_pool(
+    label: &str,
+    paths: &[PathBuf],
+    seen: &BTreeSet<usize>,
+) -> Result<PooledModel, AttackError> {
+    let mut reports = Vec::with_capacity(paths.len());
+    let mut attacks = Vec::new();
+    for path in paths {
+        match load_evaluation(path)? {
+            (file, Evaluation::Report(report)) => reports.push((file, *report)),
+            (file, Evaluation::Attack(run)) => attacks.push((file, *run)),
+        }
+    }
+    pool(label, &reports, &attacks, seen)
+}
+
+/// The test inputs an earlier evaluation at `path` showed: every input that some attack of
+/// a security report (directory or `report.json`) or of one attack's result file
+/// (`adaptive.json` of `gmvae attack adaptive`, say) ran on.
+pub fn seen_inputs(path: &Path) -> Result<BTreeSet<usize>, AttackError> {
+    Ok(match load_evaluation(path)?.1 {
+        Evaluation::Report(report) => outcome_indices(&report.bounded),
+        Evaluation::Attack(run) => outcome_indices(std::slice::from_ref(&run)),
+    })
 }
 
 /// Every input index in the outcomes of `runs`.
@@ -175,11 +198,15 @@ fn outcome_indices(runs: &[BoundedRun]) -> BTreeSet<usize> {
 
 /// Pools one model's reports (`(file, report)`) over their distinct inputs, less the `seen`
 /// ones. Every report must be of the same dataset and thresholds (one model) and have the
-/// same worst-case budgets, each once; an empty list is refused too. Attack settings are not
-/// compared: pooling reports of weaker and stronger attacks gives the worst case over both.
+/// same worst-case budgets, each once; an empty list is refused too. `attacks` are further
+/// attack runs on the same model (`(file, run)`, e.g. the adaptive attack again with other
+/// random starts): where one of their L∞ points within a budget wins on an input the reports
+/// attacked, that input is broken too; they add no inputs. Attack settings are not compared:
+/// pooling weaker and stronger attacks gives the worst case over both.
 pub fn pool(
     label: &str,
     reports: &[(PathBuf, SecurityReport)],
+    attacks: &[(PathBuf, BoundedRun)],
     seen: &BTreeSet<usize>,
 ) -> Result<PooledModel, AttackError> {
     let fail = |reason: String| AttackError::Pool {
@@ -230,6 +257,15 @@ pub fn pool(
             }
             broken.extend(inputs.broken);
         }
+        for (_, run) in attacks {
+            let runs = linf_runs_within(std::slice::from_ref(run), eps);
+            broken.extend(
+                runs.iter()
+                    .flat_map(|(_, outcomes)| outcomes.iter())
+                    .filter(|o| o.attacker_wins() && times.contains_key(&o.index))
+                    .map(|o| o.index),
+            );
+        }
         let before = times.len();
         times.retain(|i, _| !seen.contains(i));
         let attacked: BTreeSet<usize> = times.keys().copied().collect();
@@ -273,6 +309,7 @@ pub fn pool(
                 seed: r.seed,
             })
             .collect(),
+        attacks: attacks.iter().map(|(path, _)| path.clone()).collect(),
         cases,
     })
 }

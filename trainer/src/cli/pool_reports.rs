@@ -51,8 +51,9 @@ fn goal(text: &str) -> Result<Goal, String> {
 pub struct PoolReportsArgs {
     /// One model: its legend label and the `gmvae report` directories (or `report.json`
     /// files) to pool, one per input sample (repeat for each model). An input in several
-    /// samples counts once.
-    #[arg(long = "model", value_name = "LABEL=REPORT_DIR[,REPORT_DIR...]", value_parser = model_reports, required = true)]
+    /// samples counts once. Attack result files of the same model (`adaptive.json`, say)
+    /// may be listed too: their wins on the reports' inputs count, and they add no inputs.
+    #[arg(long = "model", value_name = "LABEL=REPORT_DIR[,REPORT_OR_ATTACK...]", value_parser = model_reports, required = true)]
     pub models: Vec<ModelReports>,
     /// A goal for the attacker success rate, at most PERCENT % at budget EPS: drawn as a
     /// marker, and judged in the table (repeatable).

@@ -87,7 +87,7 @@ fn one_report_pooled_is_its_own_worst_case() {
         .collect();
     let r = report(2020, 50.0, &inputs, &[0.1, 0.3], true);
     let expected = r.worst_case.clone();
-    let pooled = pool("m", &[at("a/report.json", r)], &BTreeSet::new()).unwrap();
+    let pooled = pool("m", &[at("a/report.json", r)], &[], &BTreeSet::new()).unwrap();
     assert_eq!(pooled.cases.len(), 2);
     for (p, w) in pooled.cases.iter().zip(&expected) {
         assert_eq!(
@@ -128,7 +128,7 @@ fn an_input_in_two_samples_counts_once_and_is_broken_if_either_broke_it() {
         &[0.3],
         true,
     );
-    let c = &pool("m", &[at("a", a), at("b", b)], &BTreeSet::new())
+    let c = &pool("m", &[at("a", a), at("b", b)], &[], &BTreeSet::new())
         .unwrap()
         .cases[0];
     assert_eq!(
@@ -158,15 +158,21 @@ fn an_input_in_three_samples_is_one_repeated_input() {
     let c = &pool(
         "m",
         &[at("a", r(1)), at("b", r(2)), at("c", r(3))],
+        &[],
         &BTreeSet::new(),
     )
     .unwrap()
     .cases[0];
     assert_eq!((c.samples, c.repeated_inputs), (4, 1));
     // Set aside as seen, it is no longer repeated in the pool.
-    let c = &pool("m", &[at("a", r(1)), at("b", r(2))], &BTreeSet::from([5]))
-        .unwrap()
-        .cases[0];
+    let c = &pool(
+        "m",
+        &[at("a", r(1)), at("b", r(2))],
+        &[],
+        &BTreeSet::from([5]),
+    )
+    .unwrap()
+    .cases[0];
     assert_eq!((c.samples, c.repeated_inputs, c.excluded_inputs), (2, 0, 1));
 }
 
@@ -174,14 +180,18 @@ fn an_input_in_three_samples_is_one_repeated_input() {
 fn no_input_right_when_clean_gives_no_robust_error_as_in_the_report() {
     let r = report(1, 50.0, &[(1, 1, 2, None)], &[0.3], true);
     assert_eq!(r.worst_case[0].robust_error, None);
-    let c = &pool("m", &[at("a", r)], &BTreeSet::new()).unwrap().cases[0];
+    let c = &pool("m", &[at("a", r)], &[], &BTreeSet::new())
+        .unwrap()
+        .cases[0];
     assert_eq!((c.correct_inputs, c.robust_error()), (Some(0), None));
 }
 
 #[test]
 fn without_clean_verdicts_there_is_no_robust_error() {
     let a = report(1, 50.0, &[(1, 1, 1, Some(0.3))], &[0.3], false);
-    let c = &pool("m", &[at("a", a)], &BTreeSet::new()).unwrap().cases[0];
+    let c = &pool("m", &[at("a", a)], &[], &BTreeSet::new())
+        .unwrap()
+        .cases[0];
     assert_eq!(
         (c.attacker_wins, c.correct_inputs, c.robust_error()),
         (1, None, None)
@@ -192,7 +202,7 @@ fn without_clean_verdicts_there_is_no_robust_error() {
 fn reports_that_cannot_be_pooled_are_refused_naming_the_file() {
     let one = |tau, budgets: &[f64]| report(1, tau, &[(1, 1, 1, None)], budgets, true);
     let err = |reports: &[(PathBuf, SecurityReport)]| {
-        pool("m", reports, &BTreeSet::new())
+        pool("m", reports, &[], &BTreeSet::new())
             .unwrap_err()
             .to_string()
     };
@@ -214,6 +224,7 @@ fn reports_that_cannot_be_pooled_are_refused_naming_the_file() {
             at("a", one(50.0, &[0.3])),
             at("b", one(50.0, &[f32_budget]))
         ],
+        &[],
         &BTreeSet::new()
     )
     .is_ok());
@@ -227,6 +238,7 @@ fn goals_are_judged_in_whole_inputs_and_an_unmeasured_one_is_refused() {
     let m = pool(
         "robust",
         &[at("a", report(1, 50.0, &inputs, &[0.3], true))],
+        &[],
         &BTreeSet::new(),
     )
     .unwrap();
@@ -270,6 +282,7 @@ fn the_chart_draws_intervals_apart_and_goals() {
     let m = pool(
         "a",
         &[at("a", report(1, 50.0, &inputs, &[0.1, 0.3], true))],
+        &[],
         &BTreeSet::new(),
     )
     .unwrap();
@@ -316,7 +329,7 @@ fn seen_inputs_are_set_aside_from_a_report_or_an_attack_file() {
     for path in [&report_dir, &attack_file] {
         let seen = seen_inputs(path).unwrap();
         assert_eq!(seen, BTreeSet::from([5, 8]), "{}", path.display());
-        let c = &pool("m", &[at("a", a.clone())], &seen).unwrap().cases[0];
+        let c = &pool("m", &[at("a", a.clone())], &[], &seen).unwrap().cases[0];
         assert_eq!(
             (
                 c.samples,
@@ -328,4 +341,40 @@ fn seen_inputs_are_set_aside_from_a_report_or_an_attack_file() {
         );
     }
     assert!(seen_inputs(&dir.path().join("missing")).is_err());
+}
+
+#[test]
+fn a_further_attack_run_adds_wins_on_the_reports_inputs_only() {
+    let r = report(
+        1,
+        50.0,
+        &[(1, 1, 1, None), (2, 2, 2, Some(0.3)), (3, 3, 3, None)],
+        &[0.1, 0.3],
+        true,
+    );
+    // Another run of the attack wins on input 1 at 0.3 and on input 9, which no report
+    // attacked.
+    let other = report(
+        2,
+        50.0,
+        &[(1, 1, 1, Some(0.3)), (9, 9, 9, Some(0.1))],
+        &[0.1, 0.3],
+        false,
+    );
+    let run = other.bounded[0].clone();
+    let m = pool(
+        "m",
+        &[at("a", r)],
+        &[(PathBuf::from("again.json"), run)],
+        &BTreeSet::new(),
+    )
+    .unwrap();
+    let counts: Vec<(usize, usize)> = m
+        .cases
+        .iter()
+        .map(|c| (c.samples, c.attacker_wins))
+        .collect();
+    assert_eq!(counts, [(3, 0), (3, 2)]);
+    assert_eq!(m.cases[1].robust_error_count, Some(2));
+    assert_eq!(m.attacks, [PathBuf::from("again.json")]);
 }
