@@ -5,7 +5,7 @@
 
 mod cli_support;
 
-use cli_support::{ok, one_error_line, write_mnist_dir};
+use cli_support::{ok, one_error_line, tiny_train_args, write_mnist_dir};
 
 use gmvae_format::{ModelView, TensorId};
 use gmvae_trainer::data::idx::{read_images, read_labels, IdxImages};
@@ -45,17 +45,7 @@ fn classify_json(model: &str, inputs: &[&str]) -> Vec<serde_json::Value> {
 fn export_inspect_classify_and_bench_a_tiny_model() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    ok(&[
-        "train",
-        "--preset",
-        "tiny",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "300",
-        "--out",
-        s(&run),
-    ]);
+    ok(&tiny_train_args(s(&run), &["--train-limit", "300"]));
     let trained_path = run.join("model.gmvae");
     let trained = std::fs::read(&trained_path).unwrap();
     let trained_view = ModelView::parse(&trained).unwrap();
@@ -99,21 +89,17 @@ fn export_inspect_classify_and_bench_a_tiny_model() {
     // A run with a holdout and another seed: the same flags give back its file, and the
     // default seed picks other images, so other thresholds.
     let held = dir.path().join("held");
-    ok(&[
-        "train",
-        "--preset",
-        "tiny",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "500",
-        "--calibration-holdout",
-        "250",
-        "--seed",
-        "7",
-        "--out",
+    ok(&tiny_train_args(
         s(&held),
-    ]);
+        &[
+            "--train-limit",
+            "500",
+            "--calibration-holdout",
+            "250",
+            "--seed",
+            "7",
+        ],
+    ));
     let held_model = held.join("model.gmvae");
     let again = dir.path().join("held-again.gmvae");
     let export_held = |seed: Option<&str>| {

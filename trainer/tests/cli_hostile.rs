@@ -4,7 +4,7 @@
 
 mod cli_support;
 
-use cli_support::{ok, one_error_line, write_mnist_dir};
+use cli_support::{ok, one_error_line, tiny_train_args, write_mnist_dir};
 use gmvae_format::{ModelFile, ModelView, TensorId};
 use gmvae_trainer::data::idx::IdxImages;
 use std::path::Path;
@@ -21,21 +21,11 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `gmvae train` with a tiny model and `extra` flags into `out`.
+/// `gmvae train` with a tiny model on 400 images and `extra` flags into `out`.
 fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "train",
-        "--preset",
-        "tiny",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "400",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    args
+    let mut flags = vec!["--train-limit", "400"];
+    flags.extend_from_slice(extra);
+    tiny_train_args(out, &flags)
 }
 
 #[test]

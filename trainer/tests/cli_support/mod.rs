@@ -15,6 +15,14 @@ pub fn gmvae(args: &[&str]) -> Output {
         .expect("the gmvae binary runs")
 }
 
+/// `gmvae train` of a tiny model for one epoch into `out`, with `extra` flags (the training
+/// limit among them).
+pub fn tiny_train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["train", "--preset", "tiny", "--epochs", "1", "--out", out];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Runs `gmvae ARGS`, asserts success and returns stdout.
 pub fn ok(args: &[&str]) -> String {
     let out = gmvae(args);
