@@ -6,14 +6,13 @@
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
 use super::train::{files, CalibrationArgs};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use gmvae_trainer::data::{load, DatasetSpec, Split};
 use gmvae_trainer::train::checkpoint::Checkpoint;
 use gmvae_trainer::train::fit::calibrate_checkpoint;
 use gmvae_trainer::train::recalibrate::{recalibrate_model, CalibrationSource};
 use gmvae_trainer::train::{TrainDevice, DEFAULT_OPTIONS};
-use gmvae_trainer::trained::TrainedModel;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -141,6 +140,7 @@ fn recalibrate(args: ExportArgs) -> Result<()> {
         args.device,
         RecalibrateJob {
             model: args.source.clone(),
+            bytes,
             split,
             source,
             settings: args.calibration.settings(),
@@ -193,9 +193,11 @@ impl OnDevice for ExportJob {
     }
 }
 
-/// Reads a model file on a device, fits its new thresholds and saves it.
+/// Builds a model file's network on a device from its bytes (read once, before), fits its new
+/// thresholds and saves it.
 struct RecalibrateJob {
     model: PathBuf,
+    bytes: Vec<u8>,
     split: Split,
     source: CalibrationSource,
     settings: gmvae_trainer::calibrate::CalibrationSettings,
@@ -205,8 +207,8 @@ struct RecalibrateJob {
 impl OnDevice for RecalibrateJob {
     type Output = ();
     fn run<D: TrainDevice>(self, dev: D) -> Result<()> {
-        let model = TrainedModel::load(&self.model, &dev)
-            .with_context(|| format!("cannot load the model {}", self.model.display()))?;
+        let view = super::model_bytes::view(&self.model, &self.bytes)?;
+        let model = gmvae_trainer::export::from_view(&view, &dev);
         let model = recalibrate_model(model, &self.split, self.source, self.settings)?;
         Ok(model.save(&self.out)?)
     }

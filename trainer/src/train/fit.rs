@@ -395,12 +395,7 @@ impl TrainingParts {
                 (0..available.len()).collect(),
             ),
             Some(n) => {
-                let labels = available.labels.as_slice().unwrap_or(&[]);
-                let (kept, held) = hold_out(labels, n, seed).map_err(|source| Error::Holdout {
-                    holdout: n,
-                    available: available.len(),
-                    source,
-                })?;
+                let (kept, held) = calibration_holdout(available, n, seed)?;
                 (
                     available.subset(&kept),
                     Some(available.subset(&held)),
@@ -491,6 +486,21 @@ pub fn calibrate_checkpoint<D: TrainDevice>(
         meta.dataset.clone(),
         meta.class_names.clone(),
     )
+}
+
+/// The indices `(kept, held)` of `--calibration-holdout n` with `seed` in `available`: the
+/// stratified, seeded [`hold_out`] that training and re-calibration both use.
+pub fn calibration_holdout(
+    available: &Dataset,
+    n: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    let labels = available.labels.as_slice().unwrap_or(&[]);
+    hold_out(labels, n, seed).map_err(|source| Error::Holdout {
+        holdout: n,
+        available: available.len(),
+        source,
+    })
 }
 
 /// Fails unless `data` has the model's image shape and no more classes than it.

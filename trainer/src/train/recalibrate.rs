@@ -1,17 +1,16 @@
 //! New thresholds for a model file when its training checkpoint is not at hand (a model
 //! shipped on its own, or a run directory that was cleaned up): the weights are the file's,
 //! and the thresholds are fitted again, with other settings, on the training images the run
-//! calibrated on: every one of them, or the stratified holdout `hold_out(labels, n, seed)`
-//! that `--calibration-holdout n` with `--seed` picked. For a supervised run, the run's own
+//! calibrated on: every one of them, or the stratified holdout that `--calibration-holdout n`
+//! with `--seed` picked ([`calibration_holdout`], as training picks it). For a supervised run, the run's own
 //! settings give back its thresholds bit for bit. A semi-supervised run calibrated on its
 //! labelled images or on predicted labels, which a model file does not record: here every
 //! calibration image keeps its true label.
 
-use super::fit::{check_fits, first_images};
+use super::fit::{calibration_holdout, check_fits, first_images};
 use crate::calibrate::{Calibration, CalibrationSettings};
-use crate::data::stratify::hold_out;
 use crate::data::Split;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::infer;
 use crate::trained::TrainedModel;
 use dfdx::prelude::*;
@@ -44,15 +43,7 @@ pub fn recalibrate_model<D: Device<f32>>(
     }
     let set = match images.holdout {
         None => available,
-        Some((n, seed)) => {
-            let labels = available.labels.as_slice().unwrap_or(&[]);
-            let (_, held) = hold_out(labels, n, seed).map_err(|source| Error::Holdout {
-                holdout: n,
-                available: available.len(),
-                source,
-            })?;
-            available.subset(&held)
-        }
+        Some((n, seed)) => available.subset(&calibration_holdout(&available, n, seed)?.1),
     };
     let encoded = infer::encode_and_reconstruct(&model.network, &model.params, set.images.view());
     let calibration = Calibration::fit(
