@@ -258,13 +258,8 @@ pub fn pool(
             broken.extend(inputs.broken);
         }
         for (_, run) in attacks {
-            let runs = linf_runs_within(std::slice::from_ref(run), eps);
-            broken.extend(
-                runs.iter()
-                    .flat_map(|(_, outcomes)| outcomes.iter())
-                    .filter(|o| o.attacker_wins() && times.contains_key(&o.index))
-                    .map(|o| o.index),
-            );
+            let wins = worst_case_inputs(&linf_runs_within(std::slice::from_ref(run), eps)).broken;
+            broken.extend(wins.into_iter().filter(|i| times.contains_key(i)));
         }
         let before = times.len();
         times.retain(|i, _| !seen.contains(i));
@@ -279,16 +274,10 @@ pub fn pool(
             })
         })?;
         // The attacked inputs right when clean, if every one has a clean verdict.
-        let verdicts: Option<Vec<(usize, bool)>> = attacked
+        let correct: Option<BTreeSet<usize>> = attacked
             .iter()
-            .map(|&i| clean.get(&i).map(|&right| (i, right)))
-            .collect();
-        let correct: Option<BTreeSet<usize>> = verdicts.map(|v| {
-            v.into_iter()
-                .filter(|&(_, right)| right)
-                .map(|(i, _)| i)
-                .collect()
-        });
+            .all(|i| clean.contains_key(i))
+            .then(|| attacked.iter().copied().filter(|i| clean[i]).collect());
         cases.push(PooledWorstCase {
             eps,
             samples: attacked.len(),
