@@ -373,3 +373,139 @@ fn bad_arguments_fail_clearly() {
         );
     }
 }
+
+/// The test indices of every outcome in an attack's result file.
+fn outcome_indices(run: &serde_json::Value) -> std::collections::BTreeSet<u64> {
+    run["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|point| point.as_array().unwrap())
+        .map(|o| o["index"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn fresh_samples_set_aside_the_inputs_of_earlier_evaluations() {
+    let (model, split) = tiny_model();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.gmvae");
+    model.save(&path).unwrap();
+    let m = path.to_str().unwrap();
+    let fgsm = |out: &Path, samples: &str, extra: &[&str]| {
+        let mut args = vec![
+            "attack",
+            "fgsm",
+            m,
+            "--samples",
+            samples,
+            "--eps",
+            "0,0.1",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let run = gmvae(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        outcome_indices(&json(&out.join("fgsm.json")))
+    };
+    let first_dir = dir.path().join("first");
+    let first = fgsm(&first_dir, "40", &[]);
+    assert_eq!(first.len(), 40);
+    // The same seed again draws the same sample; with the first run set aside, another one.
+    assert_eq!(fgsm(&dir.path().join("again"), "40", &[]), first);
+    let seen = first_dir.join("fgsm.json");
+    let fresh = fgsm(
+        &dir.path().join("fresh"),
+        "40",
+        &["--exclude-seen", seen.to_str().unwrap()],
+    );
+    assert_eq!(fresh.len(), 40);
+    assert!(fresh.is_disjoint(&first), "{fresh:?} repeats {first:?}");
+
+    // A report drawn outside both runs says so, and none of its attacks repeats an input.
+    let report = dir.path().join("report");
+    let fresh_seen = dir.path().join("fresh").join("fgsm.json");
+    let run = gmvae(&[
+        "report",
+        m,
+        "--out",
+        report.to_str().unwrap(),
+        "--samples",
+        "10",
+        "--fgsm-eps",
+        "0,0.1",
+        "--whitebox-images",
+        "1",
+        "--fooling-images",
+        "1",
+        "--whitebox-steps",
+        "2",
+        "--adaptive-samples",
+        "4",
+        "--adaptive-steps",
+        "2",
+        "--adaptive-restarts",
+        "1",
+        "--adaptive-targets",
+        "1",
+        "--adaptive-pool",
+        "300",
+        "--square-queries",
+        "0",
+        "--sanity-samples",
+        "0",
+        "--seed",
+        "3",
+        "--exclude-seen",
+        seen.to_str().unwrap(),
+        "--exclude-seen",
+        fresh_seen.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = json(&report.join("report.json"));
+    assert_eq!(r["set_aside"]["inputs"], 80);
+    let shown: std::collections::BTreeSet<u64> = r["bounded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(outcome_indices)
+        .collect();
+    assert!(!shown.is_empty());
+    assert!(shown.is_disjoint(&first) && shown.is_disjoint(&fresh));
+    let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
+    assert!(
+        md.contains("80 test inputs shown by earlier evaluations"),
+        "{md}"
+    );
+
+    // An evaluation of another split, or one that showed every input, is refused before any
+    // attack runs.
+    let all = dir.path().join("all");
+    fgsm(&all, "100000", &[]);
+    let run = gmvae(&[
+        "attack",
+        "fgsm",
+        m,
+        "--exclude-seen",
+        all.join("fgsm.json").to_str().unwrap(),
+        "--out",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains(&format!("all {} test inputs were seen", split.test.len())),
+        "{err}"
+    );
+}

@@ -129,6 +129,12 @@ pub enum AttackError {
         /// Why not.
         reason: String,
     },
+    /// The inputs to set aside (`--exclude-seen`) do not fit the test split.
+    #[error("cannot set aside the inputs of earlier evaluations: {reason}")]
+    SeenInputs {
+        /// Why not.
+        reason: String,
+    },
     /// A chart could not be encoded as PNG.
     #[error("cannot encode the chart “{title}” as PNG")]
     Png {

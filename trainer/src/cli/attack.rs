@@ -14,8 +14,9 @@ use gmvae_trainer::attack::compare::{load_fgsm_sweep, side_by_side};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::objective::EncoderLoss;
 use gmvae_trainer::attack::pgd::PgdOptions;
+use gmvae_trainer::attack::pool::seen_inputs;
 use gmvae_trainer::attack::results::{write_chart, BoundedRun, TargetedRun};
-use gmvae_trainer::attack::sampling::{stratified, SampleSet};
+use gmvae_trainer::attack::sampling::{stratified_unseen, SampleSet};
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
 use gmvae_trainer::attack::Norm;
@@ -25,6 +26,7 @@ use gmvae_trainer::plot::grid::GridShape;
 use gmvae_trainer::train::fit::check_fits;
 use gmvae_trainer::train::TrainDevice;
 use gmvae_trainer::trained::TrainedModel;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The attacks.
@@ -64,6 +66,11 @@ pub struct CommonArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value_t = DeviceKind::Auto)]
     pub device: DeviceKind,
+    /// Draw the attacked inputs only from test inputs that this earlier evaluation did not
+    /// show: a `gmvae report` directory or `report.json`, or an attack's result file such as
+    /// `adaptive.json` (repeatable). Fresh samples keep a rule chosen on one sample honest.
+    #[arg(long, value_name = "REPORT_OR_ATTACK_JSON")]
+    pub exclude_seen: Vec<PathBuf>,
 }
 
 /// The encoder-only class loss options.
@@ -442,10 +449,24 @@ pub struct Loaded<D: Device<f32>> {
     pub split: Split,
     /// Where to write.
     pub out: PathBuf,
+    /// Test inputs of the `--exclude-seen` evaluations, which no sample is drawn from.
+    pub seen: BTreeSet<usize>,
 }
 
-/// Loads the model and dataset of `common`, checking that they fit each other.
+impl<D: Device<f32>> Loaded<D> {
+    /// Up to `n` class-stratified test inputs drawn with `seed`, none of them seen.
+    pub fn sample(&self, n: usize, seed: u64) -> Result<SampleSet> {
+        Ok(stratified_unseen(&self.split.test, n, seed, &self.seen)?)
+    }
+}
+
+/// Loads the model and dataset of `common`, checking that they fit each other (and, first,
+/// the `--exclude-seen` files).
 pub fn load_model<D: Device<f32>>(common: &CommonArgs, dev: &D) -> Result<Loaded<D>> {
+    let mut seen = BTreeSet::new();
+    for path in &common.exclude_seen {
+        seen.extend(seen_inputs(path)?);
+    }
     let model = TrainedModel::load(&common.model, dev)
         .with_context(|| format!("cannot load the model {}", common.model.display()))?;
     let split = load(&dataset_for(&common.dataset, &model.dataset)?)?;
@@ -457,7 +478,16 @@ pub fn load_model<D: Device<f32>>(common: &CommonArgs, dev: &D) -> Result<Loaded
         .out
         .clone()
         .unwrap_or_else(|| parent_dir(&common.model).join("security"));
-    Ok(Loaded { model, split, out })
+    if !seen.is_empty() {
+        // Out-of-split indices and an exhausted split are refused before any attack runs.
+        stratified_unseen(&split.test, 1, common.seed, &seen)?;
+    }
+    Ok(Loaded {
+        model,
+        split,
+        out,
+        seen,
+    })
 }
 
 /// The grid layout of `model`'s images.
@@ -476,8 +506,7 @@ impl OnDevice for AttackJob {
     type Output = String;
     fn run<D: TrainDevice>(self, dev: D) -> Result<String> {
         let loaded = load_model(common(&self.command), &dev)?;
-        let (model, test) = (&loaded.model, &loaded.split.test);
-        let sample = |n: usize, seed: u64| -> SampleSet { stratified(test, n, seed) };
+        let model = &loaded.model;
         let s2 = model.calibration.s2;
         let shape = grid_shape(model);
         let bars = Bars::default();
@@ -485,7 +514,7 @@ impl OnDevice for AttackJob {
             AttackCommand::Fgsm(a) => {
                 let run = suite::run_fgsm(
                     model,
-                    &sample(a.samples, a.common.seed),
+                    &loaded.sample(a.samples, a.common.seed)?,
                     &a.eps.0,
                     a.loss.loss(s2)?,
                 )?;
@@ -501,7 +530,7 @@ impl OnDevice for AttackJob {
                 let kind = format!("pgd-{}", options.norm.name());
                 let run = suite::run_pgd(
                     model,
-                    &sample(a.samples, a.common.seed),
+                    &loaded.sample(a.samples, a.common.seed)?,
                     &kind,
                     &eps,
                     &options,
@@ -519,7 +548,7 @@ impl OnDevice for AttackJob {
                 };
                 let run = suite::run_mim(
                     model,
-                    &sample(a.samples, a.common.seed),
+                    &loaded.sample(a.samples, a.common.seed)?,
                     &a.eps.0,
                     &options,
                     &bars,
@@ -529,7 +558,7 @@ impl OnDevice for AttackJob {
             AttackCommand::Whitebox(a) => {
                 let run = suite::run_whitebox(
                     model,
-                    &sample(a.images, a.common.seed),
+                    &loaded.sample(a.images, a.common.seed)?,
                     &a.optimiser.options(a.eps)?,
                     &bars,
                 )?;
@@ -553,7 +582,7 @@ impl OnDevice for AttackJob {
                 };
                 let run = suite::run_adaptive(
                     model,
-                    &sample(a.samples, a.common.seed),
+                    &loaded.sample(a.samples, a.common.seed)?,
                     &pool,
                     &a.settings.options(a.common.seed),
                     &bars,

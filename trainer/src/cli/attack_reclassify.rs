@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gmvae_trainer::attack::compare::load_report;
 use gmvae_trainer::attack::report::SecurityReport;
-use gmvae_trainer::attack::sampling::stratified;
 use gmvae_trainer::plot::grid::GridShape;
 use gmvae_trainer::reclassify::attack::{run_through_reclassification, ThroughReclassification};
 use gmvae_trainer::reclassify::deployed::DeployedWorstCase;
@@ -107,7 +106,7 @@ impl ThroughReclassificationArgs {
     ) -> Result<(String, Vec<PathBuf>)> {
         let options = self.options()?;
         let (model, split) = (&loaded.model, &loaded.split);
-        let set = stratified(&split.test, self.samples, self.common.seed);
+        let set = loaded.sample(self.samples, self.common.seed)?;
         let run = run_through_reclassification(model, &set, &options, bars)?;
         let (mut markdown, mut written) = bounded_files(&run, &loaded.out, shape)?;
         if let (Some(report), Some(path)) = (&self.loaded_report, &self.report) {

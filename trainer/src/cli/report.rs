@@ -16,9 +16,8 @@ use gmvae_trainer::attack::compare::{load_worst_cases, worst_case_chart};
 use gmvae_trainer::attack::metrics::{clean_metrics, correctly_classified, verdicts};
 use gmvae_trainer::attack::mim::MimOptions;
 use gmvae_trainer::attack::pgd::PgdOptions;
-use gmvae_trainer::attack::report::{linf_worst_cases, SanityChecks, SecurityReport};
+use gmvae_trainer::attack::report::{linf_worst_cases, SanityChecks, SecurityReport, SetAside};
 use gmvae_trainer::attack::results::write_chart;
-use gmvae_trainer::attack::sampling::stratified;
 use gmvae_trainer::attack::square::SquareOptions;
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
@@ -170,7 +169,7 @@ impl OnDevice for ReportJob {
             .transpose()?;
         let shape = grid_shape(model);
         let loss = a.loss.loss(model.calibration.s2)?;
-        let set = stratified(&split.test, a.samples, seed);
+        let set = loaded.sample(a.samples, seed)?;
         let mut written = Vec::new();
         let mut bounded = Vec::new();
         let mut targeted = Vec::new();
@@ -202,7 +201,7 @@ impl OnDevice for ReportJob {
         step("Eq. 10 white-box");
         targeted.push(suite::run_whitebox(
             model,
-            &stratified(&split.test, a.whitebox_images, seed),
+            &loaded.sample(a.whitebox_images, seed)?,
             &optimiser,
             &bars,
         )?);
@@ -221,7 +220,7 @@ impl OnDevice for ReportJob {
             images: pool_images.view(),
             labels: &labels,
         };
-        let adaptive_set = stratified(&split.test, a.adaptive_samples, seed);
+        let adaptive_set = loaded.sample(a.adaptive_samples, seed)?;
         bounded.push(suite::run_adaptive(
             model,
             &adaptive_set,
@@ -301,6 +300,15 @@ impl OnDevice for ReportJob {
             bounded,
             targeted,
             seed: Some(seed),
+            set_aside: (!loaded.seen.is_empty()).then(|| SetAside {
+                sources: a
+                    .common
+                    .exclude_seen
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                inputs: loaded.seen.len(),
+            }),
             command: command_line(),
             seconds: started.elapsed().as_secs_f64(),
         };
