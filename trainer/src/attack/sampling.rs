@@ -50,14 +50,20 @@ pub fn stratified(test: &Dataset, n: usize, seed: u64) -> SampleSet {
 
 /// Like [`stratified`], but only from the inputs outside `seen` (test indices an earlier
 /// evaluation showed), so that a fresh evaluation repeats none of them. With nothing seen it
-/// draws exactly [`stratified`]'s sample. Fails if an index of `seen` is not in `test` (an
-/// evaluation of another split) or if nothing is left.
+/// draws exactly [`stratified`]'s sample. Fails as [`check_seen`] does.
 pub fn stratified_unseen(
     test: &Dataset,
     n: usize,
     seed: u64,
     seen: &BTreeSet<usize>,
 ) -> Result<SampleSet, AttackError> {
+    check_seen(test, seen)?;
+    Ok(draw(test, n, seed, seen))
+}
+
+/// Checks that `seen` can be set aside from `test`: every index is in it (else the earlier
+/// evaluation was of another split) and at least one input is left.
+pub fn check_seen(test: &Dataset, seen: &BTreeSet<usize>) -> Result<(), AttackError> {
     if let Some(&index) = seen.range(test.len()..).next() {
         return Err(AttackError::SeenInputs {
             reason: format!(
@@ -66,7 +72,7 @@ pub fn stratified_unseen(
             ),
         });
     }
-    if seen.len() >= test.len() {
+    if !seen.is_empty() && seen.len() >= test.len() {
         return Err(AttackError::SeenInputs {
             reason: format!(
                 "all {} test inputs were seen: nothing is left to draw from",
@@ -74,13 +80,13 @@ pub fn stratified_unseen(
             ),
         });
     }
-    Ok(draw(test, n, seed, seen))
+    Ok(())
 }
 
 /// The one sampler behind [`stratified`] and [`stratified_unseen`] (`seen` indices are in `test`).
 fn draw(test: &Dataset, n: usize, seed: u64, seen: &BTreeSet<usize>) -> SampleSet {
     let unseen = (0..test.len()).filter(|i| !seen.contains(i));
-    let indices: Vec<usize> = if n >= test.len() - seen.len() {
+    let indices: Vec<usize> = if n >= test.len().saturating_sub(seen.len()) {
         unseen.collect()
     } else {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

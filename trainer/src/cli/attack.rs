@@ -16,7 +16,7 @@ use gmvae_trainer::attack::objective::EncoderLoss;
 use gmvae_trainer::attack::pgd::PgdOptions;
 use gmvae_trainer::attack::pool::seen_inputs;
 use gmvae_trainer::attack::results::{write_chart, BoundedRun, TargetedRun};
-use gmvae_trainer::attack::sampling::{stratified_unseen, SampleSet};
+use gmvae_trainer::attack::sampling::{check_seen, stratified_unseen, SampleSet};
 use gmvae_trainer::attack::suite;
 use gmvae_trainer::attack::whitebox::WhiteboxOptions;
 use gmvae_trainer::attack::Norm;
@@ -478,10 +478,8 @@ pub fn load_model<D: Device<f32>>(common: &CommonArgs, dev: &D) -> Result<Loaded
         .out
         .clone()
         .unwrap_or_else(|| parent_dir(&common.model).join("security"));
-    if !seen.is_empty() {
-        // Out-of-split indices and an exhausted split are refused before any attack runs.
-        stratified_unseen(&split.test, 1, common.seed, &seen)?;
-    }
+    // Out-of-split indices and an exhausted split are refused before any attack runs.
+    check_seen(&split.test, &seen)?;
     Ok(Loaded {
         model,
         split,
