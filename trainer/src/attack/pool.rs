@@ -84,6 +84,9 @@ pub struct PooledSource {
     pub path: PathBuf,
     /// Its sample's seed (`None` in reports older than the seed record).
     pub seed: Option<u64>,
+    /// How many inputs of earlier evaluations its samples were kept away from (`gmvae report
+    /// --exclude-seen`; `None` when none were).
+    pub drawn_outside: Option<usize>,
 }
 
 /// One model's reports, pooled.
@@ -296,6 +299,7 @@ pub fn pool(
             .map(|(path, r)| PooledSource {
                 path: path.clone(),
                 seed: r.seed,
+                drawn_outside: r.set_aside.as_ref().map(|a| a.inputs),
             })
             .collect(),
         attacks: attacks.iter().map(|(path, _)| path.clone()).collect(),
@@ -429,7 +433,7 @@ fn inputs(n: usize) -> String {
 /// per goal and model saying whether the pooled rate meets it.
 pub fn pooled_markdown(models: &[PooledModel], goals: &[Goal]) -> String {
     let mut s = String::from(
-        "| model | reports | ε | broken / attacked (distinct inputs) | attacker success | 95 % interval | inputs in several reports | seen inputs set aside | RErr (of the inputs right when clean) |\n\
+        "| model | reports | ε | broken / attacked (distinct inputs) | attacker success | 95 % interval | inputs in several reports | seen inputs set aside here | RErr (of the inputs right when clean) |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for m in models {
@@ -454,6 +458,28 @@ pub fn pooled_markdown(models: &[PooledModel], goals: &[Goal]) -> String {
                 c.excluded_inputs
             );
         }
+    }
+    let mut notes = String::new();
+    for m in models {
+        let outside: Vec<String> = m
+            .reports
+            .iter()
+            .filter_map(|r| r.drawn_outside.map(|n| n.to_string()))
+            .collect();
+        if !outside.is_empty() {
+            let _ = writeln!(
+                notes,
+                "- {}: the samples of {} of its {} reports were drawn outside {} inputs of earlier evaluations (`gmvae report --exclude-seen`).",
+                m.label,
+                outside.len(),
+                m.reports.len(),
+                outside.join(" and ")
+            );
+        }
+    }
+    if !notes.is_empty() {
+        s.push('\n');
+        s.push_str(&notes);
     }
     if !goals.is_empty() {
         s.push('\n');

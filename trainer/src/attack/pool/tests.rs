@@ -344,6 +344,27 @@ fn seen_inputs_are_set_aside_from_a_report_or_an_attack_file() {
 }
 
 #[test]
+fn reports_drawn_outside_earlier_inputs_say_so_in_the_table() {
+    let inputs = [(1, 1, 1, Some(0.3)), (2, 2, 2, None)];
+    let plain = report(1, 50.0, &inputs, &[0.3], true);
+    let mut fresh = report(2, 50.0, &[(3, 3, 3, None)], &[0.3], true);
+    fresh.set_aside = Some(crate::attack::report::SetAside {
+        sources: vec!["old/report.json".into()],
+        inputs: 2713,
+    });
+    let none = BTreeSet::new();
+    let alone = pool("m", &[at("a", plain.clone())], &[], &none).unwrap();
+    assert!(!pooled_markdown(&[alone], &[]).contains("drawn outside"));
+    let both = pool("m", &[at("a", plain), at("b", fresh)], &[], &none).unwrap();
+    assert_eq!(both.reports[1].drawn_outside, Some(2713));
+    let table = pooled_markdown(&[both], &[]);
+    assert!(
+        table.contains("- m: the samples of 1 of its 2 reports were drawn outside 2713 inputs"),
+        "{table}"
+    );
+}
+
+#[test]
 fn a_further_attack_run_adds_wins_on_the_reports_inputs_only() {
     let r = report(
         1,
