@@ -3,7 +3,7 @@
 
 mod cli_support;
 
-use cli_support::gmvae;
+use cli_support::{gmvae, ok};
 
 mod attack_support;
 
@@ -13,6 +13,39 @@ use std::path::Path;
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// `gmvae report MODEL --out OUT` with every attack cut to a few inputs and steps (a tiny
+/// model's report in seconds), then `extra`.
+fn small_report_args<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "report",
+        model,
+        "--out",
+        out,
+        "--samples",
+        "10",
+        "--fgsm-eps",
+        "0,0.1",
+        "--whitebox-images",
+        "1",
+        "--fooling-images",
+        "1",
+        "--whitebox-steps",
+        "2",
+        "--adaptive-samples",
+        "4",
+        "--adaptive-steps",
+        "2",
+        "--adaptive-restarts",
+        "1",
+        "--adaptive-targets",
+        "1",
+        "--adaptive-pool",
+        "300",
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 #[test]
@@ -111,40 +144,20 @@ fn attack_and_report_write_their_files() {
     assert!(out.join("whitebox-loss.png").is_file() && out.join("whitebox-examples.png").is_file());
 
     let report = dir.path().join("report");
-    let run = gmvae(&[
-        "report",
+    let run = gmvae(&small_report_args(
         m,
-        "--out",
         report.to_str().unwrap(),
-        "--samples",
-        "10",
-        "--fgsm-eps",
-        "0,0.1",
-        "--whitebox-images",
-        "1",
-        "--fooling-images",
-        "1",
-        "--whitebox-steps",
-        "2",
-        "--adaptive-samples",
-        "4",
-        "--adaptive-steps",
-        "2",
-        "--adaptive-restarts",
-        "1",
-        "--adaptive-targets",
-        "1",
-        "--adaptive-eps",
-        "0.1,0.3",
-        "--adaptive-pool",
-        "300",
-        "--square-queries",
-        "50",
-        "--sanity-samples",
-        "3",
-        "--seed",
-        "7",
-    ]);
+        &[
+            "--adaptive-eps",
+            "0.1,0.3",
+            "--square-queries",
+            "50",
+            "--sanity-samples",
+            "3",
+            "--seed",
+            "7",
+        ],
+    ));
     assert!(
         run.status.success(),
         "{}",
@@ -407,12 +420,7 @@ fn fresh_samples_set_aside_the_inputs_of_earlier_evaluations() {
             out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let run = gmvae(&args);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        ok(&args);
         outcome_indices(&json(&out.join("fgsm.json")))
     };
     let first_dir = dir.path().join("first");
@@ -432,47 +440,22 @@ fn fresh_samples_set_aside_the_inputs_of_earlier_evaluations() {
     // A report drawn outside both runs says so, and none of its attacks repeats an input.
     let report = dir.path().join("report");
     let fresh_seen = dir.path().join("fresh").join("fgsm.json");
-    let run = gmvae(&[
-        "report",
+    ok(&small_report_args(
         m,
-        "--out",
         report.to_str().unwrap(),
-        "--samples",
-        "10",
-        "--fgsm-eps",
-        "0,0.1",
-        "--whitebox-images",
-        "1",
-        "--fooling-images",
-        "1",
-        "--whitebox-steps",
-        "2",
-        "--adaptive-samples",
-        "4",
-        "--adaptive-steps",
-        "2",
-        "--adaptive-restarts",
-        "1",
-        "--adaptive-targets",
-        "1",
-        "--adaptive-pool",
-        "300",
-        "--square-queries",
-        "0",
-        "--sanity-samples",
-        "0",
-        "--seed",
-        "3",
-        "--exclude-seen",
-        seen.to_str().unwrap(),
-        "--exclude-seen",
-        fresh_seen.to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+        &[
+            "--square-queries",
+            "0",
+            "--sanity-samples",
+            "0",
+            "--seed",
+            "3",
+            "--exclude-seen",
+            seen.to_str().unwrap(),
+            "--exclude-seen",
+            fresh_seen.to_str().unwrap(),
+        ],
+    ));
     let r = json(&report.join("report.json"));
     assert_eq!(r["set_aside"]["inputs"], 80);
     let shown: std::collections::BTreeSet<u64> = r["bounded"]
