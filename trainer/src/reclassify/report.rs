@@ -148,8 +148,9 @@ pub struct FgsmRow {
     pub accepted_wrong: usize,
     /// Rejected (detected) samples.
     pub rejected: usize,
-    /// The rejected samples, reclassified: the paper's Table 2 figure is
-    /// [`Recovery::accuracy`] of this.
+    /// The rejected samples, reclassified. The paper's Table 2 figure ("accuracy") is read
+    /// either as [`Recovery::accuracy`] of this (the rejected samples alone) or as
+    /// [`FgsmRow::accuracy_after`] (every sample, the rejected ones reclassified).
     pub recovery: Recovery,
     /// Every adversarial sample reclassified (only when asked for).
     pub all: Option<Recovery>,
@@ -161,6 +162,25 @@ pub struct FgsmRow {
     /// digit.
     #[serde(default)]
     pub per_sample: Vec<RejectedSample>,
+}
+
+impl FgsmRow {
+    /// Accuracy on every adversarial sample of the row once the rejected ones are
+    /// reclassified (accepted and correct, or rejected and reclassified correct), without
+    /// fooling rejection: the reading of the paper's Table 2 that matches how it reports
+    /// clean recovery (§4, "improving the accuracy to 99.07 %").
+    pub fn accuracy_after(&self) -> f64 {
+        ratio(self.accepted_correct + self.recovery.correct, self.samples)
+    }
+
+    /// [`Self::accuracy_after`] with fooling rejection: a reclassified sample counts only if
+    /// its winning code also passes both thresholds.
+    pub fn accuracy_after_with_rejection(&self) -> f64 {
+        ratio(
+            self.accepted_correct + self.recovery.correct_accepted,
+            self.samples,
+        )
+    }
 }
 
 /// One rejected adversarial sample of a Table 2 row and what reclassification made of it.
@@ -211,9 +231,12 @@ impl FgsmTable {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "| ε | samples | encoder acc. (no thresholds) | accepted: correct / wrong | rejected | reclassified correct (of rejected) | with fooling rejection | the same digits unperturbed | all samples reclassified | paper |"
+            "| ε | samples | encoder acc. (no thresholds) | accepted: correct / wrong | rejected | reclassified correct (of rejected) | with fooling rejection | the same digits unperturbed | accuracy on all samples after reclassification: without / with fooling rejection | all samples reclassified | paper |"
         );
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for r in &self.rows {
             let paper = PAPER_TABLE2
                 .iter()
@@ -224,7 +247,7 @@ impl FgsmTable {
             });
             let _ = writeln!(
                 s,
-                "| {:.2} | {} | {} | {} / {} | {} | {} ({}/{}) | {} | {} ({}/{}) | {} | {} |",
+                "| {:.2} | {} | {} | {} / {} | {} | {} ({}/{}) | {} | {} ({}/{}) | {} / {} | {} | {} |",
                 r.eps,
                 r.samples,
                 pct(ratio(r.correct_unthresholded, r.samples)),
@@ -238,6 +261,8 @@ impl FgsmTable {
                 pct(r.unperturbed.accuracy()),
                 r.unperturbed.correct,
                 r.unperturbed.reclassified,
+                pct(r.accuracy_after()),
+                pct(r.accuracy_after_with_rejection()),
                 all,
                 paper
             );
@@ -305,5 +330,40 @@ mod tests {
         assert!(c
             .markdown()
             .contains("| recovered (correct after reclassification) | 2 of 3 | 1 of 3 |"));
+    }
+
+    #[test]
+    fn fgsm_row_accuracy_counts_accepted_and_reclassified_samples() {
+        let recovery = Recovery::tally(
+            &[outcome(1, true), outcome(2, false), outcome(3, true)],
+            &[1, 2, 0],
+        );
+        let row = FgsmRow {
+            eps: 0.06,
+            samples: 10,
+            correct_unthresholded: 9,
+            accepted_correct: 6,
+            accepted_wrong: 1,
+            rejected: 3,
+            recovery,
+            all: None,
+            unperturbed: recovery,
+            per_sample: vec![],
+        };
+        // 6 accepted correct + 2 of the 3 rejected reclassified correct (1 of them passing
+        // the thresholds).
+        assert!((row.accuracy_after() - 0.8).abs() < 1e-12);
+        assert!((row.accuracy_after_with_rejection() - 0.7).abs() < 1e-12);
+        let table = FgsmTable {
+            dataset: "d".into(),
+            rows: vec![row],
+        };
+        let text = table.markdown();
+        assert!(
+            text.contains(
+                "| 66.67 % (2/3) | 33.33 % | 66.67 % (2/3) | 80.00 % / 70.00 % | — | 97.00 % |"
+            ),
+            "{text}"
+        );
     }
 }
