@@ -114,6 +114,11 @@ fn reclassify_reports_recovered_samples_and_table2_with_both_engines_free_or_con
     }
     assert!(rejected_somewhere > 0, "no row rejected anything: {json}");
     assert!(text.contains("the same digits unperturbed"), "{text}");
+    // The chart of the table: one line per figure, the paper's too (ε = 0.3 is one of its).
+    let svg = std::fs::read_to_string(dir.path().join("reclassify-fgsm.svg")).unwrap();
+    assert!(svg.contains("Reclassification of FGSM samples"), "{svg}");
+    assert_eq!(svg.matches("<polyline").count(), 4, "{svg}");
+    assert!(svg.contains("paper, Table 2"), "{svg}");
 }
 
 #[test]

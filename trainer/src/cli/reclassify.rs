@@ -1,6 +1,7 @@
 //! `gmvae reclassify`: latent-space reclassification (paper §3.5) of a test split — the
 //! rejected clean samples recovered, or with `--fgsm` the paper's Table 2 — written as
-//! `reclassify.md`/`.json` (`reclassify-fgsm.*`) beside the model.
+//! `reclassify.md`/`.json` (`reclassify-fgsm.*`, with a chart `reclassify-fgsm.svg`) beside the
+//! model.
 
 use super::data::DatasetArgs;
 use super::device::{dispatch, DeviceKind, OnDevice};
@@ -212,7 +213,7 @@ impl OnDevice for Job {
                 String::new()
             }
         );
-        let (name, markdown, json) = if a.fgsm.is_empty() {
+        let (name, markdown, json, chart) = if a.fgsm.is_empty() {
             let (report, done) = clean_report(
                 &model,
                 &split_name,
@@ -234,7 +235,7 @@ impl OnDevice for Job {
                 ));
             }
             let json = serde_json::json!({ "settings": format!("{settings:?}"), "engine": engine.name(), "report": report, "reclassified": done });
-            ("reclassify", md, json)
+            ("reclassify", md, json, None)
         } else {
             let table = fgsm_table(
                 &model,
@@ -247,7 +248,12 @@ impl OnDevice for Job {
                 !a.only_rejected,
             )?;
             let json = serde_json::json!({ "settings": format!("{settings:?}"), "engine": engine.name(), "table": table });
-            ("reclassify-fgsm", table.markdown(), json)
+            (
+                "reclassify-fgsm",
+                table.markdown(),
+                json,
+                Some(table.chart().to_svg()),
+            )
         };
         let elapsed = started.elapsed().as_secs_f64();
         let markdown = format!("{header}{markdown}\n{elapsed:.1} s in all.\n");
@@ -261,11 +267,17 @@ impl OnDevice for Job {
         let json_path = out.join(format!("{name}.json"));
         write_atomically(&md_path, markdown.as_bytes())?;
         write_atomically(&json_path, serde_json::to_string_pretty(&json)?.as_bytes())?;
-        Ok(format!(
+        let mut text = format!(
             "{markdown}wrote {}\nwrote {}\n",
             md_path.display(),
             json_path.display()
-        ))
+        );
+        if let Some(svg) = chart {
+            let svg_path = out.join(format!("{name}.svg"));
+            write_atomically(&svg_path, svg.as_bytes())?;
+            text.push_str(&format!("wrote {}\n", svg_path.display()));
+        }
+        Ok(text)
     }
 }
 

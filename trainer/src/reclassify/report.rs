@@ -9,6 +9,7 @@
 //! during reclassification").
 
 use super::Outcome;
+use crate::plot::svg::{LineChart, Series, PALETTE};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -271,6 +272,77 @@ impl FgsmTable {
     }
 }
 
+impl FgsmTable {
+    /// Table 2 as a chart: accuracy (%) against ε for every sample with the rejected ones
+    /// reclassified, for the rejected samples alone, for the same digits unperturbed (the
+    /// reclassifier's ceiling on them), and the paper's figures where the table has their ε.
+    /// Rows that rejected nothing have no rejected-sample points.
+    pub fn chart(&self) -> LineChart {
+        let points = |f: &dyn Fn(&FgsmRow) -> Option<f64>| -> Vec<(f64, f64)> {
+            self.rows
+                .iter()
+                .filter_map(|r| f(r).map(|a| (f64::from(r.eps), 100.0 * a)))
+                .collect()
+        };
+        let rejected = |a: fn(&Recovery) -> f64, pick: fn(&FgsmRow) -> &Recovery| {
+            move |r: &FgsmRow| (r.rejected > 0).then(|| a(pick(r)))
+        };
+        let paper = points(&|r| {
+            PAPER_TABLE2
+                .iter()
+                .find(|(e, _)| (e - r.eps).abs() < 1e-6)
+                .map(|&(_, a)| a)
+        });
+        let line = |name: &str, points: Vec<(f64, f64)>, color: &'static str| Series {
+            name: name.into(),
+            points,
+            color,
+            dots: true,
+            error_bars: Vec::new(),
+        };
+        let mut series = vec![
+            line(
+                "every sample, the rejected ones reclassified",
+                points(&|r| Some(r.accuracy_after())),
+                PALETTE[0],
+            ),
+            line(
+                "the rejected samples alone, reclassified",
+                points(&rejected(Recovery::accuracy, |r| &r.recovery)),
+                PALETTE[2],
+            ),
+            line(
+                "the same rejected digits unperturbed (ceiling)",
+                points(&rejected(Recovery::accuracy, |r| &r.unperturbed)),
+                PALETTE[7],
+            ),
+        ];
+        if !paper.is_empty() {
+            series.push(line("paper, Table 2", paper, PALETTE[1]));
+        }
+        let low = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(100.0f64, f64::min);
+        // Whole tens below the lowest point; headroom above 100 % keeps the legend clear.
+        let y0 = (10.0 * (low / 10.0).floor() - 10.0).max(0.0);
+        let x1 = self
+            .rows
+            .iter()
+            .map(|r| f64::from(r.eps))
+            .fold(0.0, f64::max);
+        LineChart {
+            title: format!("Reclassification of FGSM samples on {}", self.dataset),
+            x_label: "ε (L∞ budget of FGSM against the encoder)".into(),
+            y_label: "accuracy (%)".into(),
+            x_range: (0.0, 1.05 * x1.max(0.01)),
+            y_range: (y0, 100.0 + 0.35 * (100.0 - y0)),
+            series,
+            markers: Vec::new(),
+        }
+    }
+}
+
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {
         0.0
@@ -358,6 +430,22 @@ mod tests {
             dataset: "d".into(),
             rows: vec![row],
         };
+        let chart = table.chart();
+        let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "every sample, the rejected ones reclassified",
+                "the rejected samples alone, reclassified",
+                "the same rejected digits unperturbed (ceiling)",
+                "paper, Table 2"
+            ]
+        );
+        let at = |i: usize| chart.series[i].points[0];
+        assert!((at(0).1 - 80.0).abs() < 1e-9 && (at(1).1 - 200.0 / 3.0).abs() < 1e-9);
+        assert!((at(3).0 - 0.06).abs() < 1e-6 && (at(3).1 - 97.0).abs() < 1e-9);
+        assert_eq!(chart.y_range.0, 50.0);
+        assert_eq!(chart.to_svg().matches("<polyline").count(), 4);
         let text = table.markdown();
         assert!(
             text.contains(
