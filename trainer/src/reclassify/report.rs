@@ -270,9 +270,7 @@ impl FgsmTable {
         }
         s
     }
-}
 
-impl FgsmTable {
     /// Table 2 as a chart: accuracy (%) against ε for every sample with the rejected ones
     /// reclassified, for the rejected samples alone, for the same digits unperturbed (the
     /// reclassifier's ceiling on them), and the paper's figures where the table has their ε.
@@ -284,8 +282,8 @@ impl FgsmTable {
                 .filter_map(|r| f(r).map(|a| (f64::from(r.eps), 100.0 * a)))
                 .collect()
         };
-        let rejected = |a: fn(&Recovery) -> f64, pick: fn(&FgsmRow) -> &Recovery| {
-            move |r: &FgsmRow| (r.rejected > 0).then(|| a(pick(r)))
+        let rejected = |pick: fn(&FgsmRow) -> &Recovery| {
+            move |r: &FgsmRow| (r.rejected > 0).then(|| pick(r).accuracy())
         };
         let paper = points(&|r| {
             PAPER_TABLE2
@@ -308,12 +306,12 @@ impl FgsmTable {
             ),
             line(
                 "the rejected samples alone, reclassified",
-                points(&rejected(Recovery::accuracy, |r| &r.recovery)),
+                points(&rejected(|r| &r.recovery)),
                 PALETTE[2],
             ),
             line(
                 "the same rejected digits unperturbed (ceiling)",
-                points(&rejected(Recovery::accuracy, |r| &r.unperturbed)),
+                points(&rejected(|r| &r.unperturbed)),
                 PALETTE[7],
             ),
         ];
@@ -453,5 +451,18 @@ mod tests {
             ),
             "{text}"
         );
+        // A row that rejected nothing has a whole-set point but no rejected-sample points
+        // (not a 0 % that was never measured).
+        let mut quiet = table.rows[0].clone();
+        quiet.eps = 0.3;
+        quiet.rejected = 0;
+        quiet.recovery = Recovery::default();
+        quiet.unperturbed = Recovery::default();
+        let both = FgsmTable {
+            dataset: "d".into(),
+            rows: vec![table.rows[0].clone(), quiet],
+        };
+        let lengths: Vec<usize> = both.chart().series.iter().map(|s| s.points.len()).collect();
+        assert_eq!(lengths, [2, 1, 1, 2]);
     }
 }
