@@ -50,6 +50,23 @@ impl Recovery {
     pub fn accuracy_with_rejection(&self) -> f64 {
         ratio(self.correct_accepted, self.reclassified)
     }
+
+    /// Accuracy on all `samples` once these reclassified samples (the rejected ones) join
+    /// the `accepted_correct` samples accepted and right: `(accepted_correct + correct) /
+    /// samples`, or with `correct_accepted` when `with_rejection` (fooling rejection on).
+    pub fn accuracy_of_all(
+        &self,
+        accepted_correct: usize,
+        samples: usize,
+        with_rejection: bool,
+    ) -> f64 {
+        let recovered = if with_rejection {
+            self.correct_accepted
+        } else {
+            self.correct
+        };
+        ratio(accepted_correct + recovered, samples)
+    }
 }
 
 /// Rejected clean test samples, reclassified.
@@ -79,15 +96,14 @@ impl CleanReport {
 
     /// Accuracy after reclassifying the rejected samples, without fooling rejection.
     pub fn accuracy_after(&self) -> f64 {
-        ratio(self.accepted_correct + self.recovery.correct, self.samples)
+        self.recovery
+            .accuracy_of_all(self.accepted_correct, self.samples, false)
     }
 
     /// Accuracy after reclassifying the rejected samples, with fooling rejection.
     pub fn accuracy_after_with_rejection(&self) -> f64 {
-        ratio(
-            self.accepted_correct + self.recovery.correct_accepted,
-            self.samples,
-        )
+        self.recovery
+            .accuracy_of_all(self.accepted_correct, self.samples, true)
     }
 
     /// A Markdown table.
@@ -171,16 +187,15 @@ impl FgsmRow {
     /// fooling rejection: the reading of the paper's Table 2 that matches how it reports
     /// clean recovery (§4, "improving the accuracy to 99.07 %").
     pub fn accuracy_after(&self) -> f64 {
-        ratio(self.accepted_correct + self.recovery.correct, self.samples)
+        self.recovery
+            .accuracy_of_all(self.accepted_correct, self.samples, false)
     }
 
     /// [`Self::accuracy_after`] with fooling rejection: a reclassified sample counts only if
     /// its winning code also passes both thresholds.
     pub fn accuracy_after_with_rejection(&self) -> f64 {
-        ratio(
-            self.accepted_correct + self.recovery.correct_accepted,
-            self.samples,
-        )
+        self.recovery
+            .accuracy_of_all(self.accepted_correct, self.samples, true)
     }
 }
 
@@ -239,10 +254,7 @@ impl FgsmTable {
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in &self.rows {
-            let paper = PAPER_TABLE2
-                .iter()
-                .find(|(e, _)| (e - r.eps).abs() < 1e-6)
-                .map_or(String::from("—"), |(_, a)| pct(*a));
+            let paper = paper_table2(r.eps).map_or(String::from("—"), pct);
             let all = r.all.map_or(String::from("—"), |a| {
                 format!("{} ({}/{})", pct(a.accuracy()), a.correct, a.reclassified)
             });
@@ -285,12 +297,7 @@ impl FgsmTable {
         let rejected = |pick: fn(&FgsmRow) -> &Recovery| {
             move |r: &FgsmRow| (r.rejected > 0).then(|| pick(r).accuracy())
         };
-        let paper = points(&|r| {
-            PAPER_TABLE2
-                .iter()
-                .find(|(e, _)| (e - r.eps).abs() < 1e-6)
-                .map(|&(_, a)| a)
-        });
+        let paper = points(&|r| paper_table2(r.eps));
         let line = |name: &str, points: Vec<(f64, f64)>, color: &'static str| Series {
             name: name.into(),
             points,
@@ -339,6 +346,14 @@ impl FgsmTable {
             markers: Vec::new(),
         }
     }
+}
+
+/// The paper's Table 2 accuracy at budget `eps`, if the paper has that budget.
+fn paper_table2(eps: f32) -> Option<f64> {
+    PAPER_TABLE2
+        .iter()
+        .find(|(e, _)| (e - eps).abs() < 1e-6)
+        .map(|&(_, a)| a)
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
